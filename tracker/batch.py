@@ -1,0 +1,169 @@
+"""Turning raw records into events fit to store: validate, resolve names, check dates.
+
+Pure: the caller passes the catalog, today's date and the stored events a batch
+retracts. Every record is checked and every issue collected, so one run tells the user
+all that is wrong; a batch with any issue is refused whole.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+import orjson
+from pydantic import ValidationError
+
+from .catalog import Catalog, UnknownReference
+from .errors import Issue, ValidationFailed
+from .events import EVENT_TYPES, REGISTRATIONS, Event, canonical
+from .ids import uuid7
+
+MAX_EVENT_BYTES = 1 << 20  # 1 MiB, the websocket message limit too
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One raw record and where it came from, for messages."""
+
+    where: str
+    data: Any
+    size: int | None = None  # bytes of its source text, when known
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    id: str
+    type: str
+    event: dict[str, Any]  # canonical
+    where: str
+
+
+def retract_targets(items: list[Item]) -> list[str]:
+    """The ids a batch retracts, so the caller can look them up before `prepare`."""
+    out = []
+    for item in items:
+        if isinstance(item.data, dict) and item.data.get("type") == "EventRetracted":
+            target = item.data.get("retracts")
+            if isinstance(target, str):
+                try:
+                    out.append(str(UUID(target)))
+                except ValueError:
+                    pass
+    return out
+
+
+def prepare(items: list[Item], catalog: Catalog, today: date, stored_types: Mapping[str, str],
+            new_id: Callable[[], UUID] = uuid7) -> list[Prepared]:
+    """Validated, resolved, canonical events; raises ValidationFailed listing every issue.
+
+    `stored_types` maps the ids that the batch retracts and that are stored to their type."""
+    catalog = catalog.copy()  # registrations earlier in the batch count for later records
+    issues: list[Issue] = []
+    out: list[Prepared] = []
+    batch_types: dict[str, str] = {}
+    for item in items:
+        found = _check(item, catalog, today, stored_types, batch_types)
+        if isinstance(found, list):
+            issues.extend(found)
+            continue
+        if found.get("id") is None:
+            found = {**found, "id": str(new_id())}
+        batch_types[found["id"]] = found["type"]
+        out.append(Prepared(found["id"], found["type"], found, item.where))
+    if issues:
+        raise ValidationFailed(issues)
+    return out
+
+
+def _check(item: Item, catalog: Catalog, today: date, stored_types: Mapping[str, str],
+           batch_types: Mapping[str, str]) -> dict[str, Any] | list[Issue]:
+    where, data = item.where, item.data
+    if not isinstance(data, dict):
+        return [Issue(where, None, f"expected an event (a JSON object), got {_kind(data)}")]
+    size = item.size if item.size is not None else len(orjson.dumps(data, default=str))
+    if size > MAX_EVENT_BYTES:
+        return [Issue(where, None, f"event is {size:,} bytes, over the {MAX_EVENT_BYTES:,}-byte limit",
+                      "split long notes or quotes; link the source instead")]
+    kind = data.get("type")
+    if kind is None:
+        return [Issue(where, "type", "missing", f"one of {', '.join(EVENT_TYPES)}")]
+    model = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
+    if model is None:
+        close = difflib.get_close_matches(str(kind), list(EVENT_TYPES), n=1)
+        return [Issue(where, "type", f"unknown event type {kind!r}",
+                      f"did you mean '{close[0]}'?" if close else f"one of {', '.join(EVENT_TYPES)}")]
+    try:
+        event = model.model_validate(data)
+    except ValidationError as e:
+        return [_issue(where, model, err) for err in e.errors(include_url=False)]
+    issues = _resolve_and_check(where, event, catalog, today, stored_types, batch_types)
+    if issues:
+        return issues
+    found = canonical(event)
+    for field in (*model.ACTOR_FIELDS, *model.PLACE_FIELDS):
+        if found.get(field) is not None:
+            found[field] = catalog.resolve("actor" if field in model.ACTOR_FIELDS else "place", found[field])
+    if kind in REGISTRATIONS:
+        clashes = catalog.collisions(found)
+        if clashes:
+            return [Issue(where, "aliases", "; ".join(clashes), "each name or alias may name one entry only")]
+        catalog.register(found)
+    return found
+
+
+def _resolve_and_check(where: str, event: Event, catalog: Catalog, today: date,
+                       stored_types: Mapping[str, str], batch_types: Mapping[str, str]) -> list[Issue]:
+    issues = []
+    for kind, fields in (("actor", event.ACTOR_FIELDS), ("place", event.PLACE_FIELDS)):
+        for field in fields:
+            text = getattr(event, field)
+            if text is None:
+                continue
+            try:
+                catalog.resolve(kind, text)
+            except UnknownReference as e:
+                hint = (f"did you mean {' or '.join(repr(s) for s in e.suggestions)}?" if e.suggestions
+                        else f"register it first with a {kind.title()}Registered event")
+                issues.append(Issue(where, field, f"unknown {kind} '{text}'", hint))
+    if event.occurred_on is not None and event.occurred_on > today:
+        issues.append(Issue(where, "occurred_on", f"{event.occurred_on} is later than the recording date {today}",
+                            "a report can only record what has already happened"))
+    if event.reported_on is not None:
+        if event.reported_on > today:
+            issues.append(Issue(where, "reported_on", f"{event.reported_on} is later than the recording date {today}"))
+        elif event.occurred_on is not None and event.reported_on < event.occurred_on:
+            issues.append(Issue(where, "reported_on", f"{event.reported_on} is before occurred_on {event.occurred_on}",
+                                "a fact cannot be reported before it happens"))
+    if event.type == "EventRetracted":
+        target = str(event.retracts)
+        target_type = batch_types.get(target) or stored_types.get(target)
+        if target_type is None:
+            issues.append(Issue(where, "retracts", f"no stored event has id {target}"))
+        elif target_type in REGISTRATIONS or target_type == "EventRetracted":
+            issues.append(Issue(where, "retracts", f"{target} is a {target_type}, which cannot be retracted",
+                                "re-register the actor or place to correct reference data"
+                                if target_type in REGISTRATIONS else "append the original event again with a new id"))
+    return issues
+
+
+def _issue(where: str, model: type[Event], err: Any) -> Issue:
+    loc = err["loc"]
+    field = "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else str(p)) for i, p in enumerate(loc)) or None
+    kind, message = err["type"], err["msg"].removeprefix("Value error, ")
+    if kind == "extra_forbidden":
+        close = difflib.get_close_matches(str(loc[-1]), [f for f in model.model_fields], n=1)
+        return Issue(where, field, f"unknown field for {model.__name__}",
+                     f"did you mean '{close[0]}'?" if close else None)
+    if kind == "missing":
+        return Issue(where, field, "required field is missing")
+    if kind in ("int_type", "int_parsing", "int_from_float") and "Strict" not in message:
+        message = f"expected a whole number, got {err.get('input')!r}"
+    return Issue(where, field, message)
+
+
+def _kind(value: Any) -> str:
+    return {list: "a list", str: "a string", type(None): "null", bool: "a boolean"}.get(type(value), type(value).__name__)

@@ -1,0 +1,201 @@
+"""The `tracker` command: parse arguments, call the service, print, exit with a clear status.
+
+Exit statuses: 0 done, 2 bad input (nothing stored), 3 conflict with the log,
+4 store unavailable, 1 a bug (reported in one line; TRACKER_DEBUG=1 shows the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from . import __version__
+from .batch import Item
+from .dates import parse_as_of, parse_known_at
+from .errors import InputError, TrackerError, ValidationFailed
+from .logs import configure
+from .projections import PROJECTIONS
+from .reports import parse
+from .seeds import seed_files
+from .service import Tracker
+from .store import resolve_url
+from .summary import summarize, when
+from .tables import render_state, table
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", help="the store: a SQLite file path (default ./tracker.db, or $TRACKER_DB)")
+    common.add_argument("--log-json", action="store_true", help="logs as JSON lines on stderr")
+    common.add_argument("-v", "--verbose", action="store_true", help="log what happens (info level)")
+
+    parser = argparse.ArgumentParser(prog="tracker", parents=[common],
+                                     description="An event-sourced situation tracker.")
+    parser.add_argument("--version", action="version", version=f"tracker {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser("seed", parents=[common], help="load the shipped seed reports (idempotent)")
+
+    state = sub.add_parser("state", parents=[common], help="a projection's state at a date")
+    state.add_argument("projection", choices=sorted(PROJECTIONS))
+    state.add_argument("--as-of", metavar="DATE", help="fold facts that occurred on or before DATE")
+    state.add_argument("--known-at", metavar="TIME", help="only what was known at TIME (UTC; a date = its end)")
+    state.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    append = sub.add_parser("append", parents=[common], help="validate and append events or reports")
+    append.add_argument("files", nargs="+", metavar="FILE", help="JSON Lines, JSON or YAML; - for stdin")
+    append.add_argument("--expected-position", type=int, metavar="N",
+                        help="refuse (exit 3) unless the log's head is still at N")
+    append.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    log = sub.add_parser("log", parents=[common], help="read the log")
+    log.add_argument("--from", dest="start", type=int, default=1, metavar="N", help="first position (default 1)")
+    log.add_argument("--limit", type=int, default=None, metavar="N", help="at most N events")
+    log.add_argument("--json", action="store_true", help="JSON Lines of {position, id, recorded_at, event}")
+
+    replay = sub.add_parser("replay", parents=[common], help="rebuild every projection from the log, timed")
+    replay.add_argument("--json", action="store_true", help="print the timings as JSON")
+
+    sub.add_parser("schema", parents=[common], help="print the events' JSON Schema")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    configure(json=args.log_json, level=logging.INFO if args.verbose else logging.WARNING)
+    try:
+        return asyncio.run(_run(args))
+    except TrackerError as e:
+        print(f"tracker: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("tracker: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # a bug: one line for the user, the traceback on request
+        if os.environ.get("TRACKER_DEBUG"):
+            traceback.print_exc()
+        print(f"tracker: internal error: {type(e).__name__}: {e} (rerun with TRACKER_DEBUG=1 for details)",
+              file=sys.stderr)
+        return 1
+
+
+async def _run(args: argparse.Namespace) -> int:
+    if args.command == "schema":
+        from .events import json_schema
+
+        _print_json(json_schema())
+        return 0
+    if args.command == "append":
+        items = _read_files(args.files)  # read and parse before touching the store
+    if args.command == "log" and (args.start < 1 or (args.limit is not None and args.limit < 0)):
+        raise InputError("--from must be 1 or more and --limit 0 or more")
+    async with await Tracker.open(resolve_url(args.db)) as tracker:
+        if args.command == "seed":
+            return await _seed(tracker)
+        if args.command == "append":
+            return await _append(tracker, items, args)
+        if args.command == "state":
+            answer = await tracker.state(args.projection, parse_as_of(args.as_of), parse_known_at(args.known_at))
+            print(orjson.dumps(answer, option=orjson.OPT_INDENT_2).decode() if args.json else render_state(answer))
+            return 0
+        if args.command == "log":
+            return await _log(tracker, args)
+        if args.command == "replay":
+            return await _replay(tracker, args)
+    raise AssertionError(args.command)
+
+
+def _read_files(names: list[str]) -> list[Item]:
+    items: list[Item] = []
+    issues = []
+    for name in names:
+        try:
+            text = sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise InputError(f"cannot read {name}: no such file") from None
+        except UnicodeDecodeError as e:
+            raise InputError(f"cannot read {name}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+        except OSError as e:
+            raise InputError(f"cannot read {name}: {e.strerror}") from None
+        try:
+            items += parse(text, "<stdin>" if name == "-" else name)
+        except ValidationFailed as e:
+            issues += e.issues
+    if issues:
+        raise ValidationFailed(issues)
+    return items
+
+
+async def _append(tracker: Tracker, items: list[Item], args: argparse.Namespace) -> int:
+    result = await tracker.append(items, args.expected_position)
+    if args.json:
+        _print_json({"positions": result.positions, "ids": result.ids, "new": result.new})
+    else:
+        print(_appended_text(result.positions, result.new))
+    return 0
+
+
+def _appended_text(positions: list[int], new: int) -> str:
+    if not positions:
+        return "nothing to append"
+    fresh = [p for p in positions if p > max(positions) - new] if new else []
+    text = f"appended {new} event{'s' if new != 1 else ''}"
+    if fresh:
+        text += f" at position{'s' if new != 1 else ''} {fresh[0]}" + (f"-{fresh[-1]}" if len(fresh) > 1 else "")
+    if len(positions) - new:
+        text += f"; {len(positions) - new} already in the log, left as they were"
+    return text
+
+
+async def _seed(tracker: Tracker) -> int:
+    items = _read_files([str(p) for p in seed_files()])
+    result = await tracker.append(items)
+    head = await tracker.store.head()
+    print(f"seeded {tracker.store.url}: {_appended_text(result.positions, result.new)}; log head at {head}")
+    return 0
+
+
+async def _log(tracker: Tracker, args: argparse.Namespace) -> int:
+    records = await tracker.read(args.start - 1, args.limit)
+    if args.json:
+        for record in records:
+            sys.stdout.write(orjson.dumps(record.as_json()).decode() + "\n")
+        return 0
+    rows = [(r.position, r.recorded_at.strftime("%Y-%m-%d %H:%M:%S"), r.event["type"], when(r.event),
+             summarize(r.event), ", ".join(s["publisher"] for s in r.event.get("sources", ())))
+            for r in records]
+    print(table(["pos", "recorded (UTC)", "type", "occurred", "what", "source"], rows) if rows
+          else f"no events from position {args.start}")
+    return 0
+
+
+async def _replay(tracker: Tracker, args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    report = await tracker.replay()
+    if args.json:
+        _print_json(report)
+        return 0
+    print(f"replayed {report['events']:,} events (log position {report['position']}) in "
+          f"{time.perf_counter() - started:.3f} s: {report['events_per_second'] or 0:,.0f} events/s")
+    rows = [("read", f"{report['read_seconds']:.3f}", ""), ("decode", f"{report['decode_seconds']:.3f}", ""),
+            ("order and checkpoint", f"{report['index_seconds']:.3f}", "")]
+    rows += [(f"fold {name}", f"{p['seconds']:.3f}", p["entries"]) for name, p in report["projections"].items()]
+    print(table(["stage", "seconds", "entries"], rows))
+    return 0
+
+
+def _print_json(value: Any) -> None:
+    print(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""Dates, precision windows and the two query times (as-of date, known-at instant).
+
+Dates travel as ISO strings (`YYYY-MM-DD`) inside stored events, so ordering and
+comparison are plain string comparisons in the hot fold path.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Literal
+
+from .errors import BadQuery
+
+Precision = Literal["day", "week", "month", "year"]
+PRECISIONS: tuple[str, ...] = ("day", "week", "month", "year")
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def parse_date(value: object) -> date:
+    """A strict calendar date: a `date`, or a `YYYY-MM-DD` string; never a timestamp."""
+    if isinstance(value, datetime):
+        raise ValueError("expected a date (YYYY-MM-DD), got a date and time")
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and _ISO_DATE.match(value.strip()):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"'{value}' is not a real calendar date") from None
+    raise ValueError(f"expected an ISO date YYYY-MM-DD, got {value!r}")
+
+
+def window_start(day: date, precision: str) -> date:
+    """The first day of the precision window that holds `day` (weeks start on Monday, ISO 8601)."""
+    if precision == "week":
+        return day - timedelta(days=day.weekday())
+    if precision == "month":
+        return day.replace(day=1)
+    if precision == "year":
+        return day.replace(month=1, day=1)
+    return day
+
+
+def describe(day: str | None, precision: str | None) -> str:
+    """A reader's phrase for a dated fact: '2014-06-10', 'week of 2014-07-14', 'June 2014', '2014'."""
+    if not day:
+        return "unknown"
+    d = date.fromisoformat(day)
+    if precision == "week":
+        return f"week of {window_start(d, 'week').isoformat()}"
+    if precision == "month":
+        return d.strftime("%B %Y")
+    if precision == "year":
+        return str(d.year)
+    return day
+
+
+def parse_as_of(text: str | None) -> str | None:
+    """An as-of query date, returned as its ISO string."""
+    if text is None or text == "":
+        return None
+    try:
+        return parse_date(text).isoformat()
+    except ValueError as e:
+        raise BadQuery(f"--as-of: {e}; for example --as-of 2014-06-20") from None
+
+
+def parse_known_at(text: str | None) -> datetime | None:
+    """A knowledge instant in UTC. A bare date means the end of that day: all known by then."""
+    if text is None or text == "":
+        return None
+    text = text.strip()
+    if _ISO_DATE.match(text):
+        try:
+            return end_of_day(date.fromisoformat(text))
+        except ValueError:
+            raise BadQuery(f"--known-at: '{text}' is not a real calendar date") from None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadQuery(
+            f"--known-at: '{text}' is neither a date nor a date and time; "
+            "for example --known-at 2014-07-22 or --known-at 2014-07-22T18:00:00Z") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)  # times without a zone are UTC, as stored
+    return moment.astimezone(UTC)
+
+
+def start_of_day(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def end_of_day(day: date) -> datetime:
+    return datetime.combine(day, time.max, tzinfo=UTC)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,12 @@
+"""The projections, by name. Pure folds: no I/O, no asyncio, no database."""
+
+from __future__ import annotations
+
+from .arsenal import Arsenal
+from .base import Projection, State
+from .deployments import Deployments
+from .territory import Territory
+
+PROJECTIONS: dict[str, Projection] = {p.name: p for p in (Territory(), Arsenal(), Deployments())}
+
+__all__ = ["PROJECTIONS", "Projection", "State", "Arsenal", "Deployments", "Territory"]

@@ -1,0 +1,94 @@
+"""What every projection is: a pure fold of records into a state, and a rendering of it.
+
+A state is a dict whose values are never mutated in place: `apply` replaces the entry it
+changes. So a checkpoint is a shallow `dict(state)` copy, cheap whatever the history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ..catalog import Catalog
+from ..records import Record
+
+State = dict[Any, Any]
+Handler = Callable[[State, Record], None]
+
+
+class Projection:
+    name: str = ""
+    collection: str = ""  # the key of the rendered list: "places", "actors", "deployments"
+    handlers: dict[str, Handler] = {}
+
+    @property
+    def types(self) -> frozenset[str]:
+        return frozenset(self.handlers)
+
+    def apply(self, state: State, record: Record) -> None:
+        handler = self.handlers.get(record.event["type"])
+        if handler is not None:
+            handler(state, record)
+
+    def fold(self, state: State, records: Iterable[Record]) -> State:
+        handlers = self.handlers
+        for record in records:
+            handler = handlers.get(record.event["type"])
+            if handler is not None:
+                handler(state, record)
+        return state
+
+    def render(self, state: State, catalog: Catalog) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def key(self, entry: dict[str, Any]) -> str:
+        """The identity of a rendered entry, so live updates can say what changed."""
+        raise NotImplementedError
+
+
+def cite(event: dict[str, Any]) -> list[dict[str, Any]]:
+    """The sources of an event, without quotes: enough to link and attribute."""
+    return [{k: v for k, v in s.items() if k != "quote"} for s in event.get("sources", ())]
+
+
+class Amount:
+    """A count folded from reports some of which give no number: unknown is never zero."""
+
+    __slots__ = ("added", "removed", "unknown_added", "unknown_removed")
+
+    def __init__(self, added: int = 0, removed: int = 0, unknown_added: int = 0, unknown_removed: int = 0):
+        self.added, self.removed = added, removed
+        self.unknown_added, self.unknown_removed = unknown_added, unknown_removed
+
+    def plus(self, value: int | None) -> Amount:
+        if value is None:
+            return Amount(self.added, self.removed, self.unknown_added + 1, self.unknown_removed)
+        return Amount(self.added + value, self.removed, self.unknown_added, self.unknown_removed)
+
+    def minus(self, value: int | None) -> Amount:
+        if value is None:
+            return Amount(self.added, self.removed, self.unknown_added, self.unknown_removed + 1)
+        return Amount(self.added, self.removed + value, self.unknown_added, self.unknown_removed)
+
+    @property
+    def exact(self) -> bool:
+        return not (self.unknown_added or self.unknown_removed)
+
+    @property
+    def value(self) -> int | None:
+        return max(0, self.added - self.removed) if self.exact else None
+
+    @property
+    def known_minimum(self) -> int | None:
+        """A lower bound: only when no unknown amount was taken away and something is known."""
+        if self.unknown_removed or (self.added == 0 and self.unknown_added):
+            return None
+        return max(0, self.added - self.removed)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Amount) and (self.added, self.removed, self.unknown_added,
+                                              self.unknown_removed) == (other.added, other.removed,
+                                                                        other.unknown_added, other.unknown_removed)
+
+    def __repr__(self) -> str:
+        return f"Amount({self.added}, {self.removed}, {self.unknown_added}, {self.unknown_removed})"

@@ -1,0 +1,82 @@
+"""Deployments: whose forces are where: personnel, equipment and units, withdrawals subtracted."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from ..catalog import Catalog
+from ..records import Record
+from .base import Amount, Projection, State
+
+_NONE = Amount()
+
+
+class Deployed(NamedTuple):
+    personnel: Amount
+    equipment: tuple[tuple[str, Amount], ...]
+    units: tuple[tuple[str, Amount], ...]
+    since: str
+    since_precision: str
+    purposes: tuple[str, ...]
+
+    @property
+    def gone(self) -> bool:
+        """Everything known to have left, nothing unknown: the entry is removed."""
+        amounts = [self.personnel, *(a for _, a in self.equipment), *(a for _, a in self.units)]
+        return all(a.exact and a.value == 0 for a in amounts)
+
+
+def _merge(counts: tuple[tuple[str, Amount], ...], given: dict[str, int | None], sign: int) -> tuple:
+    merged = dict(counts)
+    for name, value in given.items():
+        current = merged.get(name, _NONE)
+        merged[name] = current.plus(value) if sign > 0 else current.minus(value)
+    return tuple(sorted(merged.items()))
+
+
+def _move(sign: int):
+    def handler(state: State, record: Record) -> None:
+        e = record.event
+        key = (e["actor"], e["place"])
+        was = state.get(key)
+        if was is None:
+            if sign < 0 and not e.get("personnel") and not e.get("equipment") and not e.get("units"):
+                return  # withdrawing unknown forces from where none were reported changes nothing
+            was = Deployed(_NONE, (), (), e["occurred_on"], e.get("precision", "day"), ())
+        personnel = was.personnel.plus(e.get("personnel")) if sign > 0 else was.personnel.minus(e.get("personnel"))
+        if sign > 0 and "personnel" not in e and was.personnel == _NONE and (e.get("equipment") or e.get("units")):
+            personnel = was.personnel  # equipment or units alone: no claim about personnel
+        purposes = was.purposes + ((e["purpose"],) if sign > 0 and e.get("purpose") else ())
+        now = Deployed(personnel, _merge(was.equipment, e.get("equipment", {}), sign),
+                       _merge(was.units, e.get("units", {}), sign), was.since, was.since_precision, purposes)
+        if now.gone:
+            state.pop(key, None)
+        else:
+            state[key] = now
+    return handler
+
+
+def _counts(pairs: tuple[tuple[str, Amount], ...]) -> dict[str, int | None]:
+    return {name: amount.value for name, amount in pairs}
+
+
+class Deployments(Projection):
+    name = "deployments"
+    collection = "deployments"
+    handlers = {"ForcesDeployed": _move(+1), "ForcesWithdrawn": _move(-1)}
+
+    def render(self, state: State, catalog: Catalog) -> list[dict[str, Any]]:
+        out = []
+        for (actor, place) in sorted(state):
+            d = state[(actor, place)]
+            out.append({
+                "actor": actor, "actor_name": catalog.name_of("actor", actor),
+                "place": place, "place_name": catalog.name_of("place", place),
+                "personnel": d.personnel.value if d.personnel != _NONE else None,
+                "personnel_known_minimum": d.personnel.known_minimum if d.personnel != _NONE else None,
+                "equipment": _counts(d.equipment), "units": _counts(d.units),
+                "since": d.since, "since_precision": d.since_precision, "purposes": list(d.purposes)})
+        return out
+
+    def key(self, entry: dict[str, Any]) -> str:
+        return f"{entry['actor']}@{entry['place']}"

@@ -1,0 +1,49 @@
+"""A stored event as the domain sees it: decoded, trusted, with its knowledge time.
+
+Stored events were validated when appended, so decoding is plain JSON parsing with no
+model validation: that is the replay fast path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import orjson
+
+from .dates import start_of_day
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    position: int
+    recorded_at: datetime
+    event: dict[str, Any]  # the canonical event (tracker.events.canonical)
+    known_from: datetime  # reported_on's start of day if given, else recorded_at
+
+    @property
+    def id(self) -> str:
+        return self.event["id"]
+
+    @property
+    def type(self) -> str:
+        return self.event["type"]
+
+    def as_json(self) -> dict[str, Any]:
+        """The wire and CLI shape of a stored event."""
+        return {"position": self.position, "id": self.event.get("id"),
+                "recorded_at": self.recorded_at.isoformat(timespec="microseconds"), "event": self.event}
+
+
+def knowledge_time(event: dict[str, Any], recorded_at: datetime) -> datetime:
+    reported = event.get("reported_on")
+    return start_of_day(date.fromisoformat(reported)) if reported else recorded_at
+
+
+def make_record(position: int, recorded_at: datetime, event: dict[str, Any]) -> Record:
+    return Record(position, recorded_at, event, knowledge_time(event, recorded_at))
+
+
+def decode(position: int, recorded_at: datetime, data: str | bytes) -> Record:
+    return make_record(position, recorded_at, orjson.loads(data))

@@ -1,0 +1,125 @@
+"""The tracker application: a store, the batch rules and a timeline kept in step.
+
+The thin shell around the pure core. The CLI uses it now; the server will hold one for
+its lifetime, so everything here is incremental: the catalog and the timeline catch up
+from the position they last saw rather than rereading the log.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import orjson
+import structlog
+
+from .batch import Item, Prepared, prepare, retract_targets
+from .catalog import Catalog
+from .dates import utc_now
+from .events import REGISTRATIONS
+from .errors import BadQuery
+from .projections import PROJECTIONS
+from .records import Record, decode
+from .store import EventStore, NewEvent, open_store
+from .timeline import Timeline
+
+log = structlog.get_logger("tracker")
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    positions: list[int]
+    new: int  # how many were stored now; the rest were already in the log (idempotent retry)
+    head_before: int
+    ids: list[str] = field(default_factory=list)
+
+
+class Tracker:
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+        self.catalog = Catalog()
+        self._catalog_at = 0
+        self.timeline = Timeline()
+
+    @classmethod
+    async def open(cls, url: str) -> Tracker:
+        return cls(await open_store(url))
+
+    async def close(self) -> None:
+        await self.store.close()
+
+    async def __aenter__(self) -> Tracker:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def refresh_catalog(self) -> Catalog:
+        async for page in self.store.iterate(self._catalog_at, types=REGISTRATIONS):
+            for stored in page:
+                self.catalog.register(orjson.loads(stored.data))
+            self._catalog_at = page[-1].position
+        return self.catalog
+
+    async def prepare(self, items: list[Item], today: date | None = None) -> list[Prepared]:
+        catalog = await self.refresh_catalog()
+        targets = retract_targets(items)
+        stored = {i: s.type for i, s in (await self.store.lookup(targets)).items()} if targets else {}
+        return prepare(items, catalog, today or utc_now().date(), stored)
+
+    async def append(self, items: list[Item], expected_position: int | None = None) -> AppendResult:
+        """Validate the whole batch, then store it atomically: all or nothing."""
+        prepared = await self.prepare(items)
+        head = await self.store.head()
+        new = [NewEvent(p.id, p.type, orjson.dumps(p.event).decode()) for p in prepared]
+        positions = await self.store.append(new, expected_position)
+        stored_now = sum(1 for p in positions if p > head)
+        log.info("appended", events=len(positions), new=stored_now,
+                 first=min(positions, default=None), last=max(positions, default=None))
+        return AppendResult(positions, stored_now, head, [p.id for p in prepared])
+
+    async def catch_up(self) -> Timeline:
+        """Fold into the timeline everything appended since it last looked."""
+        async for page in self.store.iterate(self.timeline.head):
+            self.timeline.add([decode(s.position, s.recorded_at, s.data) for s in page])
+        return self.timeline
+
+    async def state(self, projection: str, as_of: str | None = None,
+                    known_at: datetime | None = None) -> dict[str, Any]:
+        if projection not in PROJECTIONS:
+            raise BadQuery(f"unknown projection '{projection}': one of {', '.join(PROJECTIONS)}")
+        timeline = await self.catch_up()
+        return timeline.render(projection, as_of, known_at)
+
+    async def read(self, after: int = 0, limit: int | None = None) -> list[Record]:
+        return [decode(s.position, s.recorded_at, s.data) for s in await self.store.read(after, limit)]
+
+    async def replay(self) -> dict[str, Any]:
+        """Rebuild every projection from the log alone, timing each stage."""
+        started = time.perf_counter()
+        stored = [s async for page in self.store.iterate(0, page=50_000) for s in page]
+        read_s = time.perf_counter() - started
+        t = time.perf_counter()
+        records = [decode(s.position, s.recorded_at, s.data) for s in stored]
+        decode_s = time.perf_counter() - t
+        t = time.perf_counter()
+        timeline = Timeline()
+        timeline.add(records)
+        index_s = time.perf_counter() - t
+        folds = {}
+        for name in PROJECTIONS:
+            t = time.perf_counter()
+            state = timeline.state(name)
+            folds[name] = {"seconds": time.perf_counter() - t, "entries": len(state)}
+        total = time.perf_counter() - started
+        self.timeline = timeline
+        return {"events": len(records), "position": timeline.head, "read_seconds": read_s,
+                "decode_seconds": decode_s, "index_seconds": index_s, "projections": folds,
+                "total_seconds": total, "events_per_second": len(records) / total if total else None}
+
+
+def records_json(records: Sequence[Record]) -> list[dict[str, Any]]:
+    return [r.as_json() for r in records]

@@ -1,0 +1,20 @@
+"""Event stores behind one interface; `open_store(url)` picks the backend from the URL."""
+
+from __future__ import annotations
+
+from ..errors import StoreUnavailable
+from .base import EventStore, NewEvent, StoredEvent
+from .url import StoreURL, parse_store_url, resolve_url
+
+__all__ = ["EventStore", "NewEvent", "StoredEvent", "StoreURL", "open_store", "parse_store_url", "resolve_url"]
+
+
+async def open_store(url: str) -> EventStore:
+    parsed = parse_store_url(url)
+    if parsed.backend == "sqlite":
+        from .sqlite import SQLiteStore
+
+        return await SQLiteStore.open(parsed.target)
+    raise StoreUnavailable(
+        f"{parsed.text}: the PostgreSQL backend is not available in this version of tracker; "
+        "use a SQLite file path for now")

@@ -1,0 +1,88 @@
+"""The storage interface every backend implements, and the records that cross it.
+
+The store knows nothing of event types' meaning: it keeps (id, type, JSON text) in order,
+gives each a gapless position and a `recorded_at`, enforces idempotency by id and the
+optional `expected_position`, and tells waiters when the head moves. All domain rules
+live above it (tracker/service.py), so a new backend is only this interface.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    id: str  # a UUID, canonical lowercase text
+    type: str
+    data: str  # the canonical JSON text of the event; compared byte for byte for idempotency
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    position: int
+    id: str
+    recorded_at: datetime  # UTC, never decreasing as positions grow
+    type: str
+    data: str
+
+
+class EventStore(ABC):
+    """An append-only log. Usable as `async with`; `close()` is idempotent."""
+
+    url: str
+
+    @abstractmethod
+    async def append(self, events: Sequence[NewEvent], expected_position: int | None = None) -> list[int]:
+        """Append atomically; return each event's position, in order.
+
+        An id already stored with the same data returns its original position and stores
+        nothing; with other data it raises IdConflict and nothing of the batch is stored.
+        With `expected_position`, raises PositionConflict unless the head is still there
+        (a batch whose every event is already stored is a retry and returns its positions).
+        """
+
+    @abstractmethod
+    async def read(self, after: int = 0, limit: int | None = None,
+                   types: Iterable[str] | None = None) -> list[StoredEvent]:
+        """Events with position > after, oldest first; at most `limit`; only `types` if given."""
+
+    @abstractmethod
+    async def head(self) -> int:
+        """The last position, 0 for an empty log."""
+
+    @abstractmethod
+    async def lookup(self, ids: Iterable[str]) -> dict[str, StoredEvent]:
+        """The stored events among `ids`, by id (the absent ones are left out)."""
+
+    @abstractmethod
+    async def wait(self, after: int, timeout: float) -> int:
+        """Return the head as soon as it passes `after`, or after `timeout` seconds at most.
+
+        Appends by this store object wake waiters at once; appends by other processes
+        are seen within the backend's poll interval (or its notification channel)."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    async def iterate(self, after: int = 0, page: int = 10_000,
+                      types: Iterable[str] | None = None) -> AsyncIterator[list[StoredEvent]]:
+        """Pages of events after `after`, up to the head as it was when iteration started."""
+        end = await self.head()
+        types = tuple(types) if types is not None else None
+        while after < end:
+            rows = await self.read(after, min(page, end - after), types)
+            rows = [row for row in rows if row.position <= end]
+            if not rows:
+                return
+            yield rows
+            after = rows[-1].position
+
+    async def __aenter__(self) -> EventStore:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
