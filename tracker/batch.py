@@ -8,6 +8,7 @@ all that is wrong; a batch with any issue is refused whole.
 from __future__ import annotations
 
 import difflib
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -23,6 +24,7 @@ from .events import EVENT_TYPES, REGISTRATIONS, Event, canonical
 from .ids import uuid7
 
 MAX_EVENT_BYTES = 1 << 20  # 1 MiB, the websocket message limit too
+MAX_INT = (1 << 63) - 1  # counts are stored as JSON that orjson and SQLite read as 64-bit integers
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +86,7 @@ def _check(item: Item, catalog: Catalog, today: date, stored_types: Mapping[str,
     where, data = item.where, item.data
     if not isinstance(data, dict):
         return [Issue(where, None, f"expected an event (a JSON object), got {_kind(data)}")]
-    size = item.size if item.size is not None else len(orjson.dumps(data, default=str))
+    size = item.size if item.size is not None else _size(data)
     if size > MAX_EVENT_BYTES:
         return [Issue(where, None, f"event is {size:,} bytes, over the {MAX_EVENT_BYTES:,}-byte limit",
                       "split long notes or quotes; link the source instead")]
@@ -104,6 +106,10 @@ def _check(item: Item, catalog: Catalog, today: date, stored_types: Mapping[str,
     if issues:
         return issues
     found = canonical(event)
+    huge = [Issue(where, field, f"{value} is too large to store", f"at most {MAX_INT:,}")
+            for field, value in _huge_ints(found)]
+    if huge:
+        return huge
     for field in (*model.ACTOR_FIELDS, *model.PLACE_FIELDS):
         if found.get(field) is not None:
             found[field] = catalog.resolve("actor" if field in model.ACTOR_FIELDS else "place", found[field])
@@ -127,7 +133,7 @@ def _resolve_and_check(where: str, event: Event, catalog: Catalog, today: date,
                 catalog.resolve(kind, text)
             except UnknownReference as e:
                 hint = (f"did you mean {' or '.join(repr(s) for s in e.suggestions)}?" if e.suggestions
-                        else f"register it first with a {kind.title()}Registered event")
+                        else f"register it first with {'an' if kind == 'actor' else 'a'} {kind.title()}Registered event")
                 issues.append(Issue(where, field, f"unknown {kind} '{text}'", hint))
     if event.occurred_on is not None and event.occurred_on > today:
         issues.append(Issue(where, "occurred_on", f"{event.occurred_on} is later than the recording date {today}",
@@ -167,3 +173,23 @@ def _issue(where: str, model: type[Event], err: Any) -> Issue:
 
 def _kind(value: Any) -> str:
     return {list: "a list", str: "a string", type(None): "null", bool: "a boolean"}.get(type(value), type(value).__name__)
+
+
+def _size(data: Any) -> int:
+    """Bytes of a record as JSON. orjson refuses integers over 64 bits and nesting over 255
+    levels; the stdlib measures those so that validation, not a crash, reports them."""
+    try:
+        return len(orjson.dumps(data, default=str))
+    except orjson.JSONEncodeError:
+        return len(json.dumps(data, default=str, ensure_ascii=False).encode())
+
+
+def _huge_ints(value: Any, path: str = "") -> list[tuple[str, int]]:
+    """(field, value) for each integer in a validated event that cannot be stored."""
+    if isinstance(value, dict):
+        return [hit for k, v in value.items() for hit in _huge_ints(v, f"{path}.{k}" if path else str(k))]
+    if isinstance(value, list):
+        return [hit for i, v in enumerate(value) for hit in _huge_ints(v, f"{path}[{i}]")]
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+        return [(path, value)]
+    return []

@@ -32,13 +32,21 @@ from .summary import summarize, when
 from .tables import render_state, table
 
 
-def _parser() -> argparse.ArgumentParser:
+def _common(defaults: bool) -> argparse.ArgumentParser:
+    """Options taken before or after the command. The command's copy sets no defaults:
+    argparse copies a subparser's defaults over the namespace, so `tracker --db X state`
+    would otherwise lose X."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--db", help="the store: a SQLite file path (default ./tracker.db, or $TRACKER_DB)")
-    common.add_argument("--log-json", action="store_true", help="logs as JSON lines on stderr")
-    common.add_argument("-v", "--verbose", action="store_true", help="log what happens (info level)")
+    unset = {} if defaults else {"default": argparse.SUPPRESS}
+    common.add_argument("--db", help="the store: a SQLite file path (default ./tracker.db, or $TRACKER_DB)", **unset)
+    common.add_argument("--log-json", action="store_true", help="logs as JSON lines on stderr", **unset)
+    common.add_argument("-v", "--verbose", action="store_true", help="log what happens (info level)", **unset)
+    return common
 
-    parser = argparse.ArgumentParser(prog="tracker", parents=[common],
+
+def _parser() -> argparse.ArgumentParser:
+    common = _common(defaults=False)
+    parser = argparse.ArgumentParser(prog="tracker", parents=[_common(defaults=True)],
                                      description="An event-sourced situation tracker.")
     parser.add_argument("--version", action="version", version=f"tracker {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -138,21 +146,29 @@ def _read_files(names: list[str]) -> list[Item]:
 async def _append(tracker: Tracker, items: list[Item], args: argparse.Namespace) -> int:
     result = await tracker.append(items, args.expected_position)
     if args.json:
-        _print_json({"positions": result.positions, "ids": result.ids, "new": result.new})
+        _print_json({"positions": result.positions, "ids": result.ids,
+                     "new": len(_fresh(result.positions, result.head_before))})
     else:
-        print(_appended_text(result.positions, result.new))
+        print(_appended_text(result.positions, result.head_before))
     return 0
 
 
-def _appended_text(positions: list[int], new: int) -> str:
+def _fresh(positions: list[int], head_before: int) -> list[int]:
+    """The positions stored now. Counted from the positions, as an id repeated in a batch
+    is stored once but has a position for each of its records."""
+    return sorted({p for p in positions if p > head_before})
+
+
+def _appended_text(positions: list[int], head_before: int) -> str:
     if not positions:
         return "nothing to append"
-    fresh = [p for p in positions if p > max(positions) - new] if new else []
+    fresh = _fresh(positions, head_before)
+    new, old = len(fresh), sum(1 for p in positions if p <= head_before)
     text = f"appended {new} event{'s' if new != 1 else ''}"
     if fresh:
-        text += f" at position{'s' if new != 1 else ''} {fresh[0]}" + (f"-{fresh[-1]}" if len(fresh) > 1 else "")
-    if len(positions) - new:
-        text += f"; {len(positions) - new} already in the log, left as they were"
+        text += f" at position{'s' if new != 1 else ''} {fresh[0]}" + (f"-{fresh[-1]}" if new > 1 else "")
+    if old:
+        text += f"; {old} already in the log, left as they were"
     return text
 
 
@@ -160,7 +176,7 @@ async def _seed(tracker: Tracker) -> int:
     items = _read_files([str(p) for p in seed_files()])
     result = await tracker.append(items)
     head = await tracker.store.head()
-    print(f"seeded {tracker.store.url}: {_appended_text(result.positions, result.new)}; log head at {head}")
+    print(f"seeded {tracker.store.url}: {_appended_text(result.positions, result.head_before)}; log head at {head}")
     return 0
 
 
@@ -171,7 +187,7 @@ async def _log(tracker: Tracker, args: argparse.Namespace) -> int:
             sys.stdout.write(orjson.dumps(record.as_json()).decode() + "\n")
         return 0
     rows = [(r.position, r.recorded_at.strftime("%Y-%m-%d %H:%M:%S"), r.event["type"], when(r.event),
-             summarize(r.event), ", ".join(s["publisher"] for s in r.event.get("sources", ())))
+             summarize(r.event), ", ".join(dict.fromkeys(s["publisher"] for s in r.event.get("sources", ()))))
             for r in records]
     print(table(["pos", "recorded (UTC)", "type", "occurred", "what", "source"], rows) if rows
           else f"no events from position {args.start}")

@@ -33,12 +33,20 @@ def parse(text: str, name: str) -> list[Item]:
     stripped = text.lstrip()
     if stripped[:1] in ("{", "["):
         try:
-            json.loads(text)
+            _loads(text)
         except json.JSONDecodeError as e:
             if e.msg == "Extra data":
                 return _jsonl(text, name)
         return _json(text, name)
     return _yaml(text, name)
+
+
+def _loads(text: str) -> Any:
+    """json.loads; nesting deep enough to exhaust the stack is malformed input, not a crash."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise json.JSONDecodeError("nested too deeply", text, 0) from None
 
 
 def _jsonl(text: str, name: str) -> list[Item]:
@@ -49,7 +57,7 @@ def _jsonl(text: str, name: str) -> list[Item]:
             continue
         where = f"{name}:{number}"
         try:
-            data = json.loads(line)
+            data = _loads(line)
         except json.JSONDecodeError as e:
             issues.append(Issue(where, None, f"malformed JSON: {e.msg} at column {e.colno}"))
             continue
@@ -66,7 +74,7 @@ def _jsonl(text: str, name: str) -> list[Item]:
 
 def _json(text: str, name: str) -> list[Item]:
     try:
-        data = json.loads(text)
+        data = _loads(text)
     except json.JSONDecodeError as e:
         raise ValidationFailed([Issue(f"{name}:{e.lineno}", None, f"malformed JSON: {e.msg} at column {e.colno}")]) from None
     start = _WS.match(text).end()
@@ -100,6 +108,8 @@ def _yaml(text: str, name: str) -> list[Item]:
         where = f"{name}:{mark.line + 1}" if mark else name
         reason = getattr(e, "problem", None) or str(e)
         raise ValidationFailed([Issue(where, None, f"malformed YAML: {reason}")]) from None
+    except RecursionError:
+        raise ValidationFailed([Issue(name, None, "malformed YAML: nested too deeply")]) from None
     if data is None:
         return []
     issues: list[Issue] = []

@@ -42,7 +42,8 @@ def summarize(e: dict[str, Any]) -> str:
     if t == "ResourceControlled":
         share = f"{'over ' if e.get('at_least') else ''}{e['share_percent']:g}% of " if e.get("share_percent") is not None else ""
         where = f" in {e['place']}" if e.get("place") else ""
-        output = f" ({e['output']:,} {e.get('output_unit') or ''})".rstrip(" )") + ")" if e.get("output") is not None else ""
+        unit = f" {e['output_unit']}" if e.get("output_unit") else ""
+        output = f" ({e['output']:,}{unit})" if e.get("output") is not None else ""
         return f"{e['actor']} controls {share}{e['resource']}{where}{output}"
     if t == "ActorRegistered":
         return f"actor {e['actor']}: {e['name']}"

@@ -44,8 +44,10 @@ def _move(sign: int):
                 return  # withdrawing unknown forces from where none were reported changes nothing
             was = Deployed(_NONE, (), (), e["occurred_on"], e.get("precision", "day"), ())
         personnel = was.personnel.plus(e.get("personnel")) if sign > 0 else was.personnel.minus(e.get("personnel"))
-        if sign > 0 and "personnel" not in e and was.personnel == _NONE and (e.get("equipment") or e.get("units")):
-            personnel = was.personnel  # equipment or units alone: no claim about personnel
+        if "personnel" not in e and was.personnel == _NONE and (e.get("equipment") or e.get("units")):
+            # equipment or units alone where no personnel was reported: no claim about personnel,
+            # either way, so withdrawing what an equipment-only deployment brought removes it
+            personnel = was.personnel
         purposes = was.purposes + ((e["purpose"],) if sign > 0 and e.get("purpose") else ())
         now = Deployed(personnel, _merge(was.equipment, e.get("equipment", {}), sign),
                        _merge(was.units, e.get("units", {}), sign), was.since, was.since_precision, purposes)

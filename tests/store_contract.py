@@ -1,0 +1,198 @@
+"""The contract every event store backend must pass.
+
+`StoreContract` has no `Test` prefix, so pytest collects it only through a subclass that
+says how to make a fresh, empty store (`make_store`) and, for the cross-connection tests,
+a second store object on the same log (`open_again`). The PostgreSQL backend will run
+these same tests unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import UTC
+
+import pytest
+
+from tracker.errors import IdConflict, PositionConflict, StoreUnavailable
+from tracker.store import EventStore, NewEvent
+
+
+def ev(n: int | str, kind: str = "Thing", data: dict | None = None) -> NewEvent:
+    ident = str(uuid.uuid5(uuid.NAMESPACE_OID, f"contract-{n}"))
+    return NewEvent(ident, kind, json.dumps(data if data is not None else {"n": n}))
+
+
+class StoreContract:
+    async def make_store(self) -> EventStore:
+        raise NotImplementedError
+
+    async def open_again(self, store: EventStore) -> EventStore:
+        raise NotImplementedError
+
+    @pytest.fixture
+    async def store(self):
+        store = await self.make_store()
+        yield store
+        await store.close()
+
+    # -- appending and reading -------------------------------------------------------------
+
+    async def test_empty_log(self, store):
+        assert await store.head() == 0
+        assert await store.read() == []
+        assert await store.lookup([ev(1).id]) == {}
+
+    async def test_positions_are_gapless_and_global(self, store):
+        assert await store.append([ev(1), ev(2)]) == [1, 2]
+        assert await store.append([ev(3)]) == [3]
+        assert await store.append([ev(4), ev(5), ev(6)]) == [4, 5, 6]
+        rows = await store.read()
+        assert [r.position for r in rows] == [1, 2, 3, 4, 5, 6]
+        assert [r.id for r in rows] == [ev(i).id for i in range(1, 7)]
+        assert await store.head() == 6
+
+    async def test_stored_fields_round_trip(self, store):
+        event = ev(1, "CityCaptured", {"place": "mosul", "text": "ünïcødé ✓"})
+        await store.append([event])
+        (row,) = await store.read()
+        assert (row.id, row.type, row.data) == (event.id, event.type, event.data)
+        assert row.recorded_at.tzinfo is not None and row.recorded_at.utcoffset() == UTC.utcoffset(None)
+
+    async def test_recorded_at_never_decreases(self, store):
+        for n in range(20):
+            await store.append([ev(n)])
+        stamps = [r.recorded_at for r in await store.read()]
+        assert stamps == sorted(stamps)
+
+    async def test_read_after_limit_and_types(self, store):
+        await store.append([ev(n, "A" if n % 2 else "B") for n in range(1, 11)])
+        assert [r.position for r in await store.read(after=7)] == [8, 9, 10]
+        assert [r.position for r in await store.read(after=2, limit=3)] == [3, 4, 5]
+        assert [r.position for r in await store.read(types=["B"])] == [2, 4, 6, 8, 10]
+        assert [r.position for r in await store.read(after=4, limit=2, types=["A"])] == [5, 7]
+        assert await store.read(types=[]) == []
+        assert await store.read(after=10) == []
+
+    async def test_iterate_pages_to_the_head(self, store):
+        await store.append([ev(n) for n in range(25)])
+        pages = [page async for page in store.iterate(after=3, page=10)]
+        assert [len(p) for p in pages] == [10, 10, 2]
+        assert [r.position for p in pages for r in p] == list(range(4, 26))
+
+    async def test_lookup_by_id(self, store):
+        await store.append([ev(1), ev(2), ev(3)])
+        found = await store.lookup([ev(3).id, ev(1).id, ev(99).id])
+        assert {i: r.position for i, r in found.items()} == {ev(1).id: 1, ev(3).id: 3}
+
+    async def test_lookup_many_ids(self, store):
+        await store.append([ev(n) for n in range(1200)])
+        found = await store.lookup([ev(n).id for n in range(0, 1200, 2)])
+        assert len(found) == 600
+
+    # -- idempotency and conflicts ---------------------------------------------------------
+
+    async def test_same_id_same_content_returns_original_position(self, store):
+        await store.append([ev(1), ev(2)])
+        assert await store.append([ev(2)]) == [2]
+        assert await store.append([ev(1), ev(3), ev(2)]) == [1, 3, 2]
+        assert await store.head() == 3
+
+    async def test_same_id_other_content_is_a_conflict_and_stores_nothing(self, store):
+        await store.append([ev(1)])
+        with pytest.raises(IdConflict) as caught:
+            await store.append([ev(2), NewEvent(ev(1).id, "Thing", '{"n": "changed"}')])
+        assert caught.value.details["position"] == 1
+        assert ev(1).id in str(caught.value)
+        assert await store.head() == 1
+        assert await store.lookup([ev(2).id]) == {}
+
+    async def test_duplicate_within_a_batch(self, store):
+        assert await store.append([ev(1), ev(1)]) == [1, 1]
+        with pytest.raises(IdConflict):
+            await store.append([ev(2), NewEvent(ev(2).id, "Thing", "{}")])
+        assert await store.head() == 1
+
+    async def test_expected_position(self, store):
+        await store.append([ev(1)], expected_position=0)
+        await store.append([ev(2)], expected_position=1)
+        with pytest.raises(PositionConflict) as caught:
+            await store.append([ev(3)], expected_position=1)
+        assert caught.value.details == {"expected_position": 1, "head": 2}
+        assert await store.head() == 2
+
+    async def test_retry_of_a_stored_batch_is_not_a_position_conflict(self, store):
+        await store.append([ev(1), ev(2)], expected_position=0)
+        await store.append([ev(3)])
+        assert await store.append([ev(1), ev(2)], expected_position=0) == [1, 2]
+        with pytest.raises(PositionConflict):
+            await store.append([ev(1), ev(4)], expected_position=0)
+
+    async def test_empty_batch(self, store):
+        assert await store.append([]) == []
+        with pytest.raises(PositionConflict):
+            await store.append([], expected_position=5)
+
+    # -- concurrency and notification ------------------------------------------------------
+
+    async def test_concurrent_appends_stay_gapless(self, store):
+        await asyncio.gather(*(store.append([ev(f"{w}-{i}") for i in range(3)]) for w in range(30)))
+        rows = await store.read()
+        assert [r.position for r in rows] == list(range(1, 91))
+        assert len({r.id for r in rows}) == 90
+
+    async def test_two_store_objects_share_one_log(self, store):
+        other = await self.open_again(store)
+        try:
+            await store.append([ev(1)])
+            assert await other.append([ev(2)]) == [2]
+            assert await other.append([ev(1)]) == [1]
+            assert [r.position for r in await store.read()] == [1, 2]
+        finally:
+            await other.close()
+
+    async def test_wait_wakes_on_append(self, store):
+        loop = asyncio.get_running_loop()
+        waiter = asyncio.create_task(store.wait(0, timeout=5))
+        await asyncio.sleep(0.05)
+        started = loop.time()
+        await store.append([ev(1)])
+        assert await waiter == 1
+        assert loop.time() - started < 1
+
+    async def test_wait_returns_at_once_when_behind(self, store):
+        await store.append([ev(1), ev(2)])
+        assert await asyncio.wait_for(store.wait(1, timeout=5), 1) == 2
+
+    async def test_wait_times_out_with_the_head(self, store):
+        await store.append([ev(1)])
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        assert await store.wait(1, timeout=0.3) == 1
+        assert 0.25 <= loop.time() - started < 2
+
+    async def test_wait_sees_appends_through_another_store_object(self, store):
+        other = await self.open_again(store)
+        try:
+            waiter = asyncio.create_task(store.wait(0, timeout=5))
+            await asyncio.sleep(0.05)
+            await other.append([ev(1)])
+            assert await asyncio.wait_for(waiter, 1.5) == 1
+        finally:
+            await other.close()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def test_close_is_idempotent_and_final(self):
+        store = await self.make_store()
+        await store.close()
+        await store.close()
+        with pytest.raises(StoreUnavailable):
+            await store.head()
+
+    async def test_async_context_manager(self):
+        async with await self.make_store() as store:
+            await store.append([ev(1)])
+        with pytest.raises(StoreUnavailable):
+            await store.append([ev(2)])

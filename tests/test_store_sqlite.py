@@ -1,0 +1,181 @@
+"""The SQLite store: the shared contract, plus what only a file on disk can show."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from tracker.errors import SchemaVersionError, StoreUnavailable
+from tracker.store import open_store
+from tracker.store.sqlite import SQLiteStore
+
+from .store_contract import StoreContract, ev
+
+
+class TestSQLiteStore(StoreContract):
+    @pytest.fixture(autouse=True)
+    def _folder(self, tmp_path):
+        self.folder = tmp_path
+        self.count = 0
+
+    async def make_store(self):
+        self.count += 1
+        return await open_store(str(self.folder / f"log{self.count}.db"))
+
+    async def open_again(self, store):
+        return await open_store(store.path)
+
+
+async def test_wal_mode_full_sync_and_schema_version(tmp_path):
+    path = tmp_path / "t.db"
+    async with await open_store(str(path)) as store:
+        await store.append([ev(1)])
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    conn.close()
+
+
+async def test_log_survives_reopen(tmp_path):
+    path = str(tmp_path / "t.db")
+    async with await open_store(path) as store:
+        await store.append([ev(1), ev(2)])
+    async with await open_store(path) as store:
+        assert [r.id for r in await store.read()] == [ev(1).id, ev(2).id]
+        assert await store.append([ev(3)]) == [3]
+
+
+async def test_rows_cannot_be_edited_or_deleted(tmp_path):
+    path = tmp_path / "t.db"
+    async with await open_store(str(path)) as store:
+        await store.append([ev(1)])
+    conn = sqlite3.connect(path)
+    with pytest.raises(sqlite3.DatabaseError, match="immutable"):
+        conn.execute("UPDATE events SET data = '{}'")
+    with pytest.raises(sqlite3.DatabaseError, match="immutable"):
+        conn.execute("DELETE FROM events")
+    conn.close()
+
+
+async def test_a_newer_schema_is_refused(tmp_path):
+    path = tmp_path / "t.db"
+    async with await open_store(str(path)):
+        pass
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version = 99")
+    conn.close()
+    with pytest.raises(SchemaVersionError, match="upgrade tracker"):
+        await open_store(str(path))
+
+
+async def test_another_database_is_refused(tmp_path):
+    path = tmp_path / "other.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE customers (name TEXT)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreUnavailable, match="not a tracker log"):
+        await open_store(str(path))
+
+
+async def test_a_file_that_is_not_sqlite_is_refused(tmp_path):
+    path = tmp_path / "notes.db"
+    path.write_text("these are my notes, not a database\n" * 100)
+    with pytest.raises(StoreUnavailable, match="cannot open"):
+        await open_store(str(path))
+
+
+async def test_a_missing_folder_is_refused(tmp_path):
+    with pytest.raises(StoreUnavailable, match="does not exist"):
+        await open_store(str(tmp_path / "nowhere" / "t.db"))
+
+
+async def test_two_stores_creating_one_file_at_once(tmp_path):
+    path = str(tmp_path / "t.db")
+    stores = await asyncio.gather(*(open_store(path) for _ in range(4)))
+    try:
+        await asyncio.gather(*(s.append([ev(f"{i}-{n}") for n in range(5)]) for i, s in enumerate(stores)))
+        assert [r.position for r in await stores[0].read()] == list(range(1, 21))
+    finally:
+        for s in stores:
+            await s.close()
+
+
+WRITER = textwrap.dedent("""
+    import asyncio, sys, uuid
+    from tracker.store import open_store, NewEvent
+
+    async def main(path, count, prefix):
+        store = await open_store(path)
+        for n in range(count):
+            ident = str(uuid.uuid5(uuid.NAMESPACE_OID, f"{prefix}-{n}"))
+            (position,) = await store.append([NewEvent(ident, "Thing", '{"n": %d}' % n)])
+            print(ident, position, flush=True)
+        await store.close()
+
+    asyncio.run(main(sys.argv[1], int(sys.argv[2]), sys.argv[3]))
+""")
+
+
+def _writer(path, count, prefix):
+    return subprocess.Popen([sys.executable, "-c", WRITER, path, str(count), prefix],
+                            stdout=subprocess.PIPE, text=True)
+
+
+async def test_acknowledged_appends_survive_a_killed_process(tmp_path):
+    path = str(tmp_path / "t.db")
+    proc = _writer(path, 100_000, "crash")
+    acked = []
+    for line in proc.stdout:
+        acked.append(line.split())
+        if len(acked) == 200:
+            break
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    async with await open_store(path) as store:
+        stored = {r.id: r.position for r in await store.read()}
+        assert len(stored) >= 200
+        for ident, position in acked:
+            assert stored[ident] == int(position)
+        assert sorted(stored.values()) == list(range(1, len(stored) + 1))
+
+
+async def test_several_processes_append_gapless(tmp_path):
+    path = str(tmp_path / "t.db")
+    async with await open_store(path):
+        pass  # create the schema once, as `tracker seed` would
+    procs = [_writer(path, 40, f"p{i}") for i in range(3)]
+    acked = {}
+    for proc in procs:
+        out, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 0
+        acked.update(line.split() for line in out.splitlines())
+    async with await open_store(path) as store:
+        rows = await store.read()
+    assert [r.position for r in rows] == list(range(1, 121))
+    assert {r.id: str(r.position) for r in rows} == acked
+
+
+async def test_a_subscriber_sees_another_process_append_within_a_second(tmp_path):
+    path = str(tmp_path / "t.db")
+    async with await open_store(path) as store:
+        waiter = asyncio.create_task(store.wait(0, timeout=10))
+        loop = asyncio.get_running_loop()
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-c", WRITER, path, "1", "x",
+                                                    stdout=asyncio.subprocess.PIPE)
+        await proc.stdout.readline()  # acknowledged by the other process
+        acked = loop.time()
+        assert await asyncio.wait_for(waiter, 5) == 1
+        assert loop.time() - acked < 1.0
+        await proc.wait()
+
+
+def test_poll_interval_is_well_under_a_second():
+    assert SQLiteStore.POLL_INTERVAL_S <= 0.25
