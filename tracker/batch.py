@@ -19,6 +19,7 @@ import orjson
 from pydantic import ValidationError
 
 from .catalog import Catalog, UnknownReference
+from .dates import window_start
 from .errors import Issue, ValidationFailed
 from .events import EVENT_TYPES, REGISTRATIONS, Event, canonical
 from .ids import uuid7
@@ -106,6 +107,9 @@ def _check(item: Item, catalog: Catalog, today: date, stored_types: Mapping[str,
     if issues:
         return issues
     found = canonical(event)
+    if found.get("occurred_on") and found.get("precision", "day") != "day":
+        # A fact known only to a window sorts, and is stored, at the window's first day.
+        found["occurred_on"] = window_start(event.occurred_on, event.precision).isoformat()
     huge = [Issue(where, field, f"{value} is too large to store", f"at most {MAX_INT:,}")
             for field, value in _huge_ints(found)]
     if huge:

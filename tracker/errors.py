@@ -68,8 +68,10 @@ class ValidationFailed(InputError):
 
     def __init__(self, issues: list[Issue]) -> None:
         self.issues = list(issues)
-        count = len(self.issues)
-        head = f"{count} invalid record{'s' if count != 1 else ''}; nothing was stored"
+        count = len({issue.where for issue in self.issues})
+        problems = len(self.issues)
+        head = (f"{count} invalid record{'s' if count != 1 else ''}"
+                f"{f' ({problems} problems)' if problems != count else ''}; nothing was stored")
         super().__init__(head + "\n" + "\n".join(f"  {issue}" for issue in self.issues),
                          issues=[issue.as_dict() for issue in self.issues])
 

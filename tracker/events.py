@@ -205,8 +205,8 @@ class PlaceRegistered(Event):
     aliases: list[Text] = Field(default_factory=list)
     kind: Text
     country: Text
-    lat: Annotated[float, Field(ge=-90, le=90)]
-    lon: Annotated[float, Field(ge=-180, le=180)]
+    lat: Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
+    lon: Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
     admin1: Text | None = None
     approximate: bool = False
 

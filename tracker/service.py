@@ -76,7 +76,7 @@ class Tracker:
         head = await self.store.head()
         new = [NewEvent(p.id, p.type, orjson.dumps(p.event).decode()) for p in prepared]
         positions = await self.store.append(new, expected_position)
-        stored_now = sum(1 for p in positions if p > head)
+        stored_now = len({p for p in positions if p > head})
         log.info("appended", events=len(positions), new=stored_now,
                  first=min(positions, default=None), last=max(positions, default=None))
         return AppendResult(positions, stored_now, head, [p.id for p in prepared])
