@@ -142,6 +142,60 @@ class StoreContract:
         assert [r.position for r in rows] == list(range(1, 91))
         assert len({r.id for r in rows}) == 90
 
+    async def test_many_concurrent_callers_each_batch_atomic_and_contiguous(self, store):
+        # 100 tasks at once (a group commit takes many of them in one transaction): every
+        # batch is stored whole, its positions consecutive, the log gapless, nothing twice.
+        sizes = [1 + (w % 4) for w in range(100)]
+        results = await asyncio.gather(*(store.append([ev(f"g{w}-{i}") for i in range(n)])
+                                         for w, n in enumerate(sizes)))
+        for positions, n in zip(results, sizes):
+            assert positions == list(range(positions[0], positions[0] + n))
+        rows = await store.read()
+        assert [r.position for r in rows] == list(range(1, sum(sizes) + 1))
+        by_id = {r.id: r.position for r in rows}
+        for w, (positions, n) in enumerate(zip(results, sizes)):
+            assert [by_id[ev(f"g{w}-{i}").id] for i in range(n)] == positions
+        stamps = [r.recorded_at for r in rows]
+        assert stamps == sorted(stamps)
+
+    async def test_one_callers_conflict_fails_only_that_caller(self, store):
+        await store.append([ev("taken")])
+        bad = [ev("b1"), NewEvent(ev("taken").id, "Thing", '{"n": "other"}')]  # IdConflict
+        stale = [ev("s1")]  # PositionConflict: the head is no longer 0
+        calls = [store.append([ev(f"ok{w}")]) for w in range(20)]
+        calls.insert(5, store.append(bad))
+        calls.insert(12, store.append(stale, expected_position=0))
+        results = await asyncio.gather(*calls, return_exceptions=True)
+        assert isinstance(results[5], IdConflict)
+        assert isinstance(results[12], PositionConflict)
+        fine = [r for i, r in enumerate(results) if i not in (5, 12)]
+        assert all(isinstance(r, list) and len(r) == 1 for r in fine)
+        rows = await store.read()
+        assert [r.position for r in rows] == list(range(1, 22))  # gapless: the refused batches left no hole
+        assert await store.lookup([ev("b1").id, ev("s1").id]) == {}  # nothing of a refused batch is stored
+
+    async def test_concurrent_expected_position_admits_one_writer(self, store):
+        await store.append([ev(0)])
+        results = await asyncio.gather(*(store.append([ev(f"race{w}"), ev(f"race{w}b")], expected_position=1)
+                                         for w in range(10)), return_exceptions=True)
+        winners = [r for r in results if isinstance(r, list)]
+        assert winners == [[2, 3]]
+        assert sum(isinstance(r, PositionConflict) for r in results) == 9
+        assert await store.head() == 3
+
+    async def test_concurrent_retries_of_one_batch_store_it_once(self, store):
+        batch = [ev("r1"), ev("r2"), ev("r3")]
+        results = await asyncio.gather(*(store.append(batch) for _ in range(10)))
+        assert all(r == results[0] for r in results)
+        assert await store.head() == 3
+
+    async def test_concurrent_same_id_other_content_conflicts(self, store):
+        one = store.append([NewEvent(ev("x").id, "Thing", '{"v": 1}')])
+        two = store.append([NewEvent(ev("x").id, "Thing", '{"v": 2}')])
+        results = await asyncio.gather(one, two, return_exceptions=True)
+        assert results[0] == [1] and isinstance(results[1], IdConflict)
+        assert await store.head() == 1
+
     async def test_two_store_objects_share_one_log(self, store):
         other = await self.open_again(store)
         try:

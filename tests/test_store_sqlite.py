@@ -179,3 +179,27 @@ async def test_a_subscriber_sees_another_process_append_within_a_second(tmp_path
 
 def test_poll_interval_is_well_under_a_second():
     assert SQLiteStore.POLL_INTERVAL_S <= 0.25
+
+
+async def test_concurrent_appends_share_one_commit(tmp_path):
+    # Group commit: callers queued while a commit runs go in together, so 50 callers
+    # need far fewer transactions (each transaction stamps its events with one recorded_at).
+    async with await open_store(str(tmp_path / "t.db")) as store:
+        await asyncio.gather(*(store.append([ev(f"c{w}")]) for w in range(50)))
+        rows = await store.read()
+        assert [r.position for r in rows] == list(range(1, 51))
+        assert len({r.recorded_at for r in rows}) < 10
+    conn = sqlite3.connect(tmp_path / "t.db")  # and it is all on disk, in the file's WAL
+    assert conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 50
+    conn.close()
+
+
+async def test_close_answers_callers_already_queued(tmp_path):
+    store = await open_store(str(tmp_path / "t.db"))
+    calls = [asyncio.create_task(store.append([ev(f"q{w}")])) for w in range(20)]
+    await asyncio.sleep(0)
+    await store.close()
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    assert all(isinstance(r, list) for r in results)
+    async with await open_store(str(tmp_path / "t.db")) as again:
+        assert await again.head() == 20

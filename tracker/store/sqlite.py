@@ -1,9 +1,17 @@
-"""The embedded default store: one SQLite file in WAL mode, through aiosqlite.
+"""The embedded default store: one SQLite file in WAL mode.
 
-Two connections, each with its own worker thread (aiosqlite): a writer that serialises
-appends with BEGIN IMMEDIATE, so positions are gapless across processes sharing the
-file, and a reader, so long reads never hold up an append. `synchronous=FULL`: an
-acknowledged append is on disk, and survives a crash of the process or the machine.
+Two connections, each with a thread of its own: a writer (stdlib sqlite3 on a one-thread
+executor) and a reader (aiosqlite), so long reads never hold up an append.
+`synchronous=FULL`: an acknowledged append is on disk, and survives a crash of the
+process or the machine.
+
+Group commit. `append()` queues its batch and waits: one writer task takes every batch
+queued meanwhile and commits them together, in one BEGIN IMMEDIATE transaction (so
+positions stay gapless across processes sharing the file) and so with one fsync, then
+answers each caller. Each caller's batch runs in a SAVEPOINT of its own and is checked
+as if it ran alone after the batches before it: it is stored whole or not at all, and
+its IdConflict or PositionConflict fails that caller only. No caller is acknowledged
+before the COMMIT that holds its events has returned.
 """
 
 from __future__ import annotations
@@ -11,6 +19,8 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -36,23 +46,36 @@ CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
 BEGIN SELECT RAISE(ABORT, 'tracker events are immutable'); END;
 """
 _COLUMNS = "position, id, recorded_at, type, data"
+_INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
 _CHUNK = 500  # ids per IN (...) query, well under SQLite's variable limit
 BUSY_TIMEOUT_S = 30.0
+GROUP_EVENTS = 20_000  # a group commit takes queued batches up to this many events (or one larger batch)
 
 
 def _row(row: tuple) -> StoredEvent:
     return StoredEvent(row[0], row[1], datetime.fromisoformat(row[2]), row[3], row[4])
 
 
+@dataclass(slots=True)
+class _Request:
+    events: list[NewEvent]
+    expected: int | None
+    future: asyncio.Future[list[int]]
+    outcome: list[int] | BaseException | None = None
+
+
 class SQLiteStore(EventStore):
     POLL_INTERVAL_S = 0.1  # how soon appends by other processes are seen by wait()
 
-    def __init__(self, path: str, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
+    def __init__(self, path: str, writer: sqlite3.Connection, reader: aiosqlite.Connection,
+                 executor: ThreadPoolExecutor) -> None:
         self.path = path
         self.url = path
-        self._writer = writer
+        self._writer = writer  # used only on the executor's one thread
+        self._executor = executor
         self._reader = reader
-        self._write_lock = asyncio.Lock()
+        self._queue: list[_Request] = []
+        self._task: asyncio.Task[None] | None = None
         self._appended = asyncio.Event()
         self._closed = False
 
@@ -60,18 +83,21 @@ class SQLiteStore(EventStore):
     async def open(cls, path: str) -> SQLiteStore:
         if path != ":memory:" and not Path(path).parent.exists():
             raise StoreUnavailable(f"cannot create the SQLite store {path}: folder {Path(path).parent} does not exist")
+        loop = asyncio.get_running_loop()
+        executor = ThreadPoolExecutor(1, thread_name_prefix="tracker-sqlite-writer")
         writer = reader = None
         try:
-            writer = await cls._connect(path)
-            await cls._migrate(writer, path)
+            writer = await loop.run_in_executor(executor, _open_writer, path)
             reader = await cls._connect(path)
             await reader.execute("PRAGMA query_only = ON")
         except BaseException:
-            for conn in (writer, reader):
-                if conn is not None:
-                    await conn.close()
+            if reader is not None:
+                await reader.close()
+            if writer is not None:
+                await loop.run_in_executor(executor, writer.close)
+            executor.shutdown(wait=False)
             raise
-        return cls(path, writer, reader)
+        return cls(path, writer, reader, executor)
 
     @staticmethod
     async def _connect(path: str) -> aiosqlite.Connection:
@@ -83,84 +109,72 @@ class SQLiteStore(EventStore):
         except sqlite3.Error as e:
             raise StoreUnavailable(f"cannot open the SQLite store {path}: {e}") from e
 
-    @staticmethod
-    async def _migrate(conn: aiosqlite.Connection, path: str) -> None:
-        try:
-            await conn.execute("BEGIN IMMEDIATE")  # two processes creating it at once: one waits
-            try:
-                (version,) = await (await conn.execute("PRAGMA user_version")).fetchone()
-                if version > SCHEMA_VERSION:
-                    raise SchemaVersionError(
-                        f"{path} has schema version {version}, newer than this tracker understands "
-                        f"({SCHEMA_VERSION}): upgrade tracker")
-                if version == 0:
-                    tables = await (await conn.execute(
-                        "SELECT name FROM sqlite_master WHERE type = 'table'")).fetchall()
-                    if tables and ("events",) not in tables:
-                        raise StoreUnavailable(f"{path} is an SQLite database of something else, not a tracker log")
-                    for statement in _statements(SCHEMA):
-                        await conn.execute(statement)
-                    await conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-                await conn.execute("COMMIT")
-            except BaseException:
-                await conn.execute("ROLLBACK")
-                raise
-        except sqlite3.Error as e:
-            raise StoreUnavailable(f"cannot open the SQLite store {path}: {e}") from e
+    # -- appending: callers queue, one writer task commits them in groups ---------------------
 
     async def append(self, events: Sequence[NewEvent], expected_position: int | None = None) -> list[int]:
         self._check_open()
-        async with self._write_lock:
-            try:
-                positions = await self._append_locked(events, expected_position)
-            except sqlite3.Error as e:
-                raise _translate(e, self.path) from e
-        self._appended.set()
-        self._appended = asyncio.Event()
-        return positions
+        loop = asyncio.get_running_loop()
+        request = _Request(list(events), expected_position, loop.create_future())
+        self._queue.append(request)
+        if self._task is None or self._task.done():
+            self._task = loop.create_task(self._write_loop(), name=f"tracker-sqlite-writer {self.path}")
+        # shield: a caller that stops waiting cannot undo a commit already under way
+        return await asyncio.shield(request.future)
 
-    async def _append_locked(self, events: Sequence[NewEvent], expected: int | None) -> list[int]:
+    async def _write_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._queue:
+            group, size = [], 0
+            while self._queue and (not group or size + len(self._queue[0].events) <= GROUP_EVENTS):
+                request = self._queue.pop(0)
+                group.append(request)
+                size += len(request.events)
+            try:
+                await loop.run_in_executor(self._executor, self._commit_group, group)
+            except BaseException as e:  # the transaction failed: no one in the group is acknowledged
+                error = _translate(e, self.path) if isinstance(e, sqlite3.Error) else e
+                for request in group:
+                    request.outcome = error
+                _answer(group)
+                if not isinstance(e, Exception):
+                    raise
+                continue
+            _answer(group)
+            if any(isinstance(r.outcome, list) and r.outcome for r in group):
+                self._appended.set()
+                self._appended = asyncio.Event()
+
+    def _commit_group(self, group: list[_Request]) -> None:
+        """On the writer thread: every request of the group in one transaction, one fsync."""
         db = self._writer
-        await db.execute("BEGIN IMMEDIATE")
+        db.execute("BEGIN IMMEDIATE")
         try:
-            (head,) = await (await db.execute("SELECT COALESCE(MAX(position), 0) FROM events")).fetchone()
-            stored = await self._lookup(db, [e.id for e in events])
-            positions: list[int] = []
-            new: list[tuple[int, str, str, str]] = []
-            fresh: dict[str, tuple[int, str]] = {}
-            for event in events:
-                known = stored.get(event.id)
-                if known is not None:
-                    if known.data != event.data:
-                        raise IdConflict(event.id, known.position)
-                    positions.append(known.position)
+            last = db.execute("SELECT position, recorded_at FROM events ORDER BY position DESC LIMIT 1").fetchone()
+            head = last[0] if last else 0
+            recorded_at = utc_now()
+            if last:
+                recorded_at = max(recorded_at, datetime.fromisoformat(last[1]))
+            stamp = recorded_at.isoformat(timespec="microseconds")
+            fresh: dict[str, tuple[int, str]] = {}  # ids stored by earlier requests of this group
+            for request in group:
+                db.execute("SAVEPOINT request")
+                try:
+                    positions = _apply(db, request, head, stamp, fresh)
+                except (IdConflict, PositionConflict, sqlite3.Error) as e:
+                    db.execute("ROLLBACK TO request")
+                    db.execute("RELEASE request")
+                    request.outcome = _translate(e, self.path) if isinstance(e, sqlite3.Error) else e
                     continue
-                twin = fresh.get(event.id)
-                if twin is not None:
-                    if twin[1] != event.data:
-                        raise IdConflict(event.id, twin[0])
-                    positions.append(twin[0])
-                    continue
-                position = head + len(new) + 1
-                fresh[event.id] = (position, event.data)
-                new.append((position, event.id, event.type, event.data))
-                positions.append(position)
-            if expected is not None and expected != head and (new or not events):
-                raise PositionConflict(expected, head)
-            if new:
-                recorded_at = utc_now()
-                if head:
-                    (last,) = await (await db.execute(
-                        "SELECT recorded_at FROM events WHERE position = ?", (head,))).fetchone()
-                    recorded_at = max(recorded_at, datetime.fromisoformat(last))
-                stamp = recorded_at.isoformat(timespec="microseconds")
-                await db.executemany(
-                    f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
-                    [(p, i, stamp, t, d) for p, i, t, d in new])
-            await db.execute("COMMIT")
-            return positions
+                db.execute("RELEASE request")
+                for event, position in zip(request.events, positions):
+                    if position > head and event.id not in fresh:
+                        fresh[event.id] = (position, event.data)
+                head = max([head, *positions])
+                request.outcome = positions
+            db.execute("COMMIT")
         except BaseException:
-            await db.execute("ROLLBACK")
+            if db.in_transaction:
+                db.execute("ROLLBACK")
             raise
 
     async def read(self, after: int = 0, limit: int | None = None,
@@ -229,12 +243,122 @@ class SQLiteStore(EventStore):
         if self._closed:
             return
         self._closed = True
+        if self._task is not None:
+            try:
+                await asyncio.shield(self._task)  # what was queued before the close is committed and answered
+            except Exception:
+                pass
         await self._reader.close()
-        await self._writer.close()
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._writer.close)
+        self._executor.shutdown(wait=False)
 
     def _check_open(self) -> None:
         if self._closed:
             raise StoreUnavailable(f"the store {self.path} is closed")
+
+
+def _answer(group: list[_Request]) -> None:
+    for request in group:
+        if request.future.done():  # the caller's task was cancelled: nobody is waiting
+            continue
+        if isinstance(request.outcome, BaseException):
+            request.future.set_exception(request.outcome)
+        else:
+            request.future.set_result(request.outcome or [])
+
+
+def _apply(db: sqlite3.Connection, request: _Request, head: int, stamp: str,
+           fresh: dict[str, tuple[int, str]]) -> list[int]:
+    """One caller's batch, as if it ran alone after `head`.
+
+    The fast path inserts at once and lets the UNIQUE index tell whether an id is stored
+    already; only then does it look the ids up to answer idempotently or refuse."""
+    events, expected = request.events, request.expected
+    if not events:
+        if expected is not None and expected != head:
+            raise PositionConflict(expected, head)
+        return []
+    ids = [e.id for e in events]
+    if (expected is None or expected == head) and len(set(ids)) == len(ids) and not any(i in fresh for i in ids):
+        db.execute("SAVEPOINT fast")
+        try:
+            db.executemany(_INSERT, [(head + n, e.id, stamp, e.type, e.data) for n, e in enumerate(events, 1)])
+        except sqlite3.IntegrityError:
+            db.execute("ROLLBACK TO fast")
+            db.execute("RELEASE fast")
+        else:
+            db.execute("RELEASE fast")
+            return list(range(head + 1, head + len(events) + 1))
+    stored = _lookup_sync(db, ids)
+    positions: list[int] = []
+    new: list[tuple[int, str, str, str, str]] = []
+    batch: dict[str, tuple[int, str]] = {}
+    for event in events:
+        known = stored.get(event.id) or fresh.get(event.id) or batch.get(event.id)
+        if known is not None:
+            if known[1] != event.data:
+                raise IdConflict(event.id, known[0])
+            positions.append(known[0])
+            continue
+        position = head + len(new) + 1
+        batch[event.id] = (position, event.data)
+        new.append((position, event.id, stamp, event.type, event.data))
+        positions.append(position)
+    if expected is not None and expected != head and new:
+        raise PositionConflict(expected, head)
+    if new:
+        db.executemany(_INSERT, new)
+    return positions
+
+
+def _lookup_sync(db: sqlite3.Connection, ids: list[str]) -> dict[str, tuple[int, str]]:
+    found: dict[str, tuple[int, str]] = {}
+    unique = list(dict.fromkeys(ids))
+    for start in range(0, len(unique), _CHUNK):
+        chunk = unique[start:start + _CHUNK]
+        for position, ident, data in db.execute(
+                f"SELECT position, id, data FROM events WHERE id IN ({','.join('?' * len(chunk))})", chunk):
+            found[ident] = (position, data)
+    return found
+
+
+def _open_writer(path: str) -> sqlite3.Connection:
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_S, check_same_thread=False)
+    except sqlite3.Error as e:
+        raise StoreUnavailable(f"cannot open the SQLite store {path}: {e}") from e
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        _migrate(conn, path)
+    except sqlite3.Error as e:
+        conn.close()
+        raise StoreUnavailable(f"cannot open the SQLite store {path}: {e}") from e
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _migrate(conn: sqlite3.Connection, path: str) -> None:
+    conn.execute("BEGIN IMMEDIATE")  # two processes creating it at once: one waits
+    try:
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        if version > SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"{path} has schema version {version}, newer than this tracker understands "
+                f"({SCHEMA_VERSION}): upgrade tracker")
+        if version == 0:
+            tables = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+            if tables and ("events",) not in tables:
+                raise StoreUnavailable(f"{path} is an SQLite database of something else, not a tracker log")
+            for statement in _statements(SCHEMA):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def _statements(script: str) -> list[str]:
@@ -249,7 +373,7 @@ def _statements(script: str) -> list[str]:
     return out
 
 
-def _translate(error: sqlite3.Error, path: str) -> StoreUnavailable:
+def _translate(error: BaseException, path: str) -> StoreUnavailable:
     text = str(error)
     if "locked" in text or "busy" in text:
         return StoreUnavailable(
