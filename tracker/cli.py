@@ -74,12 +74,33 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--json", action="store_true", help="print the timings as JSON")
 
     sub.add_parser("schema", parents=[common], help="print the events' JSON Schema")
+
+    serve = sub.add_parser("serve", parents=[common], help="the live server: dashboard, websocket API, JSON reads")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
+    serve.add_argument("--token", help="the write token appends need (or $TRACKER_TOKEN); "
+                       "without one, appends are open and the server listens on loopback only")
+    serve.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                       help="another browser origin that may open the websocket (repeatable)")
+    serve.add_argument("--queue-limit", type=int, default=1024, metavar="N",
+                       help="messages queued for one client before it is closed as too slow (default 1024)")
+
+    watch = sub.add_parser("watch", parents=[common], help="follow a server's events (and a projection) live")
+    watch.add_argument("--url", default="ws://127.0.0.1:8765/ws", help="the server's websocket (default %(default)s)")
+    watch.add_argument("--after", type=int, default=None, metavar="N",
+                       help="start after position N (default: only new events; 0 for all)")
+    watch.add_argument("--projection", choices=sorted(PROJECTIONS), help="also print this projection and its changes")
+    watch.add_argument("--as-of", metavar="DATE", help="the projection at this date")
+    watch.add_argument("--known-at", metavar="TIME", help="the projection as known at this time")
+    watch.add_argument("--json", action="store_true", help="print the server's messages as JSON lines")
+    watch.add_argument("--count", type=int, metavar="N", help="exit after N events")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    configure(json=args.log_json, level=logging.INFO if args.verbose else logging.WARNING)
+    verbose = args.verbose or args.command == "serve"  # a server logs its connections
+    configure(json=args.log_json, level=logging.INFO if verbose else logging.WARNING)
     try:
         return asyncio.run(_run(args))
     except TrackerError as e:
@@ -104,6 +125,8 @@ async def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "append":
         items = _read_files(args.files)  # read and parse before touching the store
+    if args.command == "watch":
+        return await _watch(args)
     if args.command == "log" and (args.start < 1 or (args.limit is not None and args.limit < 0)):
         raise InputError("--from must be 1 or more and --limit 0 or more")
     async with await Tracker.open(resolve_url(args.db)) as tracker:
@@ -119,7 +142,47 @@ async def _run(args: argparse.Namespace) -> int:
             return await _log(tracker, args)
         if args.command == "replay":
             return await _replay(tracker, args)
+        if args.command == "serve":
+            return await _serve(tracker, args)
     raise AssertionError(args.command)
+
+
+async def _serve(tracker: Tracker, args: argparse.Namespace) -> int:
+    from .server import Settings, run
+    from .server.app import token_from_env
+
+    if not 0 <= args.port <= 65535:
+        raise InputError(f"--port {args.port}: a port is 0 to 65535 (0 picks a free one)")
+    if args.queue_limit < 1:
+        raise InputError("--queue-limit must be 1 or more")
+    settings = Settings(host=args.host, port=args.port, token=token_from_env(args.token),
+                        allow_origins=args.allow_origin, queue_limit=args.queue_limit)
+
+    def ready(port: int) -> None:
+        host = f"[{args.host}]" if ":" in args.host else args.host
+        print(f"tracker: serving {tracker.store.url} at http://{host}:{port}/ (websocket ws://{host}:{port}/ws); "
+              "Ctrl-C stops", file=sys.stderr, flush=True)
+
+    try:
+        await run(tracker, settings, ready=ready)
+    except OSError as e:
+        raise InputError(f"cannot listen on {args.host}:{args.port}: {e.strerror or e}"
+                         + ("; is another server running? try --port 0" if e.errno == 98 else "")) from None
+    return 0
+
+
+async def _watch(args: argparse.Namespace) -> int:
+    from .watch import WatchOptions, watch
+
+    if args.projection is None and (args.as_of or args.known_at):
+        raise InputError("--as-of and --known-at need --projection")
+    after = args.after
+    if after is None:  # only what comes next: start at the server's head
+        after = -1
+    options = WatchOptions(url=args.url, after=after, projection=args.projection, as_of=parse_as_of(args.as_of),
+                           known_at=args.known_at, json=args.json, count=args.count)
+    await watch(options, out=lambda line: print(line, flush=True))
+    return 0
 
 
 def _read_files(names: list[str]) -> list[Item]:

@@ -57,17 +57,18 @@ def describe(day: str | None, precision: str | None) -> str:
     return day
 
 
-def parse_as_of(text: str | None) -> str | None:
-    """An as-of query date, returned as its ISO string."""
+def parse_as_of(text: str | None, label: str = "--as-of") -> str | None:
+    """An as-of query date, returned as its ISO string. `label` names the option or field."""
     if text is None or text == "":
         return None
     try:
         return parse_date(text).isoformat()
     except ValueError as e:
-        raise BadQuery(f"--as-of: {e}; for example --as-of 2014-06-20") from None
+        example = "--as-of 2014-06-20" if label.startswith("--") else f'"{label}": "2014-06-20"'
+        raise BadQuery(f"{label}: {e}; for example {example}", field=label) from None
 
 
-def parse_known_at(text: str | None) -> datetime | None:
+def parse_known_at(text: str | None, label: str = "--known-at") -> datetime | None:
     """A knowledge instant in UTC. A bare date means the end of that day: all known by then."""
     if text is None or text == "":
         return None
@@ -76,13 +77,14 @@ def parse_known_at(text: str | None) -> datetime | None:
         try:
             return end_of_day(date.fromisoformat(text))
         except ValueError:
-            raise BadQuery(f"--known-at: '{text}' is not a real calendar date") from None
+            raise BadQuery(f"{label}: '{text}' is not a real calendar date", field=label) from None
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise BadQuery(
-            f"--known-at: '{text}' is neither a date nor a date and time; "
-            "for example --known-at 2014-07-22 or --known-at 2014-07-22T18:00:00Z") from None
+        example = ("--known-at 2014-07-22 or --known-at 2014-07-22T18:00:00Z" if label.startswith("--")
+                   else f'"{label}": "2014-07-22" or "2014-07-22T18:00:00Z"')
+        raise BadQuery(f"{label}: '{text}' is neither a date nor a date and time; for example {example}",
+                       field=label) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)  # times without a zone are UTC, as stored
     return moment.astimezone(UTC)

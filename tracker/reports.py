@@ -41,6 +41,21 @@ def parse(text: str, name: str) -> list[Item]:
     return _yaml(text, name)
 
 
+def from_objects(objects: list[Any], name: str = "events") -> list[Item]:
+    """Items from already-parsed JSON (the socket's `append`): events, or reports of events."""
+    items: list[Item] = []
+    issues: list[Issue] = []
+    for index, data in enumerate(objects):
+        where = f"{name}[{index}]"
+        if isinstance(data, dict) and "events" in data and "type" not in data:
+            items += [Item(w, d) for w, d in _expand(data, where, lambda i, w=where: f"{w}.events[{i}]", issues)]
+        else:
+            items.append(Item(where, data))
+    if issues:
+        raise ValidationFailed(issues)
+    return items
+
+
 def _loads(text: str) -> Any:
     """json.loads; nesting deep enough to exhaust the stack is malformed input, not a crash."""
     try:

@@ -7,6 +7,7 @@ from the position they last saw rather than rereading the log.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -42,6 +43,10 @@ class Tracker:
         self.store = store
         self.catalog = Catalog()
         self._catalog_at = 0
+        self._catalog_lock = asyncio.Lock()
+        self._tickets = 0  # callers that asked for a fresh catalog
+        self._served = 0  # callers whose question a finished read answered
+        self._head_seen = 0  # the head that read saw
         self.timeline = Timeline()
 
     @classmethod
@@ -58,26 +63,45 @@ class Tracker:
         await self.close()
 
     async def refresh_catalog(self) -> Catalog:
-        async for page in self.store.iterate(self._catalog_at, types=REGISTRATIONS):
-            for stored in page:
-                self.catalog.register(orjson.loads(stored.data))
-            self._catalog_at = page[-1].position
-        return self.catalog
+        return (await self._refresh())[0]
+
+    async def _refresh(self) -> tuple[Catalog, int]:
+        """The catalog as of a head read after this call began, and that head.
+
+        Concurrent callers share reads: a read that starts after a caller arrived answers
+        it, so a hundred appending clients cost a couple of reads, not a hundred."""
+        self._tickets += 1
+        ticket = self._tickets
+        async with self._catalog_lock:
+            if self._served >= ticket:
+                return self.catalog, self._head_seen
+            covers = self._tickets  # everyone who has arrived by now: the read starts after them
+            head = await self.store.head()
+            if head > self._catalog_at:
+                async for page in self.store.iterate(self._catalog_at, types=REGISTRATIONS):
+                    for stored in page:
+                        if stored.position <= head:
+                            self.catalog.register(orjson.loads(stored.data))
+                self._catalog_at = head
+            self._served, self._head_seen = covers, head
+            return self.catalog, head
 
     async def prepare(self, items: list[Item], today: date | None = None) -> list[Prepared]:
-        catalog = await self.refresh_catalog()
+        return (await self._prepare(items, today))[0]
+
+    async def _prepare(self, items: list[Item], today: date | None = None) -> tuple[list[Prepared], int]:
+        catalog, head = await self._refresh()
         targets = retract_targets(items)
         stored = {i: s.type for i, s in (await self.store.lookup(targets)).items()} if targets else {}
-        return prepare(items, catalog, today or utc_now().date(), stored)
+        return prepare(items, catalog, today or utc_now().date(), stored), head
 
     async def append(self, items: list[Item], expected_position: int | None = None) -> AppendResult:
         """Validate the whole batch, then store it atomically: all or nothing."""
-        prepared = await self.prepare(items)
-        head = await self.store.head()
-        new = [NewEvent(p.id, p.type, orjson.dumps(p.event).decode()) for p in prepared]
+        prepared, head = await self._prepare(items)
+        new = [NewEvent(p.id, p.type, p.data or orjson.dumps(p.event).decode()) for p in prepared]
         positions = await self.store.append(new, expected_position)
         stored_now = len({p for p in positions if p > head})
-        log.info("appended", events=len(positions), new=stored_now,
+        log.debug("appended", events=len(positions), new=stored_now,
                  first=min(positions, default=None), last=max(positions, default=None))
         return AppendResult(positions, stored_now, head, [p.id for p in prepared])
 

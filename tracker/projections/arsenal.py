@@ -44,6 +44,7 @@ def _controlled(state: State, record: Record) -> None:
 class Arsenal(Projection):
     name = "arsenal"
     collection = "actors"
+    key_fields = ("actor",)
     handlers = {"AssetSeized": _seized, "ResourceControlled": _controlled}
 
     def render(self, state: State, catalog: Catalog) -> list[dict[str, Any]]:
@@ -66,6 +67,3 @@ class Arsenal(Projection):
                     "output": e.get("output"), "output_unit": e.get("output_unit"),
                     "since": e["occurred_on"], "since_precision": e.get("precision", "day")})
         return list(actors.values())
-
-    def key(self, entry: dict[str, Any]) -> str:
-        return entry["actor"]

@@ -19,6 +19,7 @@ Handler = Callable[[State, Record], None]
 class Projection:
     name: str = ""
     collection: str = ""  # the key of the rendered list: "places", "actors", "deployments"
+    key_fields: tuple[str, ...] = ()  # the fields that identify a rendered entry
     handlers: dict[str, Handler] = {}
 
     @property
@@ -41,9 +42,9 @@ class Projection:
     def render(self, state: State, catalog: Catalog) -> list[dict[str, Any]]:
         raise NotImplementedError
 
-    def key(self, entry: dict[str, Any]) -> str:
+    def key(self, entry: dict[str, Any]) -> tuple:
         """The identity of a rendered entry, so live updates can say what changed."""
-        raise NotImplementedError
+        return tuple(entry[f] for f in self.key_fields)
 
 
 def cite(event: dict[str, Any]) -> list[dict[str, Any]]:

@@ -65,6 +65,7 @@ def _counts(pairs: tuple[tuple[str, Amount], ...]) -> dict[str, int | None]:
 class Deployments(Projection):
     name = "deployments"
     collection = "deployments"
+    key_fields = ("actor", "place")
     handlers = {"ForcesDeployed": _move(+1), "ForcesWithdrawn": _move(-1)}
 
     def render(self, state: State, catalog: Catalog) -> list[dict[str, Any]]:
@@ -79,6 +80,3 @@ class Deployments(Projection):
                 "equipment": _counts(d.equipment), "units": _counts(d.units),
                 "since": d.since, "since_precision": d.since_precision, "purposes": list(d.purposes)})
         return out
-
-    def key(self, entry: dict[str, Any]) -> str:
-        return f"{entry['actor']}@{entry['place']}"

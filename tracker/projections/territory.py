@@ -62,6 +62,7 @@ def _history(cons: tuple | None) -> list[dict[str, Any]]:
 class Territory(Projection):
     name = "territory"
     collection = "places"
+    key_fields = ("place",)
     handlers = {"CityCaptured": _captured, "AssaultLaunched": _assaulted, "AssaultRepelled": _repelled}
 
     def render(self, state: State, catalog: Catalog) -> list[dict[str, Any]]:
@@ -81,6 +82,3 @@ class Territory(Projection):
                             for c in _history(held.history)],
             })
         return out
-
-    def key(self, entry: dict[str, Any]) -> str:
-        return entry["place"]

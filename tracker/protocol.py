@@ -1,0 +1,218 @@
+"""The websocket protocol, sans I/O: requests parsed and checked, replies built, states diffed.
+
+The server (tracker/server/) moves bytes; this module decides what they mean, so every
+rule of docs/protocol.md is testable without a socket. Messages are JSON text objects;
+every request may carry a `ref`, echoed in its reply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from .batch import MAX_EVENT_BYTES
+from .dates import parse_as_of, parse_known_at
+from .errors import BadQuery, TrackerError
+from .projections import PROJECTIONS, Projection
+
+OPS = ("subscribe", "unsubscribe", "query", "append", "auth", "catalog")
+MAX_MESSAGE_BYTES = MAX_EVENT_BYTES  # a frame over this closes the connection with 1009
+
+
+class ProtocolError(TrackerError):
+    """A request the server cannot act on; sent back as an error, the connection stays open."""
+
+    def __init__(self, code: str, message: str, **details: object) -> None:
+        super().__init__(message, **details)
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """What a projection subscriber or query looks at: one projection, at a date, as known then."""
+
+    projection: str
+    as_of: str | None
+    known_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    op: str
+    ref: Any
+    body: dict[str, Any]
+    view: View | None = None  # for a projection subscribe or a query
+    after: int | None = None  # for an events subscribe
+    subscription: str | None = None  # for unsubscribe
+    events: list[Any] | None = None  # for append
+    expected_position: int | None = None
+    token: str | None = None  # for auth
+
+
+def parse_request(text: str | bytes) -> Request:
+    """A request from one text frame, or a ProtocolError that says what is wrong and where."""
+    if isinstance(text, bytes):
+        raise ProtocolError("bad_request", "binary frames are not part of the protocol: send JSON as text")
+    try:
+        body = orjson.loads(text)
+    except orjson.JSONDecodeError as e:
+        raise ProtocolError("bad_request", f"malformed JSON: {e}") from None
+    if not isinstance(body, dict):
+        raise ProtocolError("bad_request", f"a request is a JSON object with an 'op', got {_kind(body)}")
+    ref = body.get("ref")
+    op = body.get("op")
+    if not isinstance(op, str):
+        raise ProtocolError("bad_request", "missing 'op': one of " + ", ".join(OPS), ref=ref)
+    try:
+        return _PARSERS[op](op, ref, body) if op in _PARSERS else _unknown(op, ref)
+    except BadQuery as e:
+        raise ProtocolError("bad_request", e.message, ref=ref, **e.details) from None
+
+
+def _unknown(op: str, ref: Any) -> Request:
+    raise ProtocolError("unknown_op", f"unknown op '{op}': one of {', '.join(OPS)}", ref=ref, op=op)
+
+
+def _subscribe(op: str, ref: Any, body: dict[str, Any]) -> Request:
+    if "stream" in body and "projection" in body:
+        raise ProtocolError("bad_request", "subscribe to a 'stream' or a 'projection', not both", ref=ref)
+    if "stream" in body:
+        if body["stream"] != "events":
+            raise ProtocolError("bad_request", f"unknown stream {body['stream']!r}: the only stream is \"events\"",
+                                ref=ref, field="stream")
+        return Request(op, ref, body, after=_position(body, "after", ref, default=0))
+    if "projection" in body:
+        return Request(op, ref, body, view=_view(body, ref))
+    raise ProtocolError("bad_request", 'subscribe needs "stream": "events" or "projection": '
+                        + " | ".join(f'"{p}"' for p in PROJECTIONS), ref=ref)
+
+
+def _query(op: str, ref: Any, body: dict[str, Any]) -> Request:
+    return Request(op, ref, body, view=_view(body, ref))
+
+
+def _unsubscribe(op: str, ref: Any, body: dict[str, Any]) -> Request:
+    subscription = body.get("subscription")
+    if not isinstance(subscription, str):
+        raise ProtocolError("bad_request", "unsubscribe needs the 'subscription' id its subscribe was acknowledged with",
+                            ref=ref, field="subscription")
+    return Request(op, ref, body, subscription=subscription)
+
+
+def _append(op: str, ref: Any, body: dict[str, Any]) -> Request:
+    events = body.get("events")
+    if not isinstance(events, list) or not events:
+        raise ProtocolError("bad_request", "append needs 'events': a non-empty list of events or reports",
+                            ref=ref, field="events")
+    expected = _position(body, "expected_position", ref, default=None)
+    return Request(op, ref, body, events=events, expected_position=expected)
+
+
+def _auth(op: str, ref: Any, body: dict[str, Any]) -> Request:
+    token = body.get("token")
+    if not isinstance(token, str) or not token:
+        raise ProtocolError("bad_request", "auth needs 'token': the server's write token", ref=ref, field="token")
+    return Request(op, ref, body, token=token)
+
+
+def _catalog(op: str, ref: Any, body: dict[str, Any]) -> Request:
+    return Request(op, ref, body)
+
+
+_PARSERS = {"subscribe": _subscribe, "unsubscribe": _unsubscribe, "query": _query, "append": _append,
+            "auth": _auth, "catalog": _catalog}
+
+
+def _position(body: dict[str, Any], field: str, ref: Any, default: int | None) -> int | None:
+    value = body.get(field, default)
+    if value is None and default is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ProtocolError("bad_request", f"'{field}' must be a log position: a whole number >= 0, got {value!r}",
+                            ref=ref, field=field)
+    return value
+
+
+def _view(body: dict[str, Any], ref: Any) -> View:
+    name = body.get("projection")
+    if name not in PROJECTIONS:
+        raise ProtocolError("bad_request", f"unknown projection {name!r}: one of {', '.join(PROJECTIONS)}",
+                            ref=ref, field="projection")
+    as_of, known_at = body.get("as_of"), body.get("known_at")
+    for field, value in (("as_of", as_of), ("known_at", known_at)):
+        if value is not None and not isinstance(value, str):
+            raise ProtocolError("bad_request", f"'{field}' must be null or an ISO date string, got {value!r}",
+                                ref=ref, field=field)
+    return View(name, parse_as_of(as_of, "as_of"), parse_known_at(known_at, "known_at"))
+
+
+def _kind(value: Any) -> str:
+    return {list: "a list", str: "a string", type(None): "null", bool: "a boolean",
+            int: "a number", float: "a number"}.get(type(value), type(value).__name__)
+
+
+# Replies. Each is built once and, where it is the same for every subscriber, sent as is.
+
+def dumps(message: dict[str, Any]) -> str:
+    return orjson.dumps(message).decode()
+
+
+def reply(kind: str, ref: Any = None, **fields: Any) -> str:
+    message = {"type": kind, **fields}
+    if ref is not None:
+        message["ref"] = ref
+    return dumps(message)
+
+
+def error(err: TrackerError, ref: Any = None) -> str:
+    details = {k: v for k, v in err.details.items() if k != "ref"}
+    return reply("error", ref if ref is not None else err.details.get("ref"),
+                 code=err.code, message=err.message, details=details)
+
+
+def event_body(position: int, recorded_at: str, event: dict[str, Any]) -> bytes:
+    """The part of an event message every subscriber shares, serialised once."""
+    return orjson.dumps({"position": position, "recorded_at": recorded_at, "event": event})
+
+
+def event_message(subscription: str, body: bytes) -> str:
+    """`{"type": "event", "subscription": ..., <body>}` without serialising the body again."""
+    return f'{{"type":"event","subscription":{orjson.dumps(subscription).decode()},{body[1:].decode()}'
+
+
+def snapshot(view: View, state: dict[str, Any], subscription: str | None = None, ref: Any = None) -> str:
+    fields: dict[str, Any] = {"projection": view.projection, "position": state["position"],
+                              "key": list(PROJECTIONS[view.projection].key_fields), "state": state}
+    if subscription is not None:
+        fields["subscription"] = subscription
+    return reply("snapshot", ref, **fields)
+
+
+def diff(projection: Projection, old: dict[str, Any], new: dict[str, Any]) -> tuple[list, list]:
+    """(changed, removed) between two renderings of one projection: changed entries in full,
+    removed ones by their key fields. Applying them to `old` gives `new` exactly."""
+    collection, key = projection.collection, projection.key
+    before = {key(e): e for e in old[projection.collection]}
+    after = {key(e): e for e in new[collection]}
+    changed = [e for k, e in after.items() if before.get(k) != e]
+    removed = [dict(zip(projection.key_fields, k)) for k in before if k not in after]
+    return changed, removed
+
+
+def apply_update(projection: Projection, state: dict[str, Any], changed: list, removed: list,
+                 position: int) -> dict[str, Any]:
+    """What a client does with an update: the reference for tests and for `tracker watch`."""
+    key = projection.key
+    entries = {key(e): e for e in state[projection.collection]}
+    for r in removed:
+        entries.pop(tuple(r[f] for f in projection.key_fields), None)
+    for e in changed:
+        entries[key(e)] = e
+    return {**state, "position": position, projection.collection: [entries[k] for k in sorted(entries, key=_sortable)]}
+
+
+def _sortable(key: tuple) -> tuple:
+    return tuple("" if k is None else str(k) for k in key)

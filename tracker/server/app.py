@@ -1,0 +1,114 @@
+"""`tracker serve`: one process, one port: the websocket API at /ws, and plain HTTP beside it.
+
+A thin asyncio shell: the protocol's rules are in tracker/protocol.py, the fan-out in
+hub.py, a client's requests in connection.py, the HTTP routes in http.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import os
+import signal
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import structlog
+from websockets.asyncio.server import ServerConnection, serve
+
+from ..errors import InputError
+from ..protocol import MAX_MESSAGE_BYTES
+from ..service import Tracker
+from .connection import Client
+from .http import Routes
+from .hub import Hub
+
+log = structlog.get_logger("tracker.server")
+
+
+@dataclass
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8765
+    token: str | None = None
+    allow_origins: list[str] = field(default_factory=list)
+    queue_limit: int = 1024  # outgoing messages per client before it is closed with 1013
+    ping_interval: float = 20.0
+    ping_timeout: float = 20.0
+
+
+class UnsafeBinding(InputError):
+    pass
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        try:  # a name: loopback only if every address it resolves to is
+            infos = socket.getaddrinfo(host, None)
+        except OSError:
+            return False
+        return bool(infos) and all(ipaddress.ip_address(i[4][0]).is_loopback for i in infos)
+
+
+def check(settings: Settings) -> None:
+    if settings.token is None and not is_loopback(settings.host):
+        raise UnsafeBinding(
+            f"refusing to listen on {settings.host} without a write token: anyone who can reach it could append. "
+            "Set --token (or TRACKER_TOKEN), or listen on 127.0.0.1")
+    if settings.token is not None and len(settings.token) < 8:
+        raise UnsafeBinding("the write token is too short to be a secret: use at least 8 characters "
+                            "(for example: python -c 'import secrets; print(secrets.token_urlsafe())')")
+
+
+async def run(tracker: Tracker, settings: Settings,
+              ready: Callable[[int], Awaitable[None] | None] | None = None,
+              stop: asyncio.Future | None = None) -> None:
+    """Serve until `stop` resolves, or SIGINT/SIGTERM; then close every connection cleanly."""
+    check(settings)
+    loop = asyncio.get_running_loop()
+    stop = stop or loop.create_future()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, lambda s=sig: stop.done() or stop.set_result(s))
+        except (NotImplementedError, RuntimeError):  # not the main thread, or not POSIX
+            pass
+    hub = Hub(tracker)
+    await hub.start()
+    routes = Routes(hub, settings.token, set(settings.allow_origins), is_loopback(settings.host), settings.port)
+
+    async def handler(ws: ServerConnection) -> None:
+        client = Client(ws, hub, settings.token, getattr(ws, "authorized", settings.token is None), settings.queue_limit)
+        await client.serve()
+
+    try:
+        async with serve(handler, settings.host, settings.port, process_request=routes,
+                         max_size=MAX_MESSAGE_BYTES, ping_interval=settings.ping_interval,
+                         ping_timeout=settings.ping_timeout, server_header="tracker") as server:
+            port = server.sockets[0].getsockname()[1]
+            routes.port = port
+            log.info("serving", host=settings.host, port=port, position=hub.head, store=tracker.store.url,
+                     writes="token" if settings.token else "open on loopback")
+            if ready is not None:
+                result = ready(port)
+                if asyncio.iscoroutine(result):
+                    await result
+            reason = await stop
+            log.info("shutting down", reason=str(reason))
+            server.close(close_connections=True)
+            await server.wait_closed()
+    finally:
+        await hub.stop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.remove_signal_handler(sig)
+            except (NotImplementedError, RuntimeError):
+                pass
+
+
+def token_from_env(cli_value: str | None) -> str | None:
+    return cli_value or os.environ.get("TRACKER_TOKEN") or None

@@ -1,0 +1,193 @@
+"""One websocket client: its sender, its subscriptions, and its requests.
+
+Everything sent to a client goes through its sender: replies and projection updates from
+a bounded queue, then events pulled from each event subscription's cursor (hub.py), one
+subscription at a time in turn. A client whose queue overflows, or whose live cursor the
+hub's ring has left behind, is too slow: it is closed with 1013 (try again later) and
+resumes from its last position. So one slow reader never grows the server's memory or
+delays the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from collections import deque
+
+import structlog
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from .. import protocol
+from ..errors import TrackerError
+from ..protocol import ProtocolError, Request
+from ..reports import from_objects
+from .hub import EventSubscription, FellBehind, Hub, ViewSubscription
+
+log = structlog.get_logger("tracker.server")
+
+MAX_APPEND_EVENTS = 10_000  # events per append request; more is `too_large`
+
+
+class Outbox:
+    def __init__(self, ws: ServerConnection, hub: Hub, limit: int) -> None:
+        self.ws = ws
+        self.hub = hub
+        self.limit = limit
+        self.queue: deque[str] = deque()
+        self.events: dict[str, EventSubscription] = {}  # this client's event cursors
+        self._wake = asyncio.Event()
+        self.closed = False
+
+    def put(self, text: str) -> bool:
+        """Queue a reply or update without waiting; a full queue means the client is too slow."""
+        if self.closed:
+            return False
+        if len(self.queue) >= self.limit:
+            self.too_slow(f"more than {self.limit} messages queued")
+            return False
+        self.queue.append(text)
+        self._wake.set()
+        return True
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def too_slow(self, why: str) -> None:
+        self.closed = True
+        log.warning("subscriber too slow, closing", peer=_peer(self.ws), why=why)
+        reason = "too slow: fell behind; reconnect and resume from your last position"
+        asyncio.get_running_loop().create_task(self.ws.close(1013, reason))
+
+    async def run(self) -> None:
+        """Send until the connection closes: queued messages first, then events in turn."""
+        try:
+            while not self.closed:
+                if self.queue:
+                    await self.ws.send(self.queue.popleft())
+                    continue
+                sent = False
+                for sub in list(self.events.values()):
+                    body = await self.hub.next_event(sub)
+                    if body is None:
+                        if not sub.caught_up:
+                            sub.caught_up = True
+                            self.put(protocol.reply("caught_up", subscription=sub.id, position=sub.sent))
+                        continue
+                    if sub.id in self.events:  # not unsubscribed meanwhile
+                        await self.ws.send(protocol.event_message(sub.id, body))
+                        sub.sent += 1
+                        sent = True
+                    if self.queue:
+                        break
+                if not sent and not self.queue:
+                    self._wake.clear()
+                    await self._wake.wait()
+        except FellBehind as e:
+            self.too_slow(f"subscription {e.sub.id} at position {e.sub.sent}, head {e.head}")
+        except ConnectionClosed:
+            self.closed = True
+
+
+class Client:
+    def __init__(self, ws: ServerConnection, hub: Hub, token: str | None, authorized: bool, queue_limit: int) -> None:
+        self.ws = ws
+        self.hub = hub
+        self.token = token
+        self.authorized = authorized
+        self.outbox = Outbox(ws, hub, queue_limit)
+        self.subscriptions: dict[str, ViewSubscription] = {}
+        self.log = log.bind(peer=_peer(ws), connection=str(ws.id)[:8])
+
+    async def serve(self) -> None:
+        self.log.info("connected", authorized=self.authorized)
+        sender = asyncio.create_task(self.outbox.run())
+        sender.add_done_callback(self._sender_done)
+        self.hub.outboxes.add(self.outbox)
+        try:
+            async for message in self.ws:
+                await self.handle(message)
+        except ConnectionClosed:
+            pass
+        finally:
+            self.hub.outboxes.discard(self.outbox)
+            for sub in self.subscriptions.values():
+                self.hub.unsubscribe(sub)
+            sender.cancel()
+            self.log.info("disconnected", code=self.ws.close_code, reason=self.ws.close_reason)
+
+    async def handle(self, message: str | bytes) -> None:
+        ref = None
+        try:
+            request = protocol.parse_request(message)
+            ref = request.ref
+            await getattr(self, f"_{request.op}")(request)
+        except TrackerError as e:
+            if not isinstance(e, ProtocolError) or e.code not in ("bad_request", "unknown_op"):
+                self.log.info("request refused", code=e.code, error=e.message.splitlines()[0])
+            self.outbox.put(protocol.error(e, ref))
+        except Exception:
+            self.log.exception("request failed")
+            self.outbox.put(protocol.error(TrackerError("the server failed to handle this request; it is logged"), ref))
+
+    async def _subscribe(self, request: Request) -> None:
+        if request.view is not None:
+            sub = await self.hub.subscribe_view(self.outbox, request.view, request.ref)
+            self.subscriptions[sub.id] = sub
+            return
+        sub = self.hub.subscribe_events(self.outbox, request.after or 0, request.ref)
+        self.outbox.events[sub.id] = sub
+        self.outbox.wake()
+
+    def _sender_done(self, task: asyncio.Task) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            error = task.exception()
+            self.log.error("sending failed", error=str(error))
+            asyncio.get_running_loop().create_task(self.ws.close(1011, "the server failed to send; resume later"))
+
+    async def _unsubscribe(self, request: Request) -> None:
+        name = request.subscription
+        if name in self.outbox.events:
+            del self.outbox.events[name]
+        elif name in self.subscriptions:
+            self.hub.unsubscribe(self.subscriptions.pop(name))
+        else:
+            raise ProtocolError("bad_request", f"no subscription '{name}' on this connection", subscription=name)
+        self.outbox.put(protocol.reply("unsubscribed", request.ref, subscription=name))
+        self.log.info("unsubscribed", subscription=name)
+
+    async def _query(self, request: Request) -> None:
+        state = await self.hub.query(request.view)
+        self.outbox.put(protocol.snapshot(request.view, state, ref=request.ref))
+
+    async def _catalog(self, request: Request) -> None:
+        self.outbox.put(protocol.reply("catalog", request.ref, **await self.hub.catalog()))
+
+    async def _auth(self, request: Request) -> None:
+        if self.token is None:
+            self.authorized = True  # no token configured: appends are open (loopback only)
+        elif hmac.compare_digest(request.token.encode(), self.token.encode()):
+            self.authorized = True
+        else:
+            self.authorized = False
+            raise ProtocolError("unauthorized", "wrong token: appends stay refused on this connection")
+        self.log.info("authenticated")
+        self.outbox.put(protocol.reply("authenticated", request.ref))
+
+    async def _append(self, request: Request) -> None:
+        if not self.authorized:
+            raise ProtocolError("unauthorized", "appending needs the write token: send {\"op\": \"auth\", \"token\": ...} "
+                                "first, or connect with an 'Authorization: Bearer <token>' header")
+        if len(request.events) > MAX_APPEND_EVENTS:
+            raise ProtocolError("too_large", f"{len(request.events)} events in one append; at most {MAX_APPEND_EVENTS}: "
+                                "split the batch (each part is appended atomically)", limit=MAX_APPEND_EVENTS)
+        result = await self.hub.tracker.append(from_objects(request.events), request.expected_position)
+        self.log.info("appended", events=len(result.positions), new=result.new,
+                      first=min(result.positions, default=None), last=max(result.positions, default=None))
+        self.outbox.put(protocol.reply("appended", request.ref, positions=result.positions, new=result.new,
+                                       ids=result.ids))
+
+
+def _peer(ws: ServerConnection) -> str:
+    address = ws.remote_address
+    return f"{address[0]}:{address[1]}" if address else "?"

@@ -1,0 +1,235 @@
+"""The hub: one Tracker per server, kept at the log's head, fanning new events out to subscribers.
+
+One pump task waits on the store (`EventStore.wait`: this process's appends wake it at
+once; other processes' within the backend's poll interval, or its notification channel),
+reads what is new, folds it into the timeline and, in one step with no await, moves the
+hub's head, keeps the new events' serialised bodies in a ring shared by every client,
+queues the changes for projection subscribers, and wakes each client's sender.
+
+Event subscribers are pulled, not pushed: each has a cursor (the last position sent) and
+its connection's sender takes the next event from the ring, or from the store while it
+reads its backlog. So a burst costs one ring entry, however many subscribers; a
+subscriber is gapless and in order by construction; and one that was caught up but falls
+further behind than the ring holds is too slow, and is closed (it resumes from its cursor).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import orjson
+import structlog
+
+from .. import protocol
+from ..errors import StoreError
+from ..events import REGISTRATIONS
+from ..projections import PROJECTIONS
+from ..protocol import View
+from ..records import Record, decode
+from ..service import Tracker
+
+log = structlog.get_logger("tracker.server")
+
+PAGE = 1000  # events per store read, for backlogs and catch-up
+_ALWAYS_RELEVANT = frozenset({*REGISTRATIONS, "EventRetracted"})
+
+
+class Outbox(Protocol):
+    """A connection's sender (tracker/server/connection.py)."""
+
+    def put(self, text: str) -> bool: ...
+    def wake(self) -> None: ...
+
+
+@dataclass(eq=False)
+class EventSubscription:
+    id: str
+    sent: int  # the last position sent to this subscriber: its cursor
+    caught_up: bool = False  # reached the head once: from then on it must keep up
+    backlog: deque = field(default_factory=deque)  # (position, body) read from the store
+
+
+@dataclass(eq=False)
+class ViewSubscription:
+    id: str
+    outbox: Outbox
+    view: View
+
+
+class FellBehind(Exception):
+    def __init__(self, sub: EventSubscription, head: int) -> None:
+        super().__init__(f"subscription {sub.id} at position {sub.sent} fell behind the head {head}")
+        self.sub, self.head = sub, head
+
+
+@dataclass(eq=False)
+class ViewState:
+    """A view's last rendering, shared by every subscriber of the same view."""
+
+    state: dict[str, Any]
+    subscribers: set[ViewSubscription] = field(default_factory=set)
+
+
+class Hub:
+    def __init__(self, tracker: Tracker, ring: int = 10_000) -> None:
+        self.tracker = tracker
+        self.store = tracker.store
+        self.head = 0  # folded into the timeline and fanned out
+        self.outboxes: set[Outbox] = set()
+        self.ring: deque[tuple[int, bytes]] = deque(maxlen=ring)  # (position, body), the latest events
+        self.views: dict[View, ViewState] = {}
+        self.problem: str | None = None  # why the store cannot be reached, while it cannot
+        self._advancing = asyncio.Lock()
+        self._ids = itertools.count(1)
+        self._pump: asyncio.Task | None = None
+        self.on_advance: Callable[[int], None] | None = None  # for tests and metrics
+
+    def new_id(self) -> str:
+        return f"s{next(self._ids)}"
+
+    async def start(self) -> None:
+        await self.refresh()
+        self._pump = asyncio.create_task(self._run(), name="tracker-hub-pump")
+
+    async def stop(self) -> None:
+        if self._pump is not None:
+            self._pump.cancel()
+            try:
+                await self._pump
+            except asyncio.CancelledError:
+                pass
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                head = await self.store.wait(self.head, timeout=1.0)
+                if head > self.head:
+                    await self.refresh()
+                if self.problem is not None:
+                    log.info("store reachable again", position=self.head)
+                    self.problem = None
+            except StoreError as e:
+                if self.problem is None:
+                    log.error("store unreachable", error=str(e))
+                self.problem = str(e)
+                await asyncio.sleep(1.0)
+
+    async def refresh(self) -> int:
+        """Fold in everything the log has past the hub's head, and push it out."""
+        async with self._advancing:
+            while True:
+                rows = await self.store.read(self.head, PAGE)
+                if not rows:
+                    return self.head
+                self._advance([decode(r.position, r.recorded_at, r.data) for r in rows])
+
+    def _advance(self, records: list[Record]) -> None:
+        """Synchronous on purpose: timeline, head and every subscriber move together."""
+        self.tracker.timeline.add(records)
+        self.head = records[-1].position
+        self.ring.extend((r.position, protocol.event_body(r.position, r.recorded_at.isoformat(timespec="microseconds"),
+                                                          r.event)) for r in records)
+        types = {r.event["type"] for r in records}
+        for view, shown in list(self.views.items()):
+            projection = PROJECTIONS[view.projection]
+            if not (types & (projection.types | _ALWAYS_RELEVANT)):
+                shown.state = {**shown.state, "position": self.head}
+                continue
+            new = self.render(view)
+            changed, removed = protocol.diff(projection, shown.state, new)
+            shown.state = new
+            if changed or removed:
+                body = protocol.dumps({"projection": view.projection, "position": self.head,
+                                       "changed": changed, "removed": removed})[1:]
+                for sub in list(shown.subscribers):
+                    sub.outbox.put(f'{{"type":"update","subscription":"{sub.id}",{body}')
+        for outbox in list(self.outboxes):
+            outbox.wake()
+        if self.on_advance is not None:
+            self.on_advance(self.head)
+
+    def render(self, view: View) -> dict[str, Any]:
+        return self.tracker.timeline.render(view.projection, view.as_of, view.known_at)
+
+    # Subscriptions. Each returns once the subscriber is registered; no await between the
+    # state it is sent and its registration, so it misses no change and sees none twice.
+
+    def subscribe_events(self, outbox: Outbox, after: int, ref: Any = None) -> EventSubscription:
+        """A cursor at `after`; the connection's sender sends from there (`next_event`)."""
+        sub = EventSubscription(self.new_id(), after)
+        outbox.put(protocol.reply("subscribed", ref, subscription=sub.id, stream="events"))
+        log.info("subscribed", subscription=sub.id, stream="events", after=after)
+        return sub
+
+    def from_ring(self, position: int) -> bytes | None:
+        """The body of the event at `position`, if the ring still holds it."""
+        ring = self.ring
+        if not ring or not ring[0][0] <= position <= ring[-1][0]:
+            return None
+        return ring[position - ring[0][0]][1]
+
+    async def next_event(self, sub: EventSubscription) -> bytes | None:
+        """The body after the subscriber's cursor: None when it is at the head. Raises
+        FellBehind for a caught-up subscriber the ring has left behind."""
+        position = sub.sent + 1
+        if position > self.head:
+            return None
+        body = self.from_ring(position)
+        if body is not None:
+            return body
+        if sub.caught_up:
+            raise FellBehind(sub, self.head)
+        while sub.backlog and sub.backlog[0][0] < position:
+            sub.backlog.popleft()
+        if not sub.backlog:
+            rows = await self.store.read(sub.sent, min(PAGE, self.head - sub.sent))
+            sub.backlog.extend((r.position, protocol.event_body(
+                r.position, r.recorded_at.isoformat(timespec="microseconds"), orjson.loads(r.data))) for r in rows)
+        if not sub.backlog or sub.backlog[0][0] != position:
+            raise StoreError(f"the store has no event at position {position}")  # a gap: never expected
+        return sub.backlog.popleft()[1]
+
+    async def subscribe_view(self, outbox: Outbox, view: View, ref: Any = None) -> ViewSubscription:
+        await self.refresh()
+        sub = ViewSubscription(self.new_id(), outbox, view)
+        shown = self.views.get(view)
+        if shown is None:
+            shown = self.views[view] = ViewState(self.render(view))
+        shown.subscribers.add(sub)
+        outbox.put(protocol.reply("subscribed", ref, subscription=sub.id, projection=view.projection))
+        outbox.put(protocol.snapshot(view, shown.state, sub.id))
+        log.info("subscribed", subscription=sub.id, projection=view.projection, as_of=view.as_of,
+                 known_at=view.known_at.isoformat() if view.known_at else None)
+        return sub
+
+    def unsubscribe(self, sub: ViewSubscription) -> None:
+        shown = self.views.get(sub.view)
+        if shown is not None:
+            shown.subscribers.discard(sub)
+            if not shown.subscribers:
+                del self.views[sub.view]
+
+    async def query(self, view: View) -> dict[str, Any]:
+        await self.refresh()
+        shown = self.views.get(view)
+        return shown.state if shown is not None else self.render(view)
+
+    async def catalog(self) -> dict[str, Any]:
+        await self.refresh()
+        catalog = self.tracker.timeline.catalog
+        return {"position": self.head,
+                "actors": [{"actor": k, **_reference(a)} for k, a in sorted(catalog.actors.items())],
+                "places": [{"place": k, **_reference(p)} for k, p in sorted(catalog.places.items())]}
+
+
+_NOT_REFERENCE = frozenset({"type", "actor", "place", "id", "sources", "reported_on", "occurred_on", "precision"})
+
+
+def _reference(registration: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in registration.items() if k not in _NOT_REFERENCE}
+
