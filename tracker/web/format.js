@@ -1,0 +1,169 @@
+// Pure helpers: dates with their precision, counts that may be unknown, one-line summaries,
+// stable colours per actor. No DOM here, so every rule is easy to read in one place.
+
+const MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
+  "September", "October", "November", "December"];
+
+/** Parse "YYYY-MM-DD" as a UTC date (midnight). */
+export function parseDay(text) {
+  const [y, m, d] = text.split("-").map(Number);
+  return new Date(Date.UTC(y, m - 1, d));
+}
+
+/** Format a Date (UTC) as "YYYY-MM-DD". */
+export function isoDay(date) {
+  return date.toISOString().slice(0, 10);
+}
+
+export function addDays(text, days) {
+  const d = parseDay(text);
+  d.setUTCDate(d.getUTCDate() + days);
+  return isoDay(d);
+}
+
+export function daysBetween(a, b) {
+  return Math.round((parseDay(b) - parseDay(a)) / 86400000);
+}
+
+/** The Monday that starts the ISO week of a day. */
+export function weekStart(text) {
+  const d = parseDay(text);
+  const offset = (d.getUTCDay() + 6) % 7; // Monday = 0
+  d.setUTCDate(d.getUTCDate() - offset);
+  return isoDay(d);
+}
+
+/** A reader's phrase for a dated fact, as tracker/dates.py describe(): "2014-06-10",
+ *  "week of 2014-07-14", "June 2014", "2014". */
+export function describeDate(day, precision) {
+  if (!day) return "undated";
+  if (precision === "week") return `week of ${weekStart(day)}`;
+  if (precision === "month") {
+    const d = parseDay(day);
+    return `${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()}`;
+  }
+  if (precision === "year") return day.slice(0, 4);
+  return day;
+}
+
+export function formatNumber(n) {
+  return Number(n).toLocaleString("en-US");
+}
+
+/** A count that may be unknown: the number, "≥ N" when only a lower bound is known, else "unknown".
+ *  Never 0 for unknown. */
+export function formatCount(value, knownMinimum = null) {
+  if (value !== null && value !== undefined) return formatNumber(value);
+  if (knownMinimum !== null && knownMinimum !== undefined && knownMinimum > 0) return `≥ ${formatNumber(knownMinimum)}`;
+  return "unknown";
+}
+
+/** "AH-64 Apache: 6, RQ-7 Shadow: unknown" from {name: count|null}. */
+export function formatCounts(counts) {
+  const entries = Object.entries(counts || {});
+  if (!entries.length) return "";
+  return entries.map(([name, n]) => `${name}: ${formatCount(n)}`).join(", ");
+}
+
+const n = (value, atLeast = false) =>
+  value === null || value === undefined ? "an unknown number of" : (atLeast ? "over " : "") + formatNumber(value);
+
+/** One line of prose per event, as tracker/summary.py summarize(), with display names.
+ *  `name(kind, id)` turns an actor or place id into its name. */
+export function summarize(e, name = (_kind, id) => id) {
+  const a = (id) => name("actor", id);
+  const p = (id) => name("place", id);
+  const counts = (c) => Object.entries(c || {}).map(([k, v]) => `${n(v)} ${k}`).join(", ");
+  switch (e.type) {
+    case "CityCaptured":
+      return `${a(e.captured_by)} captured ${p(e.place)}` + (e.captured_from ? ` from ${a(e.captured_from)}` : "");
+    case "AssaultLaunched":
+      return `${a(e.attacker)} assaulted ${p(e.place)}` + (e.defender ? ` held by ${a(e.defender)}` : "");
+    case "AssaultRepelled":
+      return `${a(e.defender)} repelled ${a(e.attacker)} at ${p(e.place)}`;
+    case "AssetSeized": {
+      const unit = e.unit ? ` ${e.unit} of` : "";
+      return `${a(e.actor)} seized ${n(e.quantity)}${unit} ${e.asset}` +
+        (e.seized_from ? ` from ${a(e.seized_from)}` : "") + (e.place ? ` at ${p(e.place)}` : "");
+    }
+    case "ForcesDeployed":
+    case "ForcesWithdrawn": {
+      const deployed = e.type === "ForcesDeployed";
+      const parts = [];
+      if (e.personnel !== null && e.personnel !== undefined) parts.push(`${n(e.personnel)} personnel`);
+      for (const c of [counts(e.equipment), counts(e.units)]) if (c) parts.push(c);
+      return `${a(e.actor)} ${deployed ? "deployed" : "withdrew"} ${parts.join(", ") || "forces"} ` +
+        `${deployed ? "to" : "from"} ${p(e.place)}`;
+    }
+    case "CiviliansDisplaced":
+      return `${n(e.count, e.at_least)} ${e.group} displaced from ${p(e.place)}` + (e.by ? ` by ${a(e.by)}` : "");
+    case "AttackCarriedOut": {
+      const casualties = ["killed", "wounded"].filter((k) => e[k] !== null && e[k] !== undefined)
+        .map((k) => `${formatNumber(e[k])} ${k}`);
+      return `${a(e.actor)} attacked ${p(e.place)} (${e.method})` + (casualties.length ? `: ${casualties.join(", ")}` : "");
+    }
+    case "ResourceControlled": {
+      const share = e.share_percent !== null && e.share_percent !== undefined
+        ? `${e.at_least ? "over " : ""}${e.share_percent}% of ` : "";
+      const where = e.place ? ` in ${p(e.place)}` : "";
+      const output = e.output !== null && e.output !== undefined
+        ? ` (${formatNumber(e.output)}${e.output_unit ? " " + e.output_unit : ""})` : "";
+      return `${a(e.actor)} controls ${share}${e.resource}${where}${output}`;
+    }
+    case "ActorRegistered":
+      return `actor ${e.actor}: ${e.name} (${e.kind})`;
+    case "PlaceRegistered":
+      return `place ${e.place}: ${e.name} (${e.kind}, ${e.country})`;
+    case "EventRetracted":
+      return `retracted ${e.retracts}: ${e.reason}`;
+    default:
+      return e.type;
+  }
+}
+
+/** Split "CityCaptured" into "City captured" for labels. */
+export function typeLabel(type) {
+  return type.replace(/([a-z])([A-Z])/g, "$1 $2").replace(/ ([A-Z])/g, (_, c) => " " + c.toLowerCase());
+}
+
+// Stable colours: an actor's colour depends on its id only (a hash into a palette chosen for
+// contrast on the map), with probing so that the actors known at once get distinct colours.
+export const UNCONTROLLED = "#9aa0a6";
+const PALETTE = ["#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#e377c2", "#17becf",
+  "#393b79", "#637939", "#843c39", "#e7ba52"];
+
+function hash(text) {
+  let h = 2166136261;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 16777619);
+  }
+  return h >>> 0;
+}
+
+/** Colours for a set of actor ids: {id: colour}. The same ids always give the same colours. */
+export function assignColours(ids) {
+  const out = {};
+  const used = new Set();
+  for (const id of [...new Set(ids)].sort()) {
+    let i = hash(id) % PALETTE.length;
+    for (let tries = 0; tries < PALETTE.length && used.has(i); tries++) i = (i + 1) % PALETTE.length;
+    if (used.has(i)) {
+      out[id] = `hsl(${hash(id) % 360}, 55%, 45%)`; // more actors than palette entries
+    } else {
+      used.add(i);
+      out[id] = PALETTE[i];
+    }
+  }
+  return out;
+}
+
+/** A random UUID (v4), also where crypto.randomUUID is missing (a page over plain http off loopback). */
+export function uuid4() {
+  if (globalThis.crypto && typeof crypto.randomUUID === "function") return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const h = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}

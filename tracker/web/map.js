@@ -1,0 +1,199 @@
+// The map: Natural Earth country borders (world-atlas TopoJSON, converted by topojson-client)
+// as a Leaflet GeoJSON layer, with no tile layer, so it works offline; places as circle
+// markers coloured by controller, a dashed ring around contested ones, and a legend.
+
+/* global L, topojson */
+
+import { UNCONTROLLED } from "./format.js";
+
+const BORDERS_URL = "/static/vendor/world-atlas/countries-50m.json";
+
+const RADIUS = { city: 8, country: 0 };
+const DEFAULT_RADIUS = 6;
+
+export class PlaceMap {
+  /**
+   * @param {HTMLElement} element
+   * @param {(place: string) => void} onSelect called when a place is clicked or activated by keyboard
+   */
+  constructor(element, onSelect) {
+    this.element = element;
+    this.onSelect = onSelect;
+    this.markers = new Map(); // place id -> {marker, ring}
+    this.fitted = false;
+    this.selected = null;
+    this.map = L.map(element, { minZoom: 2, maxZoom: 11, zoomSnap: 0.5, worldCopyJump: false,
+      attributionControl: false, keyboard: true });
+    L.control.attribution({ prefix: false })
+      .addAttribution("Borders: Natural Earth (public domain) · Leaflet")
+      .addTo(this.map);
+    this.map.setView([34, 41], 5);
+    this.map.createPane("borders").style.zIndex = 250;
+    this.map.createPane("places").style.zIndex = 450;
+    this.bordersRenderer = L.canvas({ pane: "borders", padding: 0.5 });
+    this.placesRenderer = L.svg({ pane: "places", padding: 0.5 });
+    this.layer = L.layerGroup().addTo(this.map);
+    this.legend = L.control({ position: "bottomright" });
+    this.legend.onAdd = () => {
+      const div = L.DomUtil.create("div", "legend");
+      div.id = "legend";
+      div.setAttribute("role", "group");
+      div.setAttribute("aria-label", "Legend");
+      L.DomEvent.disableClickPropagation(div);
+      return div;
+    };
+    this.legend.addTo(this.map);
+    this.bordersLoaded = this.loadBorders();
+  }
+
+  async loadBorders() {
+    try {
+      const response = await fetch(BORDERS_URL);
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      const topo = await response.json();
+      const countries = topojson.feature(topo, topo.objects.countries);
+      L.geoJSON(countries, {
+        pane: "borders",
+        renderer: this.bordersRenderer,
+        interactive: false,
+        style: { color: "#7d7f82", weight: 0.8, fillColor: "#f3f0e8", fillOpacity: 1 },
+      }).addTo(this.map);
+      this.element.dataset.borders = String(countries.features.length);
+    } catch (err) {
+      this.element.dataset.borders = "failed";
+      console.warn(`tracker: country borders could not be loaded (${err.message}); places are still shown`);
+    }
+  }
+
+  /**
+   * Show places from a territory state.
+   * @param {object[]} places state.places
+   * @param {(id: string|null) => string} colourOf
+   * @param {(kind: string, id: string) => string} nameOf
+   * @param {string} viewLabel e.g. "live" or "2014-05-31", kept as data-as-of for readers and tests
+   */
+  update(places, colourOf, nameOf, viewLabel) {
+    const seen = new Set();
+    for (const p of places) {
+      if (p.kind === "country" || typeof p.lat !== "number" || typeof p.lon !== "number") continue;
+      seen.add(p.place);
+      const colour = colourOf(p.controller);
+      let item = this.markers.get(p.place);
+      const radius = RADIUS[p.kind] ?? DEFAULT_RADIUS;
+      if (!item) {
+        const marker = L.circleMarker([p.lat, p.lon], { renderer: this.placesRenderer, pane: "places", radius,
+          weight: 1.5, color: "#222", fillOpacity: 0.92, className: "place-marker" });
+        marker.on("click", () => this.onSelect(p.place));
+        marker.addTo(this.layer);
+        const el = marker.getElement();
+        el.setAttribute("role", "button");
+        el.setAttribute("tabindex", "0");
+        el.dataset.place = p.place;
+        el.addEventListener("keydown", (e) => {
+          if (e.key === "Enter" || e.key === " ") {
+            e.preventDefault();
+            this.onSelect(p.place);
+          }
+        });
+        item = { marker, ring: null };
+        this.markers.set(p.place, item);
+      }
+      item.marker.setLatLng([p.lat, p.lon]);
+      item.marker.setStyle({ fillColor: colour, radius });
+      item.marker.setRadius(radius);
+      const holder = p.controller ? nameOf("actor", p.controller) : "no one recorded";
+      const contested = p.contested_by && p.contested_by.length
+        ? `; contested by ${p.contested_by.map((a) => nameOf("actor", a)).join(", ")}` : "";
+      const since = p.controller && p.since_text ? ` since ${p.since_text}` : "";
+      const label = `${p.name}: held by ${holder}${since}${contested}`;
+      const el = item.marker.getElement();
+      el.setAttribute("aria-label", label);
+      el.dataset.controller = p.controller || "";
+      el.dataset.colour = colour;
+      el.dataset.contested = p.contested ? "true" : "false";
+      item.marker.unbindTooltip();
+      item.marker.bindTooltip(label, { direction: "top", offset: [0, -radius] });
+      if (p.kind === "city") {
+        if (!item.label) {
+          item.label = L.tooltip({ permanent: true, direction: "right", offset: [radius, 0], className: "place-label",
+            interactive: false }).setLatLng([p.lat, p.lon]).setContent(p.name);
+          item.label.addTo(this.map);
+        } else {
+          item.label.setLatLng([p.lat, p.lon]).setContent(p.name);
+        }
+      }
+      if (p.contested) {
+        if (!item.ring) {
+          item.ring = L.circleMarker([p.lat, p.lon], { renderer: this.placesRenderer, pane: "places", radius: radius + 5,
+            fill: false, color: "#111", weight: 2, dashArray: "4 3", interactive: false, className: "contested-ring" });
+          item.ring.addTo(this.layer);
+          item.ring.getElement().dataset.place = p.place;
+        }
+        item.ring.setLatLng([p.lat, p.lon]);
+        item.ring.setRadius(radius + 5);
+      } else if (item.ring) {
+        item.ring.remove();
+        item.ring = null;
+      }
+    }
+    for (const [id, item] of this.markers) {
+      if (seen.has(id)) continue;
+      item.marker.remove();
+      if (item.ring) item.ring.remove();
+      if (item.label) item.label.remove();
+      this.markers.delete(id);
+    }
+    this.highlight(this.selected);
+    this.element.dataset.asOf = viewLabel;
+    this.element.dataset.places = String(this.markers.size);
+    if (!this.fitted && this.markers.size) {
+      this.fit();
+      this.fitted = true;
+    }
+  }
+
+  fit() {
+    const points = [...this.markers.values()].map((m) => m.marker.getLatLng());
+    if (!points.length) return;
+    const bounds = L.latLngBounds(points);
+    this.map.fitBounds(bounds.pad(0.15), { maxZoom: 7 });
+  }
+
+  highlight(place) {
+    this.selected = place;
+    for (const [id, item] of this.markers) {
+      const el = item.marker.getElement();
+      if (el) el.classList.toggle("selected", id === place);
+    }
+  }
+
+  /** The legend: one entry per actor shown, then uncontrolled and contested. */
+  updateLegend(entries) {
+    const div = document.getElementById("legend");
+    if (!div) return;
+    div.replaceChildren();
+    const title = document.createElement("div");
+    title.className = "legend-title";
+    title.textContent = "Controlled by";
+    div.append(title);
+    const row = (swatchClass, colour, text, actor) => {
+      const r = document.createElement("div");
+      r.className = "legend-row";
+      if (actor !== undefined) r.dataset.actor = actor;
+      const s = document.createElement("span");
+      s.className = `swatch ${swatchClass}`;
+      if (colour) {
+        s.style.background = colour;
+        s.dataset.colour = colour;
+      }
+      s.setAttribute("aria-hidden", "true");
+      const t = document.createElement("span");
+      t.textContent = text;
+      r.append(s, t);
+      div.append(r);
+    };
+    for (const { actor, name, colour } of entries) row("", colour, name, actor);
+    row("", UNCONTROLLED, "No controller recorded", "");
+    row("ring", null, "Contested (under assault)");
+  }
+}
