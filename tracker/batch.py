@@ -8,8 +8,10 @@ all that is wrong; a batch with any issue is refused whole.
 from __future__ import annotations
 
 import difflib
+import gc
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -21,11 +23,11 @@ from pydantic import ValidationError
 from .catalog import Catalog, UnknownReference
 from .dates import window_start
 from .errors import Issue, ValidationFailed
-from .events import EVENT_TYPES, REGISTRATIONS, Event, canonical
+from .events import EVENT_TYPES, MAX_COUNT, REGISTRATIONS, Event, canonical
 from .ids import uuid7
 
 MAX_EVENT_BYTES = 1 << 20  # 1 MiB, the websocket message limit too
-MAX_INT = (1 << 63) - 1  # counts are stored as JSON that orjson and SQLite read as 64-bit integers
+MAX_INT = MAX_COUNT  # every integer of an event is a Count, which the schema bounds by this
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +45,7 @@ class Prepared:
     type: str
     event: dict[str, Any]  # canonical
     where: str
+    data: str = ""  # the canonical event as stored: its JSON text
 
 
 def retract_targets(items: list[Item]) -> list[str]:
@@ -64,7 +67,13 @@ def prepare(items: list[Item], catalog: Catalog, today: date, stored_types: Mapp
     """Validated, resolved, canonical events; raises ValidationFailed listing every issue.
 
     `stored_types` maps the ids that the batch retracts and that are stored to their type."""
-    catalog = catalog.copy()  # registrations earlier in the batch count for later records
+    with paused_gc():  # a batch allocates many short-lived objects and no cycles: collect after it
+        return _prepare(items, catalog.copy(), today, stored_types, new_id)
+
+
+def _prepare(items: list[Item], catalog: Catalog, today: date, stored_types: Mapping[str, str],
+             new_id: Callable[[], UUID]) -> list[Prepared]:
+    # `catalog` is the batch's own copy: registrations earlier in the batch count for later records
     issues: list[Issue] = []
     out: list[Prepared] = []
     batch_types: dict[str, str] = {}
@@ -76,10 +85,23 @@ def prepare(items: list[Item], catalog: Catalog, today: date, stored_types: Mapp
         if found.get("id") is None:
             found = {**found, "id": str(new_id())}
         batch_types[found["id"]] = found["type"]
-        out.append(Prepared(found["id"], found["type"], found, item.where))
+        out.append(Prepared(found["id"], found["type"], found, item.where, orjson.dumps(found).decode()))
     if issues:
         raise ValidationFailed(issues)
     return out
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """The cyclic garbage collector off for a bulk step (refcounting still frees everything
+    that is not a cycle); back on after it, unless a caller had paused it already."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _check(item: Item, catalog: Catalog, today: date, stored_types: Mapping[str, str],
@@ -110,10 +132,6 @@ def _check(item: Item, catalog: Catalog, today: date, stored_types: Mapping[str,
     if found.get("occurred_on") and found.get("precision", "day") != "day":
         # A fact known only to a window sorts, and is stored, at the window's first day.
         found["occurred_on"] = window_start(event.occurred_on, event.precision).isoformat()
-    huge = [Issue(where, field, f"{value} is too large to store", f"at most {MAX_INT:,}")
-            for field, value in _huge_ints(found)]
-    if huge:
-        return huge
     for field in (*model.ACTOR_FIELDS, *model.PLACE_FIELDS):
         if found.get(field) is not None:
             found[field] = catalog.resolve("actor" if field in model.ACTOR_FIELDS else "place", found[field])
@@ -170,6 +188,8 @@ def _issue(where: str, model: type[Event], err: Any) -> Issue:
                      f"did you mean '{close[0]}'?" if close else None)
     if kind == "missing":
         return Issue(where, field, "required field is missing")
+    if kind == "less_than_equal" and (err.get("ctx") or {}).get("le") == MAX_INT:
+        return Issue(where, field, f"{err.get('input')} is too large to store", f"at most {MAX_INT:,}")
     if kind in ("int_type", "int_parsing", "int_from_float") and "Strict" not in message:
         message = f"expected a whole number, got {err.get('input')!r}"
     return Issue(where, field, message)
@@ -188,12 +208,3 @@ def _size(data: Any) -> int:
         return len(json.dumps(data, default=str, ensure_ascii=False).encode())
 
 
-def _huge_ints(value: Any, path: str = "") -> list[tuple[str, int]]:
-    """(field, value) for each integer in a validated event that cannot be stored."""
-    if isinstance(value, dict):
-        return [hit for k, v in value.items() for hit in _huge_ints(v, f"{path}.{k}" if path else str(k))]
-    if isinstance(value, list):
-        return [hit for i, v in enumerate(value) for hit in _huge_ints(v, f"{path}[{i}]")]
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
-        return [(path, value)]
-    return []

@@ -18,11 +18,13 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, Type
 from .dates import Precision, parse_date
 
 IsoDate = Annotated[date, BeforeValidator(parse_date)]
-Count = Annotated[int, Strict(), Field(ge=0)]
+MAX_COUNT = (1 << 63) - 1  # counts are stored as JSON that orjson and SQLite read as 64-bit integers
+Count = Annotated[int, Strict(), Field(ge=0, le=MAX_COUNT)]
 Text = Annotated[str, Field(min_length=1, max_length=10_000)]
 Ref = Annotated[str, Field(min_length=1, max_length=200)]  # an actor or place: id, name or alias
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,63}$")
+_HTTP_URL = re.compile(r"^https?://[^\s/]+")
 
 
 def _slug(value: str) -> str:
@@ -50,7 +52,7 @@ class Source(BaseModel):
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^\s/]+", value):
+        if value is not None and not _HTTP_URL.match(value):
             raise ValueError(f"'{value}' is not an http(s) URL")
         return value
 
