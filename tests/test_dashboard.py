@@ -1,0 +1,466 @@
+"""The dashboard in a real browser: Debian's chromium driven by Playwright, against a real
+`tracker serve` subprocess on a free loopback port with a real seeded SQLite file.
+
+Nothing is mocked: the page loads its vendored files from the server, talks to it over the
+websocket, and reports appended from another process (`python -m tracker append`) must reach
+it. Every page is checked to send no request beyond 127.0.0.1 and to log no error to the
+browser console.
+
+Needs /usr/bin/chromium (`apt-get install chromium`) and `pip install playwright`; NEVER
+`playwright install` (it would download a browser). The module is skipped, saying which, when
+either is missing; .ci/run installs both.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+if not os.path.exists(CHROMIUM):
+    pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium (the browser tests use Debian's chromium)",
+                allow_module_level=True)
+try:
+    from playwright.sync_api import Page, expect, sync_playwright
+except ImportError:
+    pytest.skip("playwright is missing: pip install playwright (never `playwright install`: it uses "
+                "/usr/bin/chromium)", allow_module_level=True)
+
+WEB = Path(__file__).resolve().parents[1] / "tracker" / "web"
+ISIS = "Islamic State in Iraq and Syria"
+LOOPBACK = "127.0.0.1"
+TOKEN = "secret-write-token"  # the server wants 8 characters at least
+LIVE_WITHIN_MS = 3000  # an append from another process is on the page within this
+
+
+def _env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in ("TRACKER_DB", "TRACKER_TOKEN", "TRACKER_DEBUG")}
+
+
+def tracker(*args: str, expect_status: int = 0) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run([sys.executable, "-m", "tracker", *args], capture_output=True, text=True,
+                          timeout=60, env=_env())
+    assert done.returncode == expect_status, f"{args}: exit {done.returncode}\n{done.stdout}\n{done.stderr}"
+    return done
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((LOOPBACK, 0))
+        return s.getsockname()[1]
+
+
+def get(url: str) -> tuple[int, bytes, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return r.status, r.read(), r.headers.get("Content-Type", "")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read(), e.headers.get("Content-Type", "")
+
+
+class Server:
+    def __init__(self, db: Path, token: str | None = None) -> None:
+        self.db = db
+        self.port = free_port()
+        self.url = f"http://{LOOPBACK}:{self.port}"
+        args = [sys.executable, "-m", "tracker", "serve", "--db", str(db), "--host", LOOPBACK, "--port", str(self.port)]
+        if token:
+            args += ["--token", token]
+        self.log = open(db.with_suffix(".log"), "w+")
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=_env())
+        deadline = time.monotonic() + 20
+        while True:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"tracker serve exited with {self.proc.returncode}:\n{self.logs()}")
+            try:
+                status, body, _ = get(self.url + "/healthz")
+                if status == 200 and json.loads(body)["status"] == "ok":
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"tracker serve did not answer /healthz within 20 s:\n{self.logs()}")
+            time.sleep(0.1)
+
+    def head(self) -> int:
+        return json.loads(get(self.url + "/healthz")[1])["position"]
+
+    def logs(self) -> str:
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.log.close()
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory) -> Path:
+    """One seeded store per module; each server gets a copy."""
+    db = tmp_path_factory.mktemp("seed") / "seed.db"
+    tracker("--db", str(db), "seed")
+    return db
+
+
+@pytest.fixture
+def serve(seeded, tmp_path):
+    servers = []
+
+    def start(token: str | None = None) -> Server:
+        db = tmp_path / f"tracker{len(servers)}.db"
+        for suffix in ("", "-wal", "-shm"):
+            src = Path(str(seeded) + suffix)
+            if src.exists():
+                shutil.copy(src, str(db) + suffix)
+        server = Server(db, token)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                              args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"])
+        yield b
+        b.close()
+
+
+class Watch:
+    """What a page did: every request, and anything it logged as an error."""
+
+    def __init__(self) -> None:
+        self.requests: list[str] = []
+        self.outside: list[str] = []
+        self.errors: list[str] = []
+        self.responses: dict[str, int] = {}
+
+
+@pytest.fixture
+def watch() -> Watch:
+    return Watch()
+
+
+@pytest.fixture
+def page(browser, watch):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, service_workers="block")
+    context.set_default_timeout(10_000)
+
+    def route(r):
+        url = r.request.url
+        watch.requests.append(url)
+        host = urlsplit(url).hostname
+        if url.startswith("data:") or host == LOOPBACK:
+            r.continue_()
+        else:
+            watch.outside.append(url)
+            r.abort()
+
+    context.route("**/*", route)
+    pg = context.new_page()
+    pg.on("console", lambda m: watch.errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    pg.on("pageerror", lambda e: watch.errors.append(f"page error: {e}"))
+    pg.on("response", lambda r: watch.responses.__setitem__(r.url, r.status))
+    yield pg
+    context.close()
+    assert not watch.outside, f"requests left {LOOPBACK}: {watch.outside}"
+    assert not watch.errors, "the page logged errors:\n" + "\n".join(watch.errors)
+
+
+def open_dashboard(page: Page, server: Server) -> None:
+    page.goto(server.url + "/")
+    expect(page.locator("#connection")).to_have_attribute("data-state", "open")
+    expect(page.locator('#map path.place-marker[data-place="mosul"]')).to_have_count(1)
+    expect(page.locator("#feed li.feed-item").first).to_be_visible()
+
+
+def marker(page: Page, place: str):
+    return page.locator(f'#map path.place-marker[data-place="{place}"]')
+
+
+def append_file(server: Server, tmp_path: Path, events: list[dict]) -> None:
+    path = tmp_path / f"append-{uuid.uuid4().hex[:8]}.json"
+    path.write_text(json.dumps(events))
+    tracker("append", str(path), "--db", str(server.db))
+
+
+# ---------------------------------------------------------------- files and network
+
+
+def test_every_static_file_is_served_and_no_request_leaves_loopback(serve, page, watch):
+    server = serve()
+    open_dashboard(page, server)
+    expect(page.locator("#map")).to_have_attribute("data-borders", re.compile(r"^\d{2,}$"))  # borders drawn
+    html = (WEB / "index.html").read_text()
+    referenced = set(re.findall(r'(?:src|href)="(/static/[^"]+)"', html))
+    for module in WEB.glob("*.js"):  # ES module imports and fetched data
+        referenced |= {f"/static/{m}" for m in re.findall(r'from "\./([^"]+)"', module.read_text())}
+        referenced |= set(re.findall(r'"(/static/[^"]+)"', module.read_text()))
+    css = (WEB / "vendor" / "leaflet" / "leaflet.css").read_text()
+    referenced |= {f"/static/vendor/leaflet/{u}" for u in re.findall(r"url\(([^)]+\.png)\)", css)}
+    assert "/static/app.js" in referenced and "/static/vendor/leaflet/leaflet.js" in referenced
+    assert "/static/vendor/world-atlas/countries-50m.json" in referenced
+    for path in sorted(referenced):
+        status, body, kind = get(server.url + path)
+        assert status == 200 and body, f"{path}: HTTP {status}"
+        if path.endswith(".js"):
+            assert "javascript" in kind, f"{path} served as {kind}: browsers refuse modules of other types"
+    loaded = {urlsplit(u).path: s for u, s in watch.responses.items() if urlsplit(u).path.startswith("/static/")}
+    assert {"/static/app.js", "/static/map.js", "/static/vendor/leaflet/leaflet.js",
+            "/static/vendor/world-atlas/countries-50m.json"} <= set(loaded)
+    assert all(s == 200 for s in loaded.values()), loaded
+    assert all(urlsplit(u).hostname == LOOPBACK for u in watch.requests if not u.startswith("data:"))
+    for licence in ("leaflet/LICENSE", "topojson-client/LICENSE", "world-atlas/LICENSE", "README.md"):
+        assert (WEB / "vendor" / licence).is_file(), licence
+
+
+# ---------------------------------------------------------------- the seeded state
+
+
+def test_map_colours_places_by_controller_with_a_legend(serve, page):
+    server = serve()
+    open_dashboard(page, server)
+    mosul = marker(page, "mosul")
+    expect(mosul).to_have_attribute("data-controller", "isis")
+    expect(mosul).to_have_attribute("aria-label", re.compile(f"Mosul: held by {ISIS} since June 2014"))
+    legend = page.locator("#legend")
+    expect(legend).to_contain_text(ISIS)
+    expect(legend).to_contain_text("No controller recorded")
+    expect(legend).to_contain_text("Contested")
+    isis_colour = legend.locator('.legend-row[data-actor="isis"] .swatch').get_attribute("data-colour")
+    grey = legend.locator('.legend-row[data-actor=""] .swatch').get_attribute("data-colour")
+    assert isis_colour and grey and isis_colour != grey
+    assert mosul.get_attribute("fill") == isis_colour
+    for place in ("tikrit", "trabil_crossing", "shaar_gas_field"):
+        assert marker(page, place).get_attribute("fill") == isis_colour, place
+    for place in ("baghdad", "baghdad_airport", "homs", "deir_ez_zor", "deir_ez_zor_airport"):
+        expect(marker(page, place)).to_have_attribute("data-controller", "")
+        assert marker(page, place).get_attribute("fill") == grey, place
+    # contested: a dashed ring around the besieged airport, and only there
+    expect(page.locator("#map path.contested-ring")).to_have_count(1)
+    expect(page.locator('#map path.contested-ring[data-place="deir_ez_zor_airport"]')).to_have_attribute(
+        "stroke-dasharray", re.compile(r"\d"))
+    # places are plotted (countries are drawn as borders, not points), borders are there
+    expect(page.locator("#map path.place-marker")).to_have_count(9)
+    assert int(page.locator("#map").get_attribute("data-borders")) > 100
+    row = page.locator('#places-table tr[data-place="mosul"]')
+    expect(row).to_contain_text(ISIS)
+    expect(row).to_contain_text("June 2014")
+
+
+def test_clicking_mosul_shows_its_history_and_sources(serve, page):
+    server = serve()
+    open_dashboard(page, server)
+    marker(page, "mosul").click()
+    detail = page.locator("#place-detail")
+    expect(detail.locator("h2")).to_have_text("Mosul")
+    body = detail.locator("#place-detail-body")
+    expect(body).to_contain_text("History of control")
+    history = body.locator("ol.history li")
+    expect(history).to_have_count(1)
+    expect(history).to_contain_text(f"{ISIS} took it from Iraqi Security Forces, June 2014")
+    expect(history).to_contain_text("World Socialist Web Site")
+    expect(history).to_contain_text("US-backed Iraqi regime fails to retake Tikrit")
+    expect(body).to_contain_text("Reports about Mosul")
+    expect(body).to_contain_text("Christians displaced from Mosul")
+    # keyboard users reach the same panel
+    marker(page, "tikrit").focus()
+    page.keyboard.press("Enter")
+    expect(detail.locator("h2")).to_have_text("Tikrit")
+
+
+def test_tables_show_counts_and_unknowns(serve, page):
+    server = serve()
+    open_dashboard(page, server)
+    humvee = page.locator('#arsenal-table tr[data-actor="isis"][data-asset="Humvee"]')
+    expect(humvee).to_contain_text("1,500")
+    expect(humvee).to_contain_text("vehicles")
+    unknown = page.locator("#arsenal-table tr[data-asset=\"the city's military and commercial resources\"]")
+    expect(unknown.locator("td.num").first).to_have_text("unknown")
+    expect(page.locator('#resources-table tr[data-resource="oil"]')).to_contain_text("≥ 60%")
+    airport = page.locator('#deployments-table tr[data-actor="united_states"][data-place="baghdad_airport"]')
+    expect(airport.locator("td.personnel")).to_have_text("200")
+    expect(airport.locator("td.equipment")).to_contain_text("AH-64 Apache helicopter gunship: 6")
+    expect(airport.locator("td.equipment")).to_contain_text("RQ-7 Shadow surveillance drone: unknown")
+    iraq = page.locator('#deployments-table tr[data-actor="united_states"][data-place="iraq"]')
+    expect(iraq.locator("td.personnel")).to_have_text("unknown")  # not 0
+    expect(iraq.locator("td.units")).to_have_text("Special Forces team: 6")
+    # the feed: newest first, dates with their precision, sources
+    first = page.locator("#feed li.feed-item").first
+    expect(first).to_have_attribute("data-position", "33")
+    expect(first.locator("time")).to_have_text("2014-07-23")
+    expect(page.locator('#feed li[data-position="17"] time')).to_have_text("June 2014")
+    expect(page.locator('#feed li[data-position="31"] time')).to_have_text("week of 2014-07-14")
+    expect(page.locator('#feed li[data-position="31"]')).to_contain_text("World Socialist Web Site")
+
+
+def test_the_date_slider_and_date_input_replay_the_past_and_live_returns(serve, page):
+    server = serve()
+    open_dashboard(page, server)
+    expect(page.locator("#slider-range")).to_have_text("2014-05-31 – 2014-07-23")
+    slider = page.locator("#date-slider")
+    slider.focus()
+    page.keyboard.press("Home")  # the slider's first day: before any dated event
+    expect(page.locator("#map")).to_have_attribute("data-as-of", "2014-05-31")
+    expect(page.locator("#as-of")).to_have_value("2014-05-31")
+    expect(page.locator("#live")).to_have_attribute("aria-pressed", "false")
+    expect(page.locator("#map path.place-marker[data-controller=isis]")).to_have_count(0)
+    expect(page.locator('#map path.place-marker[data-controller=""]')).to_have_count(9)
+    expect(page.locator("#legend .legend-row[data-actor=isis]")).to_have_count(0)
+    expect(page.locator("#arsenal-table tbody")).to_contain_text("No materiel recorded")
+    expect(page.locator("#deployments-table tbody")).to_contain_text("No deployments recorded")
+    expect(page.locator('#feed li[data-position="17"]')).to_have_class(re.compile("after-view"))
+
+    page.locator("#live").click()
+    expect(page.locator("#map")).to_have_attribute("data-as-of", "live")
+    expect(marker(page, "mosul")).to_have_attribute("data-controller", "isis")
+    expect(page.locator("#map path.place-marker[data-controller=isis]")).to_have_count(4)
+    expect(page.locator('#arsenal-table tr[data-asset="Humvee"]')).to_contain_text("1,500")
+
+    page.locator("#as-of").fill("2014-07-01")  # after June, before the Shaar gas field fell
+    expect(page.locator("#map")).to_have_attribute("data-as-of", "2014-07-01")
+    expect(marker(page, "mosul")).to_have_attribute("data-controller", "isis")
+    expect(marker(page, "shaar_gas_field")).to_have_attribute("data-controller", "")
+    expect(page.locator("#slider-range")).to_have_text("2014-05-31 – 2014-07-23")
+    assert page.locator("#date-slider").input_value() == "31"  # 2014-05-31 + 31 days
+
+    page.locator("#live").click()
+    expect(marker(page, "shaar_gas_field")).to_have_attribute("data-controller", "isis")
+
+
+# ---------------------------------------------------------------- live updates
+
+
+def test_an_append_from_another_process_reaches_the_page(serve, page, tmp_path):
+    server = serve()
+    open_dashboard(page, server)
+    expect(page.locator('#map path.contested-ring[data-place="deir_ez_zor_airport"]')).to_have_count(1)
+    append_file(server, tmp_path, [{
+        "type": "CityCaptured", "occurred_on": "2014-07-25", "place": "Deir ez-Zor military airport",
+        "captured_by": "ISIL", "captured_from": "syrian_government",
+        "sources": [{"publisher": "Example Wire", "url": "https://example.org/wire/deir-ez-zor"}],
+    }])
+    first = page.locator("#feed li.feed-item").first
+    expect(first).to_have_attribute("data-position", "34", timeout=LIVE_WITHIN_MS)
+    expect(first).to_contain_text(f"{ISIS} captured Deir ez-Zor military airport from Syrian government forces")
+    expect(first.locator("a")).to_have_attribute("href", "https://example.org/wire/deir-ez-zor")
+    expect(marker(page, "deir_ez_zor_airport")).to_have_attribute("data-controller", "isis", timeout=LIVE_WITHIN_MS)
+    expect(page.locator("#map path.contested-ring")).to_have_count(0, timeout=LIVE_WITHIN_MS)
+    expect(page.locator("#slider-range")).to_have_text("2014-05-31 – 2014-07-25")
+    positions = page.locator("#feed li.feed-item").evaluate_all("items => items.map(i => i.dataset.position)")
+    assert len(positions) == len(set(positions)) == 18  # 17 seeded facts (registrations hidden) + 1, no doubles
+    assert positions == sorted(positions, key=int, reverse=True)
+
+
+def _fill_capture(page: Page, place: str, by: str, date: str = "2014-06-12", url: str | None = None) -> None:
+    page.locator("#f-type").select_option("CityCaptured")
+    page.locator("#f-occurred_on").fill(date)
+    page.locator("#f-place").fill(place)
+    page.locator("#f-captured_by").fill(by)
+    page.locator("#f-source-publisher").fill("Example Wire")
+    if url:
+        page.locator("#f-source-url").fill(url)
+
+
+def test_the_form_appends_and_shows_field_errors_without_losing_input(serve, page):
+    server = serve()
+    open_dashboard(page, server)
+    form = page.locator("#report-form")
+    # an unknown place: refused, the error next to the place field, the input kept
+    _fill_capture(page, "Atlantis", "ISIL")
+    page.locator("#f-source-quote").fill("Militants took the city.")
+    form.locator("#report-submit").click()
+    error = page.locator("#f-place-error")
+    expect(error).to_contain_text("unknown place 'Atlantis'")
+    expect(page.locator("#f-place")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#f-place")).to_have_value("Atlantis")
+    expect(page.locator("#f-captured_by")).to_have_value("ISIL")
+    expect(page.locator("#f-source-quote")).to_have_value("Militants took the city.")
+    expect(page.locator("#f-occurred_on")).to_have_value("2014-06-12")
+    assert server.head() == 33
+    # fixed: by name and alias, as the schema allows
+    page.locator("#f-place").fill("Baghdad")
+    expect(page.locator("#f-place")).not_to_have_attribute("aria-invalid", "true")
+    page.locator("#f-source-url").fill("https://example.org/wire/baghdad")
+    form.locator("#report-submit").click()
+    expect(page.locator("#form-status")).to_have_text("Added at position 34.")
+    first = page.locator("#feed li.feed-item").first
+    expect(first).to_contain_text(f"{ISIS} captured Baghdad")
+    expect(first.locator("time")).to_have_text("2014-06-12")
+    expect(marker(page, "baghdad")).to_have_attribute("data-controller", "isis")
+    # a deployment with equipment rows, week precision, an unknown count
+    page.locator("#f-type").select_option("ForcesDeployed")
+    page.locator("#f-precision").select_option("week")
+    page.locator("#f-actor").fill("united_states")
+    page.locator("#f-place").fill("Baghdad")
+    page.locator("#f-personnel").fill("300")
+    page.locator("#f-equipment-0-name").fill("MQ-1 Predator")
+    page.get_by_role("button", name="Add equipment row").click()
+    page.locator("#f-equipment-1-name").fill("AH-64 Apache")
+    page.locator("#f-equipment-1-count").fill("4")
+    form.locator("#report-submit").click()
+    expect(page.locator("#form-status")).to_have_text("Added at position 35.")
+    row = page.locator('#deployments-table tr[data-actor="united_states"][data-place="baghdad"]')
+    expect(row.locator("td.personnel")).to_have_text("300")
+    expect(row.locator("td.equipment")).to_have_text("AH-64 Apache: 4, MQ-1 Predator: unknown")
+    expect(page.locator("#feed li.feed-item").first.locator("time")).to_have_text("week of 2014-06-09")
+    # a schema error on a nested field lands next to that field
+    page.locator("#f-type").select_option("CityCaptured")
+    _fill_capture(page, "Mosul", "isis", url="ftp://example.org/x")
+    form.locator("#report-submit").click()
+    expect(page.locator("#f-source-url-error")).to_contain_text("not an http(s) URL")
+    expect(page.locator("#f-source-url")).to_have_value("ftp://example.org/x")
+    assert server.head() == 35
+
+
+def test_the_form_asks_for_the_write_token_refuses_a_wrong_one_and_keeps_the_right_one(serve, page):
+    server = serve(token=TOKEN)
+    open_dashboard(page, server)
+    _fill_capture(page, "Homs", "syrian_government")
+    page.locator("#report-submit").click()
+    box = page.locator("#token-box")
+    expect(box).to_be_visible()
+    expect(page.locator("#f-token")).to_be_focused()
+    page.locator("#f-token").fill("wrong")
+    page.locator("#token-submit").click()
+    expect(page.locator("#token-error")).to_contain_text("refused")
+    expect(box).to_be_visible()
+    assert server.head() == 33
+    page.locator("#f-token").fill(TOKEN)
+    page.keyboard.press("Enter")
+    expect(page.locator("#form-status")).to_have_text("Added at position 34.")
+    expect(box).to_be_hidden()
+    expect(marker(page, "homs")).to_have_attribute("data-controller", "syrian_government")
+    assert page.evaluate("sessionStorage.getItem('tracker.writeToken')") == TOKEN
+    # a new connection (a reload) authenticates with the kept token: not asked again
+    page.reload()
+    open_dashboard(page, server)
+    _fill_capture(page, "Deir ez-Zor", "isis", date="2014-07-20")
+    page.locator("#report-submit").click()
+    expect(page.locator("#form-status")).to_have_text("Added at position 35.")
+    expect(page.locator("#token-box")).to_be_hidden()
+    assert server.head() == 35
