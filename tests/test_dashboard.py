@@ -387,6 +387,25 @@ def test_an_append_from_another_process_reaches_the_page(serve, page, tmp_path):
     positions = page.locator("#feed li.feed-item").evaluate_all("items => items.map(i => i.dataset.position)")
     assert len(positions) == len(set(positions)) == 18  # 17 seeded facts (registrations hidden) + 1, no doubles
     assert positions == sorted(positions, key=int, reverse=True)
+    # a new actor and a new place: a new marker, a colour of its own, a legend entry, the pickers
+    source = [{"publisher": "Example Wire"}]
+    append_file(server, tmp_path, [
+        {"type": "ActorRegistered", "actor": "peshmerga", "name": "Kurdish Peshmerga", "kind": "regional forces",
+         "sources": source},
+        {"type": "PlaceRegistered", "place": "kirkuk", "name": "Kirkuk", "kind": "city", "country": "Iraq",
+         "lat": 35.47, "lon": 44.39, "sources": source},
+        {"type": "CityCaptured", "occurred_on": "2014-06-12", "place": "kirkuk", "captured_by": "peshmerga",
+         "captured_from": "iraqi_forces", "sources": source},
+    ])
+    kirkuk = marker(page, "kirkuk")
+    expect(kirkuk).to_have_attribute("data-controller", "peshmerga", timeout=LIVE_WITHIN_MS)
+    swatch = page.locator('#legend .legend-row[data-actor="peshmerga"] .swatch')
+    expect(swatch).to_have_count(1)
+    colour = swatch.get_attribute("data-colour")
+    assert kirkuk.get_attribute("fill") == colour != marker(page, "mosul").get_attribute("fill")
+    expect(page.locator("#feed li.feed-item").first).to_contain_text("Kurdish Peshmerga captured Kirkuk")
+    expect(page.locator('#place-options option[value="kirkuk"]')).to_have_count(1)
+    expect(page.locator('#actor-options option[value="peshmerga"]')).to_have_count(1)
 
 
 def _fill_capture(page: Page, place: str, by: str, date: str = "2014-06-12", url: str | None = None) -> None:

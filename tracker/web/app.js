@@ -264,7 +264,8 @@ function feedItem(record) {
   const e = record.event;
   const after = app.view.as_of && e.occurred_on && e.occurred_on > app.view.as_of;
   const retracted = e.id && app.retracted.has(e.id);
-  const date = e.occurred_on ? describeDate(e.occurred_on, e.precision) : "undated";
+  const date = e.occurred_on ? describeDate(e.occurred_on, e.precision)
+    : e.reported_on ? `reported ${e.reported_on}` : `recorded ${(record.recorded_at || "").slice(0, 10)}`;
   const item = el("li", { class: `feed-item${after ? " after-view" : ""}${retracted ? " retracted" : ""}`,
     "data-position": record.position, "data-type": e.type, "data-id": e.id || "" },
   el("div", { class: "feed-head" },
@@ -273,9 +274,17 @@ function feedItem(record) {
     retracted ? el("span", { class: "badge", text: "retracted" }) : null,
     after ? el("span", { class: "badge muted", text: "after the shown date" }) : null,
     el("span", { class: "pos muted", title: "log position", text: `#${record.position}` })),
-  el("div", { class: "summary", text: summarize(e, nameOf) }),
+  el("div", { class: "summary", text: feedSummary(e) }),
   sourceLine(e.sources));
   return item;
+}
+
+function feedSummary(e) {
+  if (e.type === "EventRetracted" && app.byId.has(e.retracts)) {
+    const target = app.byId.get(e.retracts);
+    return `Retracted #${target.position} (${summarize(target.event, nameOf)}): ${e.reason}`;
+  }
+  return summarize(e, nameOf);
 }
 
 function renderFeed() {
