@@ -248,7 +248,11 @@ function renderDeployments() {
 
 function sourceLine(sources) {
   const line = el("div", { class: "sources" });
-  (sources || []).forEach((s, i) => {
+  const seen = new Set(); // one article quoted twice is one source here; the quotes differ
+  (sources || []).filter((s) => {
+    const key = JSON.stringify([s.publisher, s.title || "", s.url || ""]);
+    return !seen.has(key) && seen.add(key);
+  }).forEach((s, i) => {
     if (i) line.append(" · ");
     const who = s.url
       ? el("a", { href: s.url, target: "_blank", rel: "noopener noreferrer", text: s.publisher })
