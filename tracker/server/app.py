@@ -34,6 +34,9 @@ class Settings:
     token: str | None = None
     allow_origins: list[str] = field(default_factory=list)
     queue_limit: int = 1024  # outgoing messages per client before it is closed with 1013
+    ring: int = 10_000  # recent events' serialised bodies kept for live subscribers: a cache
+    max_lag: int = 100_000  # events a live subscriber may lag the head before it is closed with 1013
+    close_timeout: float = 5.0
     ping_interval: float = 20.0
     ping_timeout: float = 20.0
 
@@ -77,18 +80,20 @@ async def run(tracker: Tracker, settings: Settings,
             loop.add_signal_handler(sig, lambda s=sig: stop.done() or stop.set_result(s))
         except (NotImplementedError, RuntimeError):  # not the main thread, or not POSIX
             pass
-    hub = Hub(tracker)
+    hub = Hub(tracker, ring=settings.ring)
     await hub.start()
     routes = Routes(hub, settings.token, set(settings.allow_origins), is_loopback(settings.host), settings.port)
 
     async def handler(ws: ServerConnection) -> None:
-        client = Client(ws, hub, settings.token, getattr(ws, "authorized", settings.token is None), settings.queue_limit)
+        client = Client(ws, hub, settings.token, getattr(ws, "authorized", settings.token is None),
+                        settings.queue_limit, settings.max_lag)
         await client.serve()
 
     try:
         async with serve(handler, settings.host, settings.port, process_request=routes,
                          max_size=MAX_MESSAGE_BYTES, ping_interval=settings.ping_interval,
-                         ping_timeout=settings.ping_timeout, server_header="tracker") as server:
+                         ping_timeout=settings.ping_timeout, close_timeout=settings.close_timeout,
+                         server_header="tracker") as server:
             port = server.sockets[0].getsockname()[1]
             routes.port = port
             log.info("serving", host=settings.host, port=port, position=hub.head, store=tracker.store.url,

@@ -2,9 +2,9 @@
 
 Everything sent to a client goes through its sender: replies and projection updates from
 a bounded queue, then events pulled from each event subscription's cursor (hub.py), one
-subscription at a time in turn. A client whose queue overflows, or whose live cursor the
-hub's ring has left behind, is too slow: it is closed with 1013 (try again later) and
-resumes from its last position. So one slow reader never grows the server's memory or
+subscription at a time in turn. A client whose queue overflows, or whose live cursor lags
+the head by more than `max_lag` events, is too slow: it is closed with 1013 (try again
+later) and resumes from its last position. So one slow reader never grows the server's memory or
 delays the others.
 """
 
@@ -22,7 +22,7 @@ from .. import protocol
 from ..errors import TrackerError
 from ..protocol import ProtocolError, Request
 from ..reports import from_objects
-from .hub import EventSubscription, FellBehind, Hub, ViewSubscription
+from .hub import EventSubscription, Hub, ViewSubscription
 
 log = structlog.get_logger("tracker.server")
 
@@ -30,10 +30,11 @@ MAX_APPEND_EVENTS = 10_000  # events per append request; more is `too_large`
 
 
 class Outbox:
-    def __init__(self, ws: ServerConnection, hub: Hub, limit: int) -> None:
+    def __init__(self, ws: ServerConnection, hub: Hub, limit: int, max_lag: int) -> None:
         self.ws = ws
         self.hub = hub
         self.limit = limit
+        self.max_lag = max_lag
         self.queue: deque[str] = deque()
         self.events: dict[str, EventSubscription] = {}  # this client's event cursors
         self._wake = asyncio.Event()
@@ -51,6 +52,13 @@ class Outbox:
         return True
 
     def wake(self) -> None:
+        """The hub moved: send what is new, unless a live cursor lags too far (its sender
+        may be stuck on a client that does not read: this catches it)."""
+        head = self.hub.head
+        for sub in self.events.values():
+            if sub.caught_up and head - sub.sent > self.max_lag and not self.closed:
+                self.too_slow(f"subscription {sub.id} at position {sub.sent}, head {head}")
+                return
         self._wake.set()
 
     def too_slow(self, why: str) -> None:
@@ -83,19 +91,18 @@ class Outbox:
                 if not sent and not self.queue:
                     self._wake.clear()
                     await self._wake.wait()
-        except FellBehind as e:
-            self.too_slow(f"subscription {e.sub.id} at position {e.sub.sent}, head {e.head}")
         except ConnectionClosed:
             self.closed = True
 
 
 class Client:
-    def __init__(self, ws: ServerConnection, hub: Hub, token: str | None, authorized: bool, queue_limit: int) -> None:
+    def __init__(self, ws: ServerConnection, hub: Hub, token: str | None, authorized: bool, queue_limit: int,
+                 max_lag: int) -> None:
         self.ws = ws
         self.hub = hub
         self.token = token
         self.authorized = authorized
-        self.outbox = Outbox(ws, hub, queue_limit)
+        self.outbox = Outbox(ws, hub, queue_limit, max_lag)
         self.subscriptions: dict[str, ViewSubscription] = {}
         self.log = log.bind(peer=_peer(ws), connection=str(ws.id)[:8])
 
@@ -135,6 +142,7 @@ class Client:
             sub = await self.hub.subscribe_view(self.outbox, request.view, request.ref)
             self.subscriptions[sub.id] = sub
             return
+        await self.hub.refresh()  # so `caught_up` means: up to the log's head as of this request
         sub = self.hub.subscribe_events(self.outbox, request.after or 0, request.ref)
         self.outbox.events[sub.id] = sub
         self.outbox.wake()

@@ -7,10 +7,12 @@ hub's head, keeps the new events' serialised bodies in a ring shared by every cl
 queues the changes for projection subscribers, and wakes each client's sender.
 
 Event subscribers are pulled, not pushed: each has a cursor (the last position sent) and
-its connection's sender takes the next event from the ring, or from the store while it
-reads its backlog. So a burst costs one ring entry, however many subscribers; a
-subscriber is gapless and in order by construction; and one that was caught up but falls
-further behind than the ring holds is too slow, and is closed (it resumes from its cursor).
+its connection's sender takes the next event from the ring, or from the store when the
+ring no longer holds it (a backlog, or a burst larger than the ring). So a burst costs
+one ring entry, however many subscribers; memory per subscriber is one page at most; a
+subscriber is gapless and in order by construction. One that was caught up and then
+lags the head by more than `max_lag` is too slow, and is closed (connection.py); it
+resumes from its cursor.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ class Outbox(Protocol):
 class EventSubscription:
     id: str
     sent: int  # the last position sent to this subscriber: its cursor
-    caught_up: bool = False  # reached the head once: from then on it must keep up
+    caught_up: bool = False  # reached the head once: from then on it must keep up (max_lag)
     backlog: deque = field(default_factory=deque)  # (position, body) read from the store
 
 
@@ -59,12 +61,6 @@ class ViewSubscription:
     id: str
     outbox: Outbox
     view: View
-
-
-class FellBehind(Exception):
-    def __init__(self, sub: EventSubscription, head: int) -> None:
-        super().__init__(f"subscription {sub.id} at position {sub.sent} fell behind the head {head}")
-        self.sub, self.head = sub, head
 
 
 @dataclass(eq=False)
@@ -174,16 +170,13 @@ class Hub:
         return ring[position - ring[0][0]][1]
 
     async def next_event(self, sub: EventSubscription) -> bytes | None:
-        """The body after the subscriber's cursor: None when it is at the head. Raises
-        FellBehind for a caught-up subscriber the ring has left behind."""
+        """The body after the subscriber's cursor: None when it is at the head."""
         position = sub.sent + 1
         if position > self.head:
             return None
         body = self.from_ring(position)
         if body is not None:
             return body
-        if sub.caught_up:
-            raise FellBehind(sub, self.head)
         while sub.backlog and sub.backlog[0][0] < position:
             sub.backlog.popleft()
         if not sub.backlog:

@@ -1,0 +1,534 @@
+"""The live server end to end: a real websockets server on a free loopback port, real
+clients, real SQLite files; `tracker serve`, `tracker append` and `tracker watch` as real
+processes where the issue names them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.client import ClientProtocol
+from websockets.frames import Close
+from websockets.protocol import State
+from websockets.uri import parse_uri
+
+from tracker.projections import PROJECTIONS
+from tracker.protocol import apply_update
+from tracker.reports import parse
+from tracker.seeds import seed_files
+from tracker.server import Settings, run
+from tracker.server.app import UnsafeBinding, check
+from tracker.service import Tracker
+
+SOURCE = [{"publisher": "Test Wire", "url": "https://example.org/wire"}]
+TIMEOUT = 5.0
+
+
+@pytest.fixture(scope="module")
+def seeded_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("seed") / "seeded.db"
+
+    async def build() -> None:
+        async with await Tracker.open(str(path)) as tracker:
+            for seed in seed_files():
+                await tracker.append(parse(seed.read_text(encoding="utf-8"), str(seed)))
+    asyncio.run(build())
+    return path
+
+
+@pytest.fixture
+def db(seeded_file, tmp_path) -> Path:
+    target = tmp_path / "tracker.db"
+    shutil.copy(seeded_file, target)
+    return target
+
+
+@asynccontextmanager
+async def server(db: Path, **settings):
+    """`tracker serve` in this process: yields (port, tracker); stops cleanly."""
+    tracker = await Tracker.open(str(db))
+    stop = asyncio.get_running_loop().create_future()
+    ready = asyncio.get_running_loop().create_future()
+    task = asyncio.create_task(run(tracker, Settings(port=0, **settings), ready=ready.set_result, stop=stop))
+    try:
+        port = await asyncio.wait_for(asyncio.shield(ready), TIMEOUT)
+        yield port, tracker
+    finally:
+        if not stop.done():
+            stop.set_result("test over")
+        await asyncio.wait_for(task, TIMEOUT)
+        await tracker.close()
+
+
+class Client:
+    def __init__(self, ws) -> None:
+        self.ws = ws
+
+    async def send(self, **message) -> None:
+        await self.ws.send(json.dumps(message))
+
+    async def recv(self, timeout: float = TIMEOUT) -> dict:
+        return json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
+
+    async def request(self, **message) -> dict:
+        await self.send(**message)
+        return await self.recv()
+
+    async def until(self, predicate, timeout: float = TIMEOUT) -> list[dict]:
+        """Messages up to and including the first that satisfies `predicate`."""
+        out = []
+        deadline = time.monotonic() + timeout
+        while True:
+            out.append(await self.recv(max(0.01, deadline - time.monotonic())))
+            if predicate(out[-1]):
+                return out
+
+
+@asynccontextmanager
+async def client(port: int, **kw):
+    async with connect(f"ws://127.0.0.1:{port}/ws", open_timeout=TIMEOUT, **kw) as ws:
+        yield Client(ws)
+
+
+def capture(place: str, by: str, day: str, **extra) -> dict:
+    return {"type": "CityCaptured", "occurred_on": day, "place": place, "captured_by": by, "sources": SOURCE, **extra}
+
+
+def http(port: int, path: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=TIMEOUT) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+# ---------------------------------------------------------------- the events stream
+
+async def test_events_backlog_then_live_gapless(db):
+    async with server(db) as (port, _), client(port) as a, client(port) as b:
+        await a.send(op="subscribe", stream="events", after=0, ref="r1")
+        messages = await a.until(lambda m: m["type"] == "caught_up")
+        assert messages[0] == {"type": "subscribed", "subscription": messages[0]["subscription"],
+                               "stream": "events", "ref": "r1"}
+        events = [m for m in messages if m["type"] == "event"]
+        assert [m["position"] for m in events] == list(range(1, 34))
+        assert messages[-1]["position"] == 33
+        reply = await b.request(op="append", ref=7, events=[capture("baghdad", "isis", "2014-06-15"),
+                                                            capture("homs", "isis", "2014-06-16")])
+        assert (reply["type"], reply["positions"], reply["new"], reply["ref"]) == ("appended", [34, 35], 2, 7)
+        live = await a.until(lambda m: m.get("position") == 35)
+        assert [(m["position"], m["event"]["place"]) for m in live] == [(34, "baghdad"), (35, "homs")]
+
+
+async def test_resubscribe_from_last_position_misses_nothing(db):
+    async with server(db) as (port, _):
+        async with client(port) as a:
+            await a.send(op="subscribe", stream="events", after=30)
+            got = await a.until(lambda m: m["type"] == "caught_up")
+            assert [m["position"] for m in got if m["type"] == "event"] == [31, 32, 33]
+        async with client(port) as writer:  # appended while nobody listens
+            await writer.request(op="append", events=[capture("baghdad", "isis", "2014-06-15")])
+        async with client(port) as a:
+            await a.send(op="subscribe", stream="events", after=33)
+            got = await a.until(lambda m: m["type"] == "caught_up")
+            assert [m["position"] for m in got if m["type"] == "event"] == [34]
+
+
+async def test_unsubscribe_stops_the_stream(db):
+    async with server(db) as (port, _), client(port) as a, client(port) as writer:
+        await a.send(op="subscribe", stream="events", after=33)
+        sub = (await a.recv())["subscription"]
+        assert (await a.recv())["type"] == "caught_up"
+        assert await a.request(op="unsubscribe", subscription=sub, ref=1) == \
+            {"type": "unsubscribed", "subscription": sub, "ref": 1}
+        await writer.request(op="append", events=[capture("baghdad", "isis", "2014-06-15")])
+        with pytest.raises(asyncio.TimeoutError):
+            await a.recv(timeout=0.5)
+        error = await a.request(op="unsubscribe", subscription=sub)
+        assert (error["type"], error["code"]) == ("error", "bad_request")
+
+
+async def test_append_by_another_process_reaches_subscribers_within_a_second(db, tmp_path):
+    report = tmp_path / "late.json"
+    report.write_text(json.dumps({"reported_on": "2014-07-24", "source": SOURCE[0],
+                                  "events": [capture("baghdad", "isis", "2014-06-15")]}))
+    async with server(db) as (port, _), client(port) as a:
+        await a.send(op="subscribe", stream="events", after=33)
+        await a.send(op="subscribe", projection="territory")
+        await a.until(lambda m: m["type"] == "snapshot")
+        done = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "tracker", "append", str(report),
+                                                        "--db", str(db)], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        appended = time.monotonic()
+        got: dict[str, dict] = {}
+        while len(got) < 2:  # the event and the territory update, in either order
+            message = await a.recv(timeout=max(0.01, 1.0 - (time.monotonic() - appended)))
+            got.setdefault(message["type"], message)
+        assert time.monotonic() - appended < 1.0
+        assert got["event"]["position"] == 34 and got["event"]["event"]["place"] == "baghdad"
+        assert [e["place"] for e in got["update"]["changed"]] == ["baghdad"]
+
+
+# ---------------------------------------------------------------- projections
+
+async def _state_now(c: Client, projection: str, as_of, known_at) -> dict:
+    reply = await c.request(op="query", projection=projection, as_of=as_of, known_at=known_at)
+    assert reply["type"] == "snapshot", reply
+    return reply["state"]
+
+
+def _random_batch(rng: random.Random, n: int) -> list[dict]:
+    """Facts of every projection's types, dated all over 2014, so many rewrite history."""
+    places = ["mosul", "tikrit", "baghdad", "homs", "deir_ez_zor", "baghdad_airport", "shaar_gas_field"]
+    actors = ["isis", "iraqi_forces", "united_states", "syrian_government"]
+    out = []
+    for _ in range(n):
+        day = f"2014-{rng.randint(1, 7):02d}-{rng.randint(1, 19):02d}"
+        place, actor, other = rng.choice(places), rng.choice(actors), rng.choice(actors)
+        kind = rng.choice(["capture", "assault", "repel", "seize", "deploy", "withdraw"])
+        base = {"occurred_on": day, "sources": SOURCE}
+        if kind == "capture":
+            out.append(capture(place, actor, day))
+        elif kind == "assault":
+            out.append({"type": "AssaultLaunched", "place": place, "attacker": actor, **base})
+        elif kind == "repel":
+            out.append({"type": "AssaultRepelled", "place": place, "attacker": actor, "defender": other, **base})
+        elif kind == "seize":
+            out.append({"type": "AssetSeized", "actor": actor, "asset": rng.choice(["Humvee", "tank", "rifle"]),
+                        "quantity": rng.choice([None, rng.randint(1, 500)]), **base})
+        else:
+            out.append({"type": "ForcesDeployed" if kind == "deploy" else "ForcesWithdrawn", "actor": actor,
+                        "place": place, "personnel": rng.choice([None, rng.randint(1, 300)]),
+                        "equipment": {"Apache": rng.randint(0, 6)}, **base})
+    return out
+
+
+async def test_updates_applied_to_a_snapshot_equal_a_fresh_query(db):
+    """Subscribers at now, at a past date and as known at a past time: after every append
+    (late reports of old dates and a retraction included), snapshot + updates == query."""
+    views = [(p, as_of, known_at) for p in PROJECTIONS for as_of, known_at in
+             ((None, None), ("2014-06-20", None), (None, "2014-07-23"))]
+    rng = random.Random(20140610)
+    async with server(db) as (port, _), client(port) as sub, client(port) as writer:
+        held: dict[str, tuple[str, dict]] = {}
+        for projection, as_of, known_at in views:
+            await sub.send(op="subscribe", projection=projection, as_of=as_of, known_at=known_at)
+            ack, snap = await sub.recv(), await sub.recv()
+            assert (ack["type"], snap["type"], snap["position"]) == ("subscribed", "snapshot", 33)
+            held[ack["subscription"]] = ((projection, as_of, known_at), snap["state"])
+        ids = []
+        for step in range(12):
+            batch = _random_batch(rng, rng.randint(1, 4))
+            if step % 3 == 2:  # a report known since an old date: rewrites what was known then
+                batch = [{**e, "reported_on": "2014-07-20"} for e in batch]
+            if step == 9:
+                batch = [{"type": "EventRetracted", "retracts": ids[2], "reason": "misreported", "sources": SOURCE}]
+            reply = await writer.request(op="append", events=batch)
+            assert reply["type"] == "appended", reply
+            ids += reply["ids"]
+            head = reply["positions"][-1]
+            # Updates come only for views that changed: wait until the server is at `head`.
+            await writer.request(op="query", projection="territory")
+            while True:
+                try:
+                    message = await sub.recv(timeout=0.3)
+                except asyncio.TimeoutError:
+                    break
+                assert message["type"] == "update" and message["position"] <= head
+                view, state = held[message["subscription"]]
+                held[message["subscription"]] = (view, apply_update(PROJECTIONS[view[0]], state, message["changed"],
+                                                                    message["removed"], message["position"]))
+            for view, state in held.values():
+                fresh = await _state_now(writer, *view)
+                collection = PROJECTIONS[view[0]].collection
+                assert state[collection] == fresh[collection], (step, view)
+
+
+async def test_late_report_of_an_old_date_updates_a_past_view(db):
+    async with server(db) as (port, _), client(port) as a, client(port) as writer:
+        await a.send(op="subscribe", projection="territory", as_of="2014-06-20")
+        await a.recv()
+        snapshot = await a.recv()
+        assert {p["place"]: p["controller"] for p in snapshot["state"]["places"]}["baghdad"] is None
+        await writer.request(op="append", events=[capture("baghdad", "isis", "2014-06-15")])
+        update = await a.recv()
+        assert update["type"] == "update" and update["removed"] == []
+        [entry] = update["changed"]
+        assert (entry["place"], entry["controller"], entry["since"]) == ("baghdad", "isis", "2014-06-15")
+        await writer.request(op="append", events=[capture("homs", "isis", "2014-07-01")])  # after the view's date
+        with pytest.raises(asyncio.TimeoutError):
+            print(await a.recv(timeout=0.5))
+
+
+async def test_query_and_catalog(db):
+    async with server(db) as (port, _), client(port) as a:
+        reply = await a.request(op="query", projection="arsenal", as_of="2014-05-31", ref="q")
+        assert (reply["type"], reply["ref"], reply["key"], reply["state"]["actors"]) == ("snapshot", "q", ["actor"], [])
+        catalog = await a.request(op="catalog")
+        assert "isis" in {a["actor"] for a in catalog["actors"]}
+        assert {"place": "mosul"}.items() <= next(p for p in catalog["places"] if p["place"] == "mosul").items()
+
+
+# ---------------------------------------------------------------- errors
+
+async def test_every_bad_request_gets_a_specific_error_and_the_connection_stays_usable(db):
+    async with server(db) as (port, tracker), client(port) as a:
+        cases = [
+            ("{not json", "bad_request", "malformed JSON"),
+            ("[1, 2]", "bad_request", "a JSON object"),
+            (json.dumps({"ref": 1}), "bad_request", "missing 'op'"),
+            (json.dumps({"op": "launch"}), "unknown_op", "unknown op 'launch'"),
+            (json.dumps({"op": "subscribe", "stream": "tweets"}), "bad_request", "unknown stream"),
+            (json.dumps({"op": "subscribe", "stream": "events", "after": -1}), "bad_request", "'after'"),
+            (json.dumps({"op": "subscribe", "projection": "weather"}), "bad_request", "unknown projection"),
+            (json.dumps({"op": "query", "projection": "territory", "as_of": "June"}), "bad_request", "as_of"),
+            (json.dumps({"op": "query", "projection": "territory", "known_at": "soon"}), "bad_request", "known_at"),
+            (json.dumps({"op": "append", "events": []}), "bad_request", "non-empty list"),
+            (json.dumps({"op": "auth"}), "bad_request", "token"),
+        ]
+        for text, code, words in cases:
+            await a.ws.send(text)
+            reply = await a.recv()
+            assert (reply["type"], reply["code"]) == ("error", code), text
+            assert words in reply["message"], (text, reply["message"])
+        await a.ws.send(b"\x00binary")
+        assert (await a.recv())["code"] == "bad_request"
+        reply = await a.request(op="append", ref="bad", events=[capture("bagdhad", "isis", "2014-06-15"),
+                                                                 {"type": "CityCaptured", "place": "mosul"}])
+        assert (reply["type"], reply["code"], reply["ref"]) == ("error", "validation_error", "bad")
+        issues = reply["details"]["issues"]
+        assert {"where": "events[0]", "field": "place"}.items() <= issues[0].items()
+        assert "baghdad" in issues[0]["suggestion"]
+        assert {i["where"] for i in issues} == {"events[0]", "events[1]"}
+        assert await tracker.store.head() == 33, "nothing of a refused batch is stored"
+        reply = await a.request(op="append", events=[capture("baghdad", "isis", "2014-06-15")], expected_position=30)
+        assert (reply["code"], reply["details"]["head"]) == ("conflict", 33)
+        reply = await a.request(op="append", events=[capture("baghdad", "isis", "2014-06-15")], expected_position=33)
+        assert reply["positions"] == [34]
+
+
+async def test_a_frame_over_the_limit_closes_with_1009(db):
+    async with server(db) as (port, _), client(port, max_size=None) as a:
+        await a.ws.send(json.dumps({"op": "append", "events": [{"notes": "x" * (1 << 20)}]}))
+        with pytest.raises(ConnectionClosed) as closed:
+            await a.recv()
+        assert closed.value.rcvd.code == 1009
+
+
+async def test_too_many_events_in_one_append(db):
+    async with server(db) as (port, _), client(port) as a:
+        reply = await a.request(op="append", events=[{}] * 10_001)
+        assert (reply["code"], reply["details"]["limit"]) == ("too_large", 10_000)
+
+
+# ---------------------------------------------------------------- safety
+
+async def test_appends_need_the_token_when_one_is_set(db):
+    token = "s3cret-token"
+    async with server(db, token=token) as (port, _):
+        async with client(port) as a:
+            reply = await a.request(op="append", events=[capture("baghdad", "isis", "2014-06-15")])
+            assert reply["code"] == "unauthorized"
+            assert (await a.request(op="auth", token="wrong-token"))["code"] == "unauthorized"
+            assert (await a.request(op="auth", token=token, ref=2)) == {"type": "authenticated", "ref": 2}
+            assert (await a.request(op="append", events=[capture("baghdad", "isis", "2014-06-15")]))["positions"] == [34]
+            query = await a.request(op="query", projection="territory")  # reads need no token
+            assert query["type"] == "snapshot"
+        async with client(port, additional_headers={"Authorization": f"Bearer {token}"}) as b:
+            assert (await b.request(op="append", events=[capture("homs", "isis", "2014-06-15")]))["positions"] == [35]
+        with pytest.raises(InvalidStatus) as refused:
+            async with client(port, additional_headers={"Authorization": "Bearer nope"}):
+                pass
+        assert refused.value.response.status_code == 401
+
+
+async def test_browser_origins_are_checked(db):
+    async with server(db, allow_origins=["https://newsroom.example"]) as (port, _):
+        for origin in (f"http://127.0.0.1:{port}", f"http://localhost:{port}", "https://newsroom.example"):
+            async with client(port, origin=origin) as a:
+                assert (await a.request(op="query", projection="arsenal"))["type"] == "snapshot"
+        for origin in ("http://evil.example", f"http://evil.example:{port}", "http://127.0.0.1:1"):
+            with pytest.raises(InvalidStatus) as refused:
+                async with client(port, origin=origin):
+                    pass
+            assert refused.value.response.status_code == 403, origin
+
+
+def test_refuses_to_listen_beyond_loopback_without_a_token():
+    with pytest.raises(UnsafeBinding, match="without a write token"):
+        check(Settings(host="0.0.0.0"))
+    check(Settings(host="0.0.0.0", token="long-enough-token"))
+    check(Settings(host="::1"))
+    with pytest.raises(UnsafeBinding, match="too short"):
+        check(Settings(token="abc"))
+
+
+class StalledClient:
+    """A websocket client that subscribes and then never reads: a thin receive buffer on a
+    plain socket, driven by websockets' sans-I/O protocol, every socket call in a thread."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        self.sock.settimeout(TIMEOUT)
+        self.protocol = ClientProtocol(parse_uri(f"ws://127.0.0.1:{port}/ws"))
+
+    def _flush(self) -> None:
+        for data in self.protocol.data_to_send():
+            if data:
+                self.sock.sendall(data)
+
+    def _open(self) -> None:
+        self.sock.connect(("127.0.0.1", self.port))
+        self.protocol.send_request(self.protocol.connect())
+        self._flush()
+        while self.protocol.handshake_exc is None and not self.protocol.events_received() \
+                and self.protocol.state is not State.OPEN:
+            self.protocol.receive_data(self.sock.recv(4096))
+        self.protocol.send_text(json.dumps({"op": "subscribe", "stream": "events", "after": 33}).encode())
+        self._flush()
+
+    def _drain(self) -> Close | None:
+        """Read everything now; the close frame the server sent, if any."""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                data = self.sock.recv(1 << 20)
+            except TimeoutError:
+                continue
+            if not data:
+                self.protocol.receive_eof()
+                break
+            self.protocol.receive_data(data)
+            self.protocol.events_received()
+            if self.protocol.close_rcvd is not None:
+                break
+        return self.protocol.close_rcvd
+
+    async def open(self) -> None:
+        await asyncio.to_thread(self._open)
+
+    async def drain(self) -> Close | None:
+        return await asyncio.to_thread(self._drain)
+
+
+async def test_a_slow_subscriber_is_closed_and_others_get_everything(db):
+    """A client that stops reading lags too far and is closed with 1013; a reading client
+    of the same server receives every event, in order, though each burst outgrows the ring."""
+    notes = "n" * 9_000  # big events, so the socket buffers fill quickly
+    async with server(db, ring=20, max_lag=600) as (port, _), client(port) as fast, client(port) as writer:
+        stalled = StalledClient(port)
+        await stalled.open()
+        await fast.send(op="subscribe", stream="events", after=33)
+        await fast.until(lambda m: m["type"] == "caught_up")
+        received: list[int] = []
+
+        async def read_fast() -> None:
+            while len(received) < 1500:
+                m = await fast.recv(timeout=20)
+                if m["type"] == "event":
+                    received.append(m["position"])
+        reader = asyncio.create_task(read_fast())
+        for _ in range(15):
+            batch = [capture("baghdad", "isis", "2014-06-15", notes=notes) for _ in range(100)]
+            reply = await writer.request(op="append", events=batch)
+            assert reply["type"] == "appended", reply
+        await asyncio.wait_for(reader, 30)
+        assert received == list(range(34, 1534))
+        close = await stalled.drain()
+        assert close is not None and close.code == 1013, close
+        assert "resume" in close.reason
+        stalled.sock.close()
+
+
+# ---------------------------------------------------------------- HTTP
+
+async def test_http_reads(db):
+    async with server(db) as (port, tracker):
+        status, health = await asyncio.to_thread(http, port, "/healthz")
+        assert (status, health) == (200, {"status": "ok", "position": 33})
+        status, state = await asyncio.to_thread(http, port, "/api/state/territory?as_of=2014-06-20")
+        assert status == 200 and state == await tracker.state("territory", "2014-06-20")
+        status, page = await asyncio.to_thread(http, port, "/api/events?after=30&limit=2")
+        assert [e["position"] for e in page["events"]] == [31, 32] and page["head"] == 33
+        for path, code in (("/api/state/weather", 404), ("/nowhere", 404), ("/api/state/territory?as_of=x", 400),
+                           ("/api/events?after=-3", 400), ("/static/../../pyproject.toml", 404)):
+            status, error = await asyncio.to_thread(http, port, path)
+            assert status == code and error["type"] == "error" and error["message"], path
+
+
+def test_http_state_matches_the_cli(db):
+    cli = subprocess.run([sys.executable, "-m", "tracker", "state", "deployments", "--json", "--as-of", "2014-07-23",
+                          "--db", str(db)], capture_output=True, text=True, timeout=60, check=True)
+
+    async def fetch() -> dict:
+        async with server(db) as (port, _):
+            return (await asyncio.to_thread(http, port, "/api/state/deployments?as_of=2014-07-23"))[1]
+    assert asyncio.run(fetch()) == json.loads(cli.stdout)
+
+
+# ---------------------------------------------------------------- the commands
+
+def _start_serve(db: Path, *args: str) -> tuple[subprocess.Popen, int]:
+    process = subprocess.Popen([sys.executable, "-m", "tracker", "serve", "--port", "0", "--db", str(db), *args],
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    lines = []
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        lines.append(line)
+        found = re.search(r"at http://127\.0\.0\.1:(\d+)/", line)
+        if found:
+            return process, int(found.group(1))
+        if not line and process.poll() is not None:
+            break
+    process.kill()
+    raise AssertionError("tracker serve did not start:\n" + "".join(lines))
+
+
+def test_serve_and_watch_as_processes(db, tmp_path):
+    process, port = _start_serve(db)
+    try:
+        watch = subprocess.Popen([sys.executable, "-m", "tracker", "watch", "--url", f"ws://127.0.0.1:{port}/ws",
+                                  "--after", "31", "--count", "4", "--json"], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+        report = tmp_path / "two.jsonl"
+        report.write_text("\n".join(json.dumps(capture(p, "isis", "2014-06-15")) for p in ("baghdad", "homs")))
+        time.sleep(0.5)
+        subprocess.run([sys.executable, "-m", "tracker", "append", str(report), "--db", str(db)], check=True,
+                       capture_output=True, timeout=60)
+        out, err = watch.communicate(timeout=30)
+        assert watch.returncode == 0, err
+        events = [json.loads(line) for line in out.splitlines() if '"type":"event"' in line]
+        assert [e["position"] for e in events] == [32, 33, 34, 35]
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+        assert "Traceback" not in process.stderr.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def test_serve_refuses_a_public_address_without_a_token(db):
+    done = subprocess.run([sys.executable, "-m", "tracker", "serve", "--host", "0.0.0.0", "--port", "0", "--db", str(db)],
+                          capture_output=True, text=True, timeout=60,
+                          env={k: v for k, v in os.environ.items() if k != "TRACKER_TOKEN"})
+    assert done.returncode == 2 and "without a write token" in done.stderr
