@@ -24,6 +24,7 @@ class Catalog:
     def __init__(self) -> None:
         self.entries: dict[Kind, dict[str, dict[str, Any]]] = {"actor": {}, "place": {}}
         self._names: dict[Kind, dict[str, str]] = {"actor": {}, "place": {}}  # casefolded -> id
+        self._labels: dict[Kind, dict[str, list[str]]] = {"actor": {}, "place": {}}  # id -> the labels it owns
 
     @property
     def actors(self) -> dict[str, dict[str, Any]]:
@@ -38,6 +39,7 @@ class Catalog:
         for kind in ("actor", "place"):
             other.entries[kind] = dict(self.entries[kind])
             other._names[kind] = dict(self._names[kind])
+            other._labels[kind] = dict(self._labels[kind])  # lists are replaced, never mutated
         return other
 
     def name_of(self, kind: Kind, ident: str | None) -> str | None:
@@ -73,9 +75,12 @@ class Catalog:
         kind = _KINDS[event["type"]]
         ident = event[kind]
         names = self._names[kind]
-        for label, owner in list(names.items()):
-            if owner == ident:
+        for label in self._labels[kind].get(ident, ()):
+            if names.get(label) == ident:
                 del names[label]  # re-registration replaces the old names
         self.entries[kind][ident] = event
+        owned = []
         for label in [ident, event["name"], *event.get("aliases", ())]:
-            names.setdefault(label.casefold(), ident)
+            if names.setdefault(label.casefold(), ident) == ident:
+                owned.append(label.casefold())
+        self._labels[kind][ident] = owned

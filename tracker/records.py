@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -47,3 +48,24 @@ def make_record(position: int, recorded_at: datetime, event: dict[str, Any]) -> 
 
 def decode(position: int, recorded_at: datetime, data: str | bytes) -> Record:
     return make_record(position, recorded_at, orjson.loads(data))
+
+
+_DAY_STARTS: dict[str, datetime] = {}  # reported_on -> its start of day: a few thousand dates at most
+
+
+def decode_many(stored: Iterable[Any]) -> list[Record]:
+    """`decode` for a page of StoredEvents: the replay fast path (no validation, one
+    orjson parse per event, each reported_on day parsed once per process)."""
+    loads, starts, out = orjson.loads, _DAY_STARTS, []
+    append = out.append
+    for s in stored:
+        event = loads(s.data)
+        reported = event.get("reported_on")
+        if reported:
+            known = starts.get(reported)
+            if known is None:
+                known = starts[reported] = start_of_day(date.fromisoformat(reported))
+        else:
+            known = s.recorded_at
+        append(Record(s.position, s.recorded_at, event, known))
+    return out

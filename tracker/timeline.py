@@ -115,13 +115,19 @@ class Timeline:
         if end - start < self.every:
             return
         states = {name: dict(state) for name, state in states.items()}
-        retracted, projections = self._retracted, list(self.projections.values())
+        # type -> the (handler, state) pairs it feeds: one dict lookup per fact, not one per projection
+        dispatch: dict[str, list[tuple[Any, State]]] = {}
+        for projection in self.projections.values():
+            for kind, handler in projection.handlers.items():
+                dispatch.setdefault(kind, []).append((handler, states[projection.name]))
+        retracted, facts = self._retracted, self._facts
         for index in range(start, end - self.every + 1, self.every):
-            for record in self._facts[index:index + self.every]:
-                if record.event.get("id") in retracted:
+            for record in facts[index:index + self.every]:
+                feeds = dispatch.get(record.event["type"])
+                if feeds is None or (retracted and record.event.get("id") in retracted):
                     continue
-                for projection in projections:
-                    projection.apply(states[projection.name], record)
+                for handler, state in feeds:
+                    handler(state, record)
             self._checkpoints.append((index + self.every, {n: dict(s) for n, s in states.items()}))
 
     def state(self, name: str, as_of: str | None = None, known_at: datetime | None = None) -> State:
@@ -137,7 +143,10 @@ class Timeline:
         start, states = self._checkpoints[at]
         state = dict(states[name])
         retracted = self._retracted
-        return projection.fold(state, (r for r in self._facts[start:end] if r.event.get("id") not in retracted))
+        tail = self._facts[start:end]
+        if retracted:
+            tail = [r for r in tail if r.event.get("id") not in retracted]
+        return projection.fold(state, tail)
 
     def render(self, name: str, as_of: str | None = None, known_at: datetime | None = None) -> dict[str, Any]:
         """The answer as `tracker state X --json` prints it."""

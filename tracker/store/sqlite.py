@@ -196,7 +196,14 @@ class SQLiteStore(EventStore):
             rows = await self._reader.execute_fetchall(sql, args)
         except sqlite3.Error as e:
             raise _translate(e, self.path) from e
-        return [_row(r) for r in rows]
+        stamps: dict[str, datetime] = {}  # a group commit's events share one recorded_at: parse it once
+        out = []
+        for position, ident, recorded_at, kind, data in rows:
+            at = stamps.get(recorded_at)
+            if at is None:
+                at = stamps[recorded_at] = datetime.fromisoformat(recorded_at)
+            out.append(StoredEvent(position, ident, at, kind, data))
+        return out
 
     async def head(self) -> int:
         self._check_open()
