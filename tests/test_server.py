@@ -532,3 +532,36 @@ def test_serve_refuses_a_public_address_without_a_token(db):
                           capture_output=True, text=True, timeout=60,
                           env={k: v for k, v in os.environ.items() if k != "TRACKER_TOKEN"})
     assert done.returncode == 2 and "without a write token" in done.stderr
+
+
+def test_watch_reconnects_and_resumes_without_gaps_or_doubles(db, tmp_path):
+    """The server goes away and comes back on the same port; what was appended meanwhile
+    reaches `tracker watch` once, in order."""
+    def append(place: str) -> None:
+        report = tmp_path / f"{place}.json"
+        report.write_text(json.dumps([capture(place, "isis", "2014-06-15")]))
+        subprocess.run([sys.executable, "-m", "tracker", "append", str(report), "--db", str(db)], check=True,
+                       capture_output=True, timeout=60)
+
+    process, port = _start_serve(db)
+    watch = subprocess.Popen([sys.executable, "-m", "tracker", "watch", "--url", f"ws://127.0.0.1:{port}/ws",
+                              "--after", "33", "--count", "3", "--json"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        first = watch.stdout.readline()  # subscribed
+        assert '"subscribed"' in first, first
+        append("baghdad")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+        append("homs")  # while no server runs
+        process, _ = _start_serve(db, "--port", str(port))
+        append("deir_ez_zor")
+        out, err = watch.communicate(timeout=60)
+        assert watch.returncode == 0, err
+        positions = [json.loads(line)["position"] for line in [first, *out.splitlines()] if '"type":"event"' in line]
+        assert positions == [34, 35, 36]
+        assert "reconnecting" in err
+    finally:
+        for p in (process, watch):
+            if p.poll() is None:
+                p.kill()
