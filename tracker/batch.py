@@ -67,8 +67,10 @@ def prepare(items: list[Item], catalog: Catalog, today: date, stored_types: Mapp
     """Validated, resolved, canonical events; raises ValidationFailed listing every issue.
 
     `stored_types` maps the ids that the batch retracts and that are stored to their type."""
+    registers = any(isinstance(i.data, dict) and i.data.get("type") in REGISTRATIONS for i in items)
     with paused_gc():  # a batch allocates many short-lived objects and no cycles: collect after it
-        return _prepare(items, catalog.copy(), today, stored_types, new_id)
+        # only a batch that registers changes the catalog: only then is a copy of it needed
+        return _prepare(items, catalog.copy() if registers else catalog, today, stored_types, new_id)
 
 
 def _prepare(items: list[Item], catalog: Catalog, today: date, stored_types: Mapping[str, str],
