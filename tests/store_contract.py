@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from datetime import UTC
+from datetime import UTC, datetime
 
 import pytest
 
-from tracker.errors import IdConflict, PositionConflict, StoreUnavailable
-from tracker.store import EventStore, NewEvent
+from tracker.errors import IdConflict, InputError, LogNotEmpty, PositionConflict, StoreUnavailable
+from tracker.store import EventStore, NewEvent, StoredEvent
 
 
 def ev(n: int | str, kind: str = "Thing", data: dict | None = None) -> NewEvent:
@@ -237,6 +237,39 @@ class StoreContract:
             await other.close()
 
     # -- lifecycle -------------------------------------------------------------------------
+
+    # -- import: moving a whole log between stores ---------------------------------------
+
+    async def test_import_keeps_positions_ids_and_times(self, store):
+        source = await self.make_store()
+        try:
+            await source.append([ev(1), ev(2)])
+            await source.append([ev(3, "Other")])
+            records = await source.read()
+        finally:
+            await source.close()
+        assert await store.import_events(records) == 3
+        assert await store.read() == records
+        assert await store.head() == 3
+        assert (await store.append([ev(4)])) == [4], "appends continue after the imported head"
+        assert (await store.read(3))[0].recorded_at >= records[-1].recorded_at
+
+    async def test_import_needs_an_empty_log(self, store):
+        await store.append([ev(1)])
+        records = [StoredEvent(1, ev(9).id, datetime(2026, 1, 1, tzinfo=UTC), "Thing", "{}")]
+        with pytest.raises(LogNotEmpty):
+            await store.import_events(records)
+        assert [e.id for e in await store.read()] == [ev(1).id]
+
+    async def test_import_refuses_gaps_and_stores_nothing(self, store):
+        at = datetime(2026, 1, 1, tzinfo=UTC)
+        for records in ([StoredEvent(1, ev(1).id, at, "T", "{}"), StoredEvent(3, ev(3).id, at, "T", "{}")],
+                        [StoredEvent(1, ev(1).id, at, "T", "{}"), StoredEvent(2, ev(1).id, at, "T", "{}")],
+                        [StoredEvent(1, ev(1).id, at, "T", "{}"),
+                         StoredEvent(2, ev(2).id, at.replace(year=2025), "T", "{}")]):
+            with pytest.raises(InputError):
+                await store.import_events(records)
+        assert await store.head() == 0
 
     async def test_close_is_idempotent_and_final(self):
         store = await self.make_store()

@@ -75,6 +75,15 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("schema", parents=[common], help="print the events' JSON Schema")
 
+    export = sub.add_parser("export", parents=[common], help="write the log as JSON Lines of stored records")
+    export.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
+
+    load = sub.add_parser("import", parents=[common], help="load an export into an empty store, keeping positions")
+    load.add_argument("file", metavar="FILE", help="an export (JSON Lines); - for stdin")
+
+    verify = sub.add_parser("verify", parents=[common], help="the log's event count and digest, to compare stores")
+    verify.add_argument("--json", action="store_true", help="print JSON")
+
     serve = sub.add_parser("serve", parents=[common], help="the live server: dashboard, websocket API, JSON reads")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
@@ -129,7 +138,11 @@ async def _run(args: argparse.Namespace) -> int:
         return await _watch(args)
     if args.command == "log" and (args.start < 1 or (args.limit is not None and args.limit < 0)):
         raise InputError("--from must be 1 or more and --limit 0 or more")
+    if args.command == "import":
+        records = _read_export(args.file)  # parsed and checked before the store is touched
     async with await Tracker.open(resolve_url(args.db)) as tracker:
+        if args.command in ("export", "import", "verify"):
+            return await _transfer(tracker, args, records if args.command == "import" else None)
         if args.command == "seed":
             return await _seed(tracker)
         if args.command == "append":
@@ -145,6 +158,48 @@ async def _run(args: argparse.Namespace) -> int:
         if args.command == "serve":
             return await _serve(tracker, args)
     raise AssertionError(args.command)
+
+
+def _read_export(name: str) -> list:
+    from .transfer import parse_export
+
+    try:
+        text = sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"cannot read {name}: no such file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"cannot read {name}: {e}") from None
+    return parse_export(text, "<stdin>" if name == "-" else name)
+
+
+async def _transfer(tracker: Tracker, args: argparse.Namespace, records: list | None) -> int:
+    from .transfer import digest, export
+
+    store = tracker.store
+    if args.command == "export":
+        if args.output:
+            target = Path(args.output)
+            partial = target.with_name(target.name + ".partial")
+            try:
+                with partial.open("w", encoding="utf-8") as out:
+                    count = await export(store, out.write)
+                partial.replace(target)  # a crash mid-export leaves no truncated file under the name
+            except OSError as e:
+                raise InputError(f"cannot write {args.output}: {e.strerror or e}") from None
+            print(f"exported {count} events from {store.url} to {args.output}", file=sys.stderr)
+        else:
+            await export(store, sys.stdout.write)
+        return 0
+    if args.command == "import":
+        count = await store.import_events(records)
+        print(f"imported {count} events into {store.url}; log head at {await store.head()}")
+        return 0
+    answer = await digest(store)
+    if args.json:
+        _print_json(answer)
+    else:
+        print(f"{answer['events']} events, head {answer['head']}, sha256 {answer['sha256']}")
+    return 0
 
 
 async def _serve(tracker: Tracker, args: argparse.Namespace) -> int:

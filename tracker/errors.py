@@ -7,7 +7,8 @@
     │   └── BadStoreURL               a --db / TRACKER_DB value that names no store we support
     ├── ConflictError (3)             the request is valid but collides with the log
     │   ├── IdConflict                an event id already stored with other content
-    │   └── PositionConflict          `expected_position` is no longer the log's head
+    │   ├── PositionConflict          `expected_position` is no longer the log's head
+    │   └── LogNotEmpty               an import into a log that already has events
     └── StoreError (4)                the store cannot do its job
         ├── StoreUnavailable          cannot open or reach the store
         └── SchemaVersionError        the store was written by a newer tracker
@@ -103,6 +104,14 @@ class PositionConflict(ConflictError):
             f"expected the log's head at position {expected}, but it is at {actual}: "
             "someone appended first; read the new events and retry",
             expected_position=expected, head=actual)
+
+
+class LogNotEmpty(ConflictError):
+    def __init__(self, head: int, where: str) -> None:
+        super().__init__(
+            f"{where} already holds {head} event{'s' if head != 1 else ''}: an import keeps positions, "
+            "so it needs an empty log; import into a new store, or compare the two with tracker verify",
+            head=head)
 
 
 class StoreError(TrackerError):

@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from ..errors import InputError
+
 
 @dataclass(frozen=True, slots=True)
 class NewEvent:
@@ -28,6 +30,25 @@ class StoredEvent:
     recorded_at: datetime  # UTC, never decreasing as positions grow
     type: str
     data: str
+
+
+def check_import(events: Sequence[StoredEvent]) -> None:
+    """What every backend's import_events requires of its records; raises InputError."""
+    seen: set[str] = set()
+    previous: datetime | None = None
+    for expected, event in enumerate(events, 1):
+        if event.position != expected:
+            raise InputError(f"record {expected}: position {event.position} where {expected} was expected; "
+                             "an import takes a whole log, positions 1, 2, 3, ... without a gap")
+        if event.id in seen:
+            raise InputError(f"record {expected}: id {event.id} appears twice")
+        if event.recorded_at.tzinfo is None:
+            raise InputError(f"record {expected}: recorded_at {event.recorded_at.isoformat()} has no time zone")
+        if previous is not None and event.recorded_at < previous:
+            raise InputError(f"record {expected}: recorded_at {event.recorded_at.isoformat()} is earlier than the "
+                             f"record before it ({previous.isoformat()}); a log's times never decrease")
+        seen.add(event.id)
+        previous = event.recorded_at
 
 
 class EventStore(ABC):
@@ -64,6 +85,14 @@ class EventStore(ABC):
 
         Appends by this store object wake waiters at once; appends by other processes
         are seen within the backend's poll interval (or its notification channel)."""
+
+    @abstractmethod
+    async def import_events(self, events: Sequence[StoredEvent]) -> int:
+        """Load stored records into an empty log, keeping position, id and recorded_at.
+
+        For moving a log between backends (`tracker import`). All or nothing, in one
+        transaction; LogNotEmpty if the log has events; InputError unless the records are
+        positions 1..N with distinct ids and never-decreasing recorded_at (check_import)."""
 
     @abstractmethod
     async def close(self) -> None: ...

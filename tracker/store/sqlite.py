@@ -21,14 +21,14 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiosqlite
 
 from ..dates import utc_now
-from ..errors import IdConflict, PositionConflict, SchemaVersionError, StoreUnavailable
-from .base import EventStore, NewEvent, StoredEvent
+from ..errors import IdConflict, LogNotEmpty, PositionConflict, SchemaVersionError, StoreUnavailable
+from .base import EventStore, NewEvent, StoredEvent, check_import
 
 SCHEMA_VERSION = 1
 SCHEMA = """
@@ -245,6 +245,34 @@ class SQLiteStore(EventStore):
                 await asyncio.wait_for(appended.wait(), min(remaining, self.POLL_INTERVAL_S))
             except TimeoutError:
                 pass
+
+    async def import_events(self, events: Sequence[StoredEvent]) -> int:
+        self._check_open()
+        check_import(events)
+        rows = [(e.position, e.id, e.recorded_at.astimezone(UTC).isoformat(timespec="microseconds"), e.type, e.data)
+                for e in events]
+
+        def load() -> None:  # on the writer thread, so it is serialised with group commits
+            db = self._writer
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                (head,) = db.execute("SELECT COALESCE(MAX(position), 0) FROM events").fetchone()
+                if head:
+                    raise LogNotEmpty(head, self.path)
+                db.executemany(_INSERT, rows)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._executor, load)
+        except sqlite3.Error as e:
+            raise _translate(e, self.path) from e
+        if rows:
+            self._appended.set()
+            self._appended = asyncio.Event()
+        return len(rows)
 
     async def close(self) -> None:
         if self._closed:
