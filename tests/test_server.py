@@ -487,7 +487,7 @@ def test_http_state_matches_the_cli(db):
 
 # ---------------------------------------------------------------- the commands
 
-def _start_serve(db: Path, *args: str) -> tuple[subprocess.Popen, int]:
+def _start_serve(db: Path | str, *args: str) -> tuple[subprocess.Popen, int]:
     process = subprocess.Popen([sys.executable, "-m", "tracker", "serve", "--port", "0", "--db", str(db), *args],
                                stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30
