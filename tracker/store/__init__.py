@@ -15,6 +15,8 @@ async def open_store(url: str) -> EventStore:
         from .sqlite import SQLiteStore
 
         return await SQLiteStore.open(parsed.target)
-    raise StoreUnavailable(
-        f"{parsed.text}: the PostgreSQL backend is not available in this version of tracker; "
-        "use a SQLite file path for now")
+    if parsed.backend == "postgresql":
+        from .postgres import PostgresStore
+
+        return await PostgresStore.open(parsed.target)
+    raise StoreUnavailable(f"{parsed.text}: no backend for '{parsed.backend}' in this version of tracker")

@@ -1,0 +1,380 @@
+"""The PostgreSQL store: the shared contract, plus what only a database server can show.
+
+These tests need a PostgreSQL server: set TRACKER_TEST_PG_DSN to a DSN that may create
+and drop databases (`.ci/run` sets postgresql://postgres@127.0.0.1:5432/postgres). Each
+test works in databases of its own, made fresh and dropped after. Without the variable
+the tests skip; with it set but the server unreachable they fail, so CI cannot pass by
+skipping them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+import uuid
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+from tracker.errors import IdConflict, SchemaVersionError, StoreUnavailable
+from tracker.store import NewEvent, open_store
+from tracker.store.postgres import PostgresStore
+
+from .store_contract import StoreContract, ev
+
+ENV = "TRACKER_TEST_PG_DSN"
+HOW = (f"PostgreSQL tests skipped: set {ENV} to a server's DSN that may create databases, e.g. "
+       f"{ENV}=postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def server_dsn() -> str:
+    """The DSN from the environment; skip when unset (fail when set but unreachable: see admin())."""
+    dsn = os.environ.get(ENV)
+    if not dsn:
+        pytest.skip(HOW)
+    return dsn
+
+
+def with_database(dsn: str, name: str) -> str:
+    parts = urlsplit(dsn)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+async def admin():
+    import asyncpg
+
+    dsn = server_dsn()
+    try:
+        return await asyncpg.connect(dsn, timeout=10)
+    except Exception as e:  # set but unreachable: a failure, never a skip
+        pytest.fail(f"{ENV} is set but the server cannot be reached ({type(e).__name__}: {e})", pytrace=False)
+
+
+class Databases:
+    """Fresh databases with unique names, all dropped at the end."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.server = server_dsn()
+
+    async def create(self) -> str:
+        name = f"tracker_test_{uuid.uuid4().hex[:16]}"
+        conn = await admin()
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+        self.names.append(name)
+        return with_database(self.server, name)
+
+    async def drop_all(self) -> None:
+        if not self.names:
+            return
+        conn = await admin()
+        try:
+            for name in self.names:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+        self.names.clear()
+
+
+@pytest.fixture
+async def databases():
+    dbs = Databases()
+    yield dbs
+    await dbs.drop_all()
+
+
+@pytest.fixture
+async def pg_dsn(databases):
+    return await databases.create()
+
+
+async def backends(dsn: str) -> list[int]:
+    """The server process ids of every connection to the database `dsn` names, but ours."""
+    conn = await admin()
+    try:
+        name = urlsplit(dsn).path.lstrip("/")
+        rows = await conn.fetch("SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", name)
+        return [r["pid"] for r in rows]
+    finally:
+        await conn.close()
+
+
+async def terminate(dsn: str) -> int:
+    """Kill every connection to the database (as a restarted server would)."""
+    conn = await admin()
+    try:
+        name = urlsplit(dsn).path.lstrip("/")
+        return await conn.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1 "
+            "AND pid <> pg_backend_pid()", name)
+    finally:
+        await conn.close()
+
+
+async def allow_connections(dsn: str, allowed: bool) -> None:
+    conn = await admin()
+    try:
+        name = urlsplit(dsn).path.lstrip("/")
+        await conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {str(allowed).lower()}')
+    finally:
+        await conn.close()
+
+
+class TestPostgresStore(StoreContract):
+    @pytest.fixture(autouse=True)
+    async def _databases(self, databases):
+        self.databases = databases
+
+    async def make_store(self):
+        return await open_store(await self.databases.create())
+
+    async def open_again(self, store):
+        return await open_store(store.dsn)
+
+
+# -- schema -------------------------------------------------------------------------------
+
+
+async def test_schema_created_once_by_many_stores_at_once(pg_dsn):
+    stores = await asyncio.gather(*(open_store(pg_dsn) for _ in range(8)))
+    try:
+        await asyncio.gather(*(s.append([ev(f"{i}-{n}") for n in range(5)]) for i, s in enumerate(stores)))
+        assert [r.position for r in await stores[0].read()] == list(range(1, 41))
+    finally:
+        for s in stores:
+            await s.close()
+
+
+SCHEMA_RACE = """
+import asyncio, sys
+from tracker.store import open_store
+
+async def main(dsn):
+    async with await open_store(dsn) as store:
+        print(await store.head())
+
+asyncio.run(main(sys.argv[1]))
+"""
+
+
+async def test_schema_created_safely_by_several_processes_at_once(pg_dsn):
+    procs = [await asyncio.create_subprocess_exec(sys.executable, "-c", SCHEMA_RACE, pg_dsn,
+                                                  stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+             for _ in range(4)]
+    for proc in procs:
+        out, err = await proc.communicate()
+        assert proc.returncode == 0, err.decode()
+        assert out.decode().strip() == "0"
+    import asyncpg
+
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM tracker_schema") == 1
+        assert await conn.fetchval("SELECT version FROM tracker_schema") == 1
+    finally:
+        await conn.close()
+
+
+async def test_a_newer_schema_is_refused(pg_dsn):
+    async with await open_store(pg_dsn):
+        pass
+    import asyncpg
+
+    conn = await asyncpg.connect(pg_dsn)
+    await conn.execute("UPDATE tracker_schema SET version = 99")
+    await conn.close()
+    with pytest.raises(SchemaVersionError, match="upgrade tracker"):
+        await open_store(pg_dsn)
+
+
+async def test_rows_cannot_be_edited_or_deleted(pg_dsn):
+    async with await open_store(pg_dsn) as store:
+        await store.append([ev(1)])
+    import asyncpg
+
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+        for sql in ("UPDATE tracker_events SET data = '{}'", "DELETE FROM tracker_events",
+                    "TRUNCATE tracker_events"):
+            with pytest.raises(asyncpg.PostgresError, match="immutable"):
+                await conn.execute(sql)
+        assert await conn.fetchval("SELECT count(*) FROM tracker_events") == 1
+    finally:
+        await conn.close()
+
+
+async def test_data_is_kept_byte_for_byte(pg_dsn):
+    # text, not jsonb: key order, spacing, escapes and number spelling all survive
+    odd = ['{"b": 1,   "a": [1.50, 1e3]}', '{"z":"\\u00e9\\n","a":null}', '{ "x" : "ünïcødé ✓" }']
+    events = [NewEvent(str(uuid.uuid4()), "Thing", data) for data in odd]
+    async with await open_store(pg_dsn) as store:
+        await store.append(events)
+        assert [r.data for r in await store.read()] == odd
+        assert await store.append(events) == [1, 2, 3]  # a retry: byte-identical, so idempotent
+        changed = NewEvent(events[0].id, "Thing", '{"a": [1.50, 1e3], "b": 1}')  # same JSON, other bytes
+        with pytest.raises(IdConflict):
+            await store.append([changed])
+
+
+async def test_recorded_at_from_the_database_clock_never_decreases_across_stores(pg_dsn):
+    stores = [await open_store(pg_dsn) for _ in range(3)]
+    try:
+        await asyncio.gather(*(s.append([ev(f"{i}-{n}")]) for n in range(10) for i, s in enumerate(stores)))
+        rows = await stores[0].read()
+        assert [r.position for r in rows] == list(range(1, 31))
+        stamps = [r.recorded_at for r in rows]
+        assert stamps == sorted(stamps)
+        import asyncpg
+
+        conn = await asyncpg.connect(pg_dsn)
+        now = await conn.fetchval("SELECT clock_timestamp()")
+        await conn.close()
+        assert abs((now - stamps[-1]).total_seconds()) < 30
+    finally:
+        for s in stores:
+            await s.close()
+
+
+# -- outages ------------------------------------------------------------------------------
+
+
+async def test_unreachable_server_fails_fast_and_masks_the_password():
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailable) as caught:
+        await open_store("postgresql://tracker:s3cret@127.0.0.1:1/x")
+    assert time.monotonic() - started < 6
+    message = str(caught.value)
+    assert "s3cret" not in message
+    assert "postgresql://tracker:***@127.0.0.1:1/x" in message
+    assert "refused" in message
+
+
+def test_unreachable_server_exits_4_through_the_cli(tmp_path):
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "tracker", "state", "territory",
+                           "--db", "postgresql://postgres:pw@127.0.0.1:1/x"],
+                          capture_output=True, text=True, timeout=30, cwd=tmp_path)
+    assert done.returncode == 4, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "127.0.0.1:1" in done.stderr and ":pw@" not in done.stderr
+    assert time.monotonic() - started < 10
+
+
+async def test_a_missing_database_is_unavailable_not_a_driver_error(databases):
+    server_dsn()
+    dsn = with_database(databases.server, f"tracker_missing_{uuid.uuid4().hex[:8]}")
+    with pytest.raises(StoreUnavailable, match="does not exist"):
+        await open_store(dsn)
+
+
+async def test_killed_connections_under_a_waiter_lose_nothing(pg_dsn):
+    async with await open_store(pg_dsn) as store, await open_store(pg_dsn) as writer:
+        await writer.append([ev(1)])
+        assert await store.wait(0, timeout=2) == 1
+        await asyncio.sleep(0.2)  # the listener is connected
+        assert await terminate(pg_dsn) >= 2  # every connection: the pools' and the listener
+        waiter = asyncio.create_task(store.wait(1, timeout=10))
+        await asyncio.sleep(0.1)
+        await writer.append([ev(2)])  # the writer's pool reconnects by itself
+        assert await asyncio.wait_for(waiter, 5) == 2
+        # and the listener is back: a NOTIFY wakes the waiter well before the next poll
+        await asyncio.sleep(1.5)
+        loop = asyncio.get_running_loop()
+        waiter = asyncio.create_task(store.wait(2, timeout=10))
+        await asyncio.sleep(0.05)
+        started = loop.time()
+        await writer.append([ev(3)])
+        assert await asyncio.wait_for(waiter, 5) == 3
+        assert loop.time() - started < 1.0
+        assert [r.position for r in await store.read()] == [1, 2, 3]
+
+
+async def test_wait_raises_while_the_database_is_down_and_recovers_after(pg_dsn):
+    async with await open_store(pg_dsn) as store:
+        await store.append([ev(1)])
+        assert await store.wait(0, timeout=1) == 1
+        await allow_connections(pg_dsn, False)
+        try:
+            await terminate(pg_dsn)
+            started = time.monotonic()
+            with pytest.raises(StoreUnavailable, match="not currently accepting connections"):
+                await store.wait(1, timeout=2)
+            assert time.monotonic() - started < 6
+            with pytest.raises(StoreUnavailable):
+                await store.append([ev(2)])
+        finally:
+            await allow_connections(pg_dsn, True)
+        # back: the same store object works again, nothing was half-written
+        assert await store.head() == 1
+        assert await store.append([ev(2)]) == [2]
+        assert await store.append([ev(2)]) == [2]  # a client's retry stores nothing twice
+        async with await open_store(pg_dsn) as other:
+            waiter = asyncio.create_task(store.wait(2, timeout=10))
+            await asyncio.sleep(0.05)
+            await other.append([ev(3)])
+            assert await asyncio.wait_for(waiter, 2) == 3
+
+
+async def test_hub_reports_the_outage_and_recovers(pg_dsn):
+    """The live server's pump: /healthz's reason is set while the store cannot be reached."""
+    from tracker.server.hub import Hub
+    from tracker.service import Tracker
+
+    tracker = Tracker(await open_store(pg_dsn))
+    try:
+        hub = Hub(tracker)
+        await hub.start()
+        try:
+            await allow_connections(pg_dsn, False)
+            try:
+                await terminate(pg_dsn)
+                for _ in range(50):
+                    if hub.problem is not None:
+                        break
+                    await asyncio.sleep(0.1)
+                assert hub.problem is not None and "PostgreSQL" in hub.problem
+            finally:
+                await allow_connections(pg_dsn, True)
+            for _ in range(50):
+                if hub.problem is None:
+                    break
+                await asyncio.sleep(0.1)
+            assert hub.problem is None
+        finally:
+            await hub.stop()
+    finally:
+        await tracker.close()
+
+
+# -- import --------------------------------------------------------------------------------
+
+
+async def test_import_keeps_positions_ids_and_recorded_at(pg_dsn, databases):
+    async with await open_store(pg_dsn) as source:
+        await source.append([ev(n) for n in range(1, 6)])
+        await source.append([ev(n) for n in range(6, 9)])
+        records = await source.read()
+    target_dsn = await databases.create()
+    async with await open_store(target_dsn) as target:
+        assert await target.import_events(records) == 8
+        assert await target.read() == records
+        assert await target.append([ev(9)]) == [9]
+        with pytest.raises(Exception) as caught:
+            await target.import_events(records)
+        from tracker.errors import ConflictError, InputError
+
+        assert isinstance(caught.value, ConflictError)
+    async with await open_store(await databases.create()) as empty:
+        with pytest.raises(InputError):
+            await empty.import_events(records[1:])  # not 1..N
+        assert await empty.head() == 0
+
+
+def test_poll_interval_is_at_most_a_second():
+    assert PostgresStore.POLL_INTERVAL_S <= 1.0

@@ -1,0 +1,462 @@
+"""The scale-out store: one PostgreSQL database shared by every tracker process and node.
+
+Ordering. Every append transaction first takes one transaction-scoped advisory lock
+(`pg_advisory_xact_lock`), then reads the head and numbers its events head+1, head+2, ...
+The lock is released only after the transaction's commit is visible, so appends commit
+one after another in position order: whatever a reader sees is always a prefix 1..head
+of the log, and no catch-up reader can pass a position that commits later. (A sequence
+or bigserial cannot promise that: a value taken by one transaction can commit after a
+larger one; Marten shipped that bug and fixed it in 9.16.1.) The cost: appends to one
+database are serial, one transaction at a time across all nodes; docs/postgres.md.
+
+Group commit, as in the SQLite store: callers of one process queue their batches, one
+writer task takes everything queued and commits it in one transaction. Every batch is
+checked in Python, in order, against the ids already stored (one lookup) and the
+batches before it, as if it ran alone: an IdConflict or PositionConflict fails that
+caller only, and only the accepted batches are inserted (one statement for the group).
+
+`recorded_at` is the database's `clock_timestamp()` read after the lock is held, raised
+to the previous row's if the clock stepped back: it never decreases as positions grow,
+whichever node appended. `data` is `text`, not `jsonb`, so it comes back byte for byte.
+
+Notifications: each append transaction NOTIFYs a channel (delivered at commit). One
+listener connection per store wakes its waiters; `wait()` also polls the head every half
+second, so a dropped listener or a restarted database loses nothing; the listener
+reconnects by itself.
+
+Errors: asyncpg's, the socket's and timeouts are translated here into StoreUnavailable
+(with the URL's password masked); nothing of the driver crosses this module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import asyncpg
+
+from ..errors import (ConflictError, IdConflict, InputError, LogNotEmpty, PositionConflict, SchemaVersionError,
+                      StoreUnavailable, TrackerError)
+from .base import EventStore, NewEvent, StoredEvent, check_import
+from .url import parse_store_url
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+# Advisory lock keys (per database): 'tracker' in ASCII, then +1 for the schema.
+APPEND_LOCK = 0x747261636B6572
+SCHEMA_LOCK = APPEND_LOCK + 1
+CHANNEL = "tracker_events"
+CONNECT_TIMEOUT_S = 5.0  # an unreachable server fails fast
+COMMAND_TIMEOUT_S = 60.0  # a statement (an append waiting for the lock included)
+GROUP_EVENTS = 20_000  # a group commit takes queued batches up to this many events (or one larger batch)
+
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS tracker_schema (
+    version     integer NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tracker_events (
+    position    bigint PRIMARY KEY,      -- head + 1 under the append lock: gapless, commits in order
+    id          text NOT NULL UNIQUE,    -- text, not uuid: returned exactly as given
+    recorded_at timestamptz NOT NULL,    -- the database clock, never decreasing
+    type        text NOT NULL,
+    data        text NOT NULL            -- text, not jsonb: byte-identical round trip
+);
+CREATE INDEX IF NOT EXISTS tracker_events_by_type ON tracker_events (type, position);
+CREATE OR REPLACE FUNCTION tracker_events_immutable() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'tracker events are immutable (% refused)', TG_OP;
+END $$;
+DROP TRIGGER IF EXISTS tracker_events_no_change ON tracker_events;
+CREATE TRIGGER tracker_events_no_change BEFORE UPDATE OR DELETE ON tracker_events
+    FOR EACH ROW EXECUTE FUNCTION tracker_events_immutable();
+DROP TRIGGER IF EXISTS tracker_events_no_truncate ON tracker_events;
+CREATE TRIGGER tracker_events_no_truncate BEFORE TRUNCATE ON tracker_events
+    FOR EACH STATEMENT EXECUTE FUNCTION tracker_events_immutable();
+INSERT INTO tracker_schema (version) SELECT {SCHEMA_VERSION} WHERE NOT EXISTS (SELECT 1 FROM tracker_schema);
+"""
+
+_COLUMNS = "position, id, recorded_at, type, data"
+_LAST = ("SELECT (SELECT position FROM tracker_events ORDER BY position DESC LIMIT 1), "
+         "GREATEST(clock_timestamp(), (SELECT recorded_at FROM tracker_events ORDER BY position DESC LIMIT 1))")
+_LOOKUP = f"SELECT {_COLUMNS} FROM tracker_events WHERE id = ANY($1::text[])"
+_INSERT = (f"INSERT INTO tracker_events ({_COLUMNS}) "
+           "SELECT p, i, $5::timestamptz, t, d FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS u(p, i, t, d)")
+_HEAD = "SELECT COALESCE(MAX(position), 0) FROM tracker_events"
+
+# The connection went away under a statement (a terminated backend, a restarted server,
+# a reset socket): a fresh connection from the pool may well succeed.
+_LOST = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.exceptions.AdminShutdownError,
+         asyncpg.exceptions.CrashShutdownError, asyncpg.exceptions.CannotConnectNowError, ConnectionError)
+# Everything the driver or the socket may raise, translated at this boundary.
+_DRIVER = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+
+
+@dataclass(slots=True)
+class _Request:
+    events: list[NewEvent]
+    expected: int | None
+    future: asyncio.Future[list[int]]
+    outcome: list[int] | BaseException | None = None
+    new: list[tuple[int, NewEvent]] | None = None  # the events it stores now, with their positions
+
+
+class PostgresStore(EventStore):
+    POLL_INTERVAL_S = 0.5  # wait() reads the head at least this often, listener or not
+    LISTENER_PING_S = 5.0  # how often the listener connection proves it is alive
+    RECONNECT_S = 0.5  # how soon a dropped listener is reconnected
+
+    def __init__(self, dsn: str, shown: str, pool: asyncpg.Pool) -> None:
+        self.dsn = dsn  # with the password: only for connecting
+        self.url = shown  # with the password masked: for messages
+        self._pool = pool
+        self._queue: list[_Request] = []
+        self._task: asyncio.Task[None] | None = None
+        self._woken = asyncio.Event()
+        self._listener: asyncio.Task[None] | None = None
+        self._closed = False
+
+    @classmethod
+    async def open(cls, dsn: str) -> PostgresStore:
+        shown = parse_store_url(dsn).text
+        try:
+            pool = await asyncpg.create_pool(
+                dsn, min_size=1, max_size=8, timeout=CONNECT_TIMEOUT_S, command_timeout=COMMAND_TIMEOUT_S,
+                max_inactive_connection_lifetime=60.0)
+        except TrackerError:
+            raise
+        except (*_DRIVER, ValueError) as e:
+            raise _unavailable(e, shown, "cannot open") from None
+        store = cls(dsn, shown, pool)
+        try:
+            await store._migrate()
+        except BaseException:
+            await store._close_pool()
+            raise
+        return store
+
+    async def _migrate(self) -> None:
+        """Create the schema on first use; several nodes starting at once on an empty
+        database queue on an advisory lock, and all but the first find it made."""
+        async def run(conn: asyncpg.Connection) -> None:
+            version = await _schema_version(conn)
+            if version == SCHEMA_VERSION:
+                return
+            async with conn.transaction():
+                await conn.execute(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})")
+                version = await _schema_version(conn)
+                if version is None:
+                    await conn.execute(SCHEMA)
+                    version = SCHEMA_VERSION
+            if version > SCHEMA_VERSION:
+                raise SchemaVersionError(
+                    f"the PostgreSQL store {self.url} has schema version {version}, newer than this "
+                    f"tracker understands ({SCHEMA_VERSION}): upgrade tracker")
+            if version < SCHEMA_VERSION:  # no older version exists yet: nothing to migrate from
+                raise SchemaVersionError(f"the PostgreSQL store {self.url} has unknown schema version {version}")
+        await self._with_connection(run, "cannot open")
+
+    # -- connections and errors -------------------------------------------------------------
+
+    async def _with_connection(self, work, doing: str = "failed", retry: bool = True):
+        """Run `work(conn)` on a pooled connection, once more on a fresh one if the
+        connection was lost under it; translate whatever the driver raises."""
+        for attempt in (1, 2):
+            try:
+                async with self._pool.acquire(timeout=COMMAND_TIMEOUT_S) as conn:
+                    return await work(conn)
+            except TrackerError:
+                raise
+            except _LOST as e:
+                if attempt == 2 or not retry or self._closed:
+                    raise _unavailable(e, self.url, doing) from None
+                log.info("PostgreSQL connection lost (%s); retrying once", e)
+            except _DRIVER as e:
+                raise _unavailable(e, self.url, doing) from None
+        raise AssertionError("unreachable")
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreUnavailable(f"the store {self.url} is closed")
+
+    # -- appending: callers queue, one writer task commits them in groups ---------------------
+
+    async def append(self, events: Sequence[NewEvent], expected_position: int | None = None) -> list[int]:
+        self._check_open()
+        loop = asyncio.get_running_loop()
+        request = _Request(list(events), expected_position, loop.create_future())
+        self._queue.append(request)
+        if self._task is None or self._task.done():
+            self._task = loop.create_task(self._write_loop(), name=f"tracker-postgres-writer {self.url}")
+        # shield: a caller that stops waiting cannot undo a commit already under way
+        return await asyncio.shield(request.future)
+
+    async def _write_loop(self) -> None:
+        while self._queue:
+            group, size = [], 0
+            while self._queue and (not group or size + len(self._queue[0].events) <= GROUP_EVENTS):
+                request = self._queue.pop(0)
+                group.append(request)
+                size += len(request.events)
+            await self._commit(group)
+
+    async def _commit(self, group: list[_Request]) -> None:
+        try:
+            # Safe to run twice: a retry after a commit that did land finds every id stored
+            # with the same data and answers with the original positions.
+            await self._with_connection(lambda conn: self._commit_group(conn, group), "append failed")
+        except (InputError, StoreUnavailable) as e:
+            if len(group) > 1 and isinstance(e, InputError):  # one caller's bad data: the others go alone
+                for request in group:
+                    request.outcome = None
+                    await self._commit([request])
+                return
+            for request in group:
+                request.outcome = e
+            _answer(group)
+            return
+        except BaseException as e:  # cancelled, or a bug: nobody in the group is acknowledged
+            for request in group:
+                request.outcome = e if isinstance(e, Exception) else StoreUnavailable(f"the store {self.url} closed")
+            _answer(group)
+            raise
+        _answer(group)
+        if any(request.new for request in group):
+            self._wake()
+
+    async def _commit_group(self, conn: asyncpg.Connection, group: list[_Request]) -> None:
+        """One transaction under the append lock: check every request in order, insert the
+        accepted ones in one statement, NOTIFY, commit. Answers are set, not sent."""
+        await conn.execute(f"BEGIN; SELECT pg_advisory_xact_lock({APPEND_LOCK})")
+        try:
+            # A statement after the lock: its snapshot sees every earlier append committed.
+            last, stamp = await conn.fetchrow(_LAST)
+            head = last or 0
+            ids = list({e.id for request in group for e in request.events})
+            stored = {r["id"]: (r["position"], r["data"]) for r in await conn.fetch(_LOOKUP, ids)} if ids else {}
+            rows: list[tuple[int, NewEvent]] = []
+            for request in group:
+                try:
+                    positions, new = _plan(request, head, stored)
+                except ConflictError as e:
+                    request.outcome, request.new = e, None
+                    continue
+                for position, event in new:
+                    stored[event.id] = (position, event.data)
+                head += len(new)
+                rows += new
+                request.outcome, request.new = positions, new
+            if rows:
+                await conn.execute(_INSERT, [p for p, _ in rows], [e.id for _, e in rows],
+                                   [e.type for _, e in rows], [e.data for _, e in rows], stamp)
+                await conn.execute(f"SELECT pg_notify('{CHANNEL}', '{head}'); COMMIT")
+            else:
+                await conn.execute("COMMIT")
+        except BaseException as e:
+            for request in group:
+                request.outcome, request.new = None, None
+            if not conn.is_closed() and conn.is_in_transaction():
+                try:
+                    await conn.execute("ROLLBACK")
+                except Exception:
+                    conn.terminate()
+            if isinstance(e, asyncpg.DataError):  # text PostgreSQL cannot hold (a NUL character)
+                raise InputError(f"the PostgreSQL store {self.url} refused the data: {e}") from None
+            raise
+
+    # -- importing a log ---------------------------------------------------------------------
+
+    async def import_events(self, events: Sequence[StoredEvent]) -> int:
+        """Load stored records into an empty log, keeping position, id and recorded_at."""
+        self._check_open()
+        events = list(events)
+        check_import(events)
+
+        async def run(conn: asyncpg.Connection) -> int:
+            try:
+                async with conn.transaction():  # all or nothing
+                    await conn.execute(f"SELECT pg_advisory_xact_lock({APPEND_LOCK})")
+                    head = await conn.fetchval(_HEAD)
+                    if head:
+                        raise LogNotEmpty(head, self.url)
+                    if events:
+                        await conn.copy_records_to_table(
+                            "tracker_events", columns=["position", "id", "recorded_at", "type", "data"],
+                            records=[(e.position, e.id, e.recorded_at, e.type, e.data) for e in events])
+                        await conn.execute(f"SELECT pg_notify('{CHANNEL}', '{len(events)}')")
+            except asyncpg.DataError as e:  # text PostgreSQL cannot hold (a NUL character)
+                raise InputError(f"the PostgreSQL store {self.url} refused the records: {e}") from None
+            return len(events)
+
+        # Not retried: a lost connection may have committed, and a second try would find
+        # the log no longer empty.
+        count = await self._with_connection(run, "import failed", retry=False)
+        if count:
+            self._wake()
+        return count
+
+    # -- reading ------------------------------------------------------------------------------
+
+    async def read(self, after: int = 0, limit: int | None = None,
+                   types: Iterable[str] | None = None) -> list[StoredEvent]:
+        self._check_open()
+        if limit is not None and limit <= 0:
+            return []
+        if types is not None:
+            types = list(types)
+            if not types:
+                return []
+            sql = (f"SELECT {_COLUMNS} FROM tracker_events WHERE position > $1 AND type = ANY($3::text[]) "
+                   "ORDER BY position LIMIT $2")
+            args: tuple = (after, limit, types)
+        else:
+            sql = f"SELECT {_COLUMNS} FROM tracker_events WHERE position > $1 ORDER BY position LIMIT $2"
+            args = (after, limit)
+        rows = await self._with_connection(lambda conn: conn.fetch(sql, *args), "read failed")
+        return [StoredEvent(*row) for row in rows]
+
+    async def head(self) -> int:
+        self._check_open()
+        return await self._with_connection(lambda conn: conn.fetchval(_HEAD), "read failed")
+
+    async def lookup(self, ids: Iterable[str]) -> dict[str, StoredEvent]:
+        self._check_open()
+        ids = list(dict.fromkeys(ids))
+        if not ids:
+            return {}
+        rows = await self._with_connection(lambda conn: conn.fetch(_LOOKUP, ids), "read failed")
+        return {row["id"]: StoredEvent(*row) for row in rows}
+
+    # -- waiting: LISTEN, with polling as the fallback -----------------------------------------
+
+    async def wait(self, after: int, timeout: float) -> int:
+        self._check_open()
+        if self._listener is None or self._listener.done():
+            self._listener = asyncio.get_running_loop().create_task(
+                self._listen(), name=f"tracker-postgres-listener {self.url}")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            woken = self._woken  # taken before reading the head: a NOTIFY after the read wakes us
+            head = await self.head()
+            remaining = deadline - loop.time()
+            if head > after or remaining <= 0:
+                return head
+            try:
+                await asyncio.wait_for(woken.wait(), min(remaining, self.POLL_INTERVAL_S))
+            except TimeoutError:
+                pass
+
+    def _wake(self) -> None:
+        self._woken.set()
+        self._woken = asyncio.Event()
+
+    async def _listen(self) -> None:
+        """Keep one LISTEN connection open for as long as the store is; reconnect when it drops."""
+        while not self._closed:
+            conn = None
+            try:
+                conn = await asyncpg.connect(self.dsn, timeout=CONNECT_TIMEOUT_S)
+                dropped = asyncio.Event()
+                conn.add_termination_listener(lambda _conn: dropped.set())
+                await conn.add_listener(CHANNEL, lambda *_: self._wake())
+                self._wake()  # whatever was appended while not listening: waiters look again
+                while not self._closed and not conn.is_closed():
+                    try:
+                        await asyncio.wait_for(dropped.wait(), self.LISTENER_PING_S)
+                    except TimeoutError:
+                        await conn.execute("SELECT 1", timeout=CONNECT_TIMEOUT_S)  # alive?
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # down: wait() keeps polling (and says so) until it is back
+                log.info("PostgreSQL listener for %s: %s", self.url, e)
+            finally:
+                if conn is not None and not conn.is_closed():
+                    conn.terminate()
+            if not self._closed:
+                await asyncio.sleep(self.RECONNECT_S)
+
+    # -- closing ------------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        if self._task is not None:
+            try:
+                await asyncio.shield(self._task)  # what was queued before the close is committed and answered
+            except Exception:
+                pass
+        self._closed = True
+        if self._listener is not None:
+            self._listener.cancel()
+            try:
+                await self._listener
+            except BaseException:
+                pass
+        await self._close_pool()
+
+    async def _close_pool(self) -> None:
+        self._closed = True
+        try:
+            await asyncio.wait_for(self._pool.close(), 5)
+        except Exception:
+            self._pool.terminate()
+
+
+def _plan(request: _Request, head: int, stored: dict[str, tuple[int, str]]) -> tuple[list[int], list[tuple[int, NewEvent]]]:
+    """One caller's batch, as if it ran alone after `head`, given every id stored so far
+    (the log's and the earlier requests' of this group): its positions and what is new."""
+    events, expected = request.events, request.expected
+    if not events:
+        if expected is not None and expected != head:
+            raise PositionConflict(expected, head)
+        return [], []
+    positions: list[int] = []
+    new: list[tuple[int, NewEvent]] = []
+    batch: dict[str, tuple[int, str]] = {}
+    for event in events:
+        known = stored.get(event.id) or batch.get(event.id)
+        if known is not None:
+            if known[1] != event.data:
+                raise IdConflict(event.id, known[0])
+            positions.append(known[0])
+            continue
+        position = head + len(new) + 1
+        batch[event.id] = (position, event.data)
+        new.append((position, event))
+        positions.append(position)
+    if expected is not None and expected != head and new:
+        raise PositionConflict(expected, head)
+    return positions, new
+
+
+def _answer(group: list[_Request]) -> None:
+    for request in group:
+        if request.future.done():  # the caller's task was cancelled: nobody is waiting
+            continue
+        if isinstance(request.outcome, BaseException):
+            request.future.set_exception(request.outcome)
+        else:
+            request.future.set_result(request.outcome or [])
+
+
+async def _schema_version(conn: asyncpg.Connection) -> int | None:
+    if await conn.fetchval("SELECT to_regclass('tracker_schema')") is None:
+        return None
+    return await conn.fetchval("SELECT max(version) FROM tracker_schema")
+
+
+def _unavailable(error: BaseException, url: str, doing: str) -> StoreUnavailable:
+    """A clear message for what the driver raised; never the password."""
+    if isinstance(error, ConnectionRefusedError) or (
+            isinstance(error, OSError) and "Connect call failed" in str(error)):
+        reason = "connection refused: is the PostgreSQL server running and listening there?"
+    elif isinstance(error, TimeoutError):
+        reason = f"no answer within {CONNECT_TIMEOUT_S:.0f} s (unreachable, or overloaded)"
+    elif isinstance(error, OSError):
+        reason = error.strerror or str(error) or type(error).__name__
+    else:
+        reason = str(error).strip() or type(error).__name__
+    return StoreUnavailable(f"the PostgreSQL store {url}: {doing}: {reason}")
