@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import pytest
 
 from tests.test_cli import db, seeded, seeding  # noqa: F401  (fixtures)
+from tests.test_cli import run
 from tests.test_cli import tracker as run_tracker
+from tests.test_pg_nodes import database  # noqa: F401  (fixture)
 
 
 def test_export_import_verify_round_trip(seeded, tmp_path):
@@ -52,3 +55,23 @@ def test_a_bad_export_is_refused_whole(seeded, tmp_path, change, words):
     done = run_tracker(target, "import", str(exported), expect=2)
     assert words in done.stderr and "log.jsonl" in done.stderr
     assert not target.exists() or json.loads(run_tracker(target, "verify", "--json").stdout)["events"] == 0
+
+
+PG_DSN = os.environ.get("TRACKER_TEST_PG_DSN")
+
+
+@pytest.mark.skipif(not PG_DSN, reason="set TRACKER_TEST_PG_DSN=postgresql://postgres@127.0.0.1:5432/postgres "
+                    "to move a log into PostgreSQL")
+def test_a_sqlite_log_moves_into_postgresql_intact(seeded, tmp_path, database):
+    from tests.test_pg_nodes import _with
+
+    exported = tmp_path / "log.jsonl"
+    run_tracker(seeded, "export", "-o", str(exported))
+    url = _with(PG_DSN, database=database)
+    assert "imported" in run("import", str(exported), "--db", url, cwd=tmp_path).stdout
+    here = json.loads(run_tracker(seeded, "verify", "--json").stdout)
+    there = json.loads(run("verify", "--json", "--db", url, cwd=tmp_path).stdout)
+    assert here == there and here["events"] > 0
+    assert run("state", "territory", "--json", "--db", url, cwd=tmp_path).stdout == \
+        run_tracker(seeded, "state", "territory", "--json").stdout
+    assert run("import", str(exported), "--db", url, cwd=tmp_path, expect=3).stderr
