@@ -88,10 +88,13 @@ _HEAD = "SELECT COALESCE(MAX(position), 0) FROM tracker_events"
 
 # The connection went away under a statement (a terminated backend, a restarted server,
 # a reset socket): a fresh connection from the pool may well succeed.
-_LOST = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.exceptions.AdminShutdownError,
-         asyncpg.exceptions.CrashShutdownError, asyncpg.exceptions.CannotConnectNowError, ConnectionError)
+# (InternalClientError: asyncpg's protocol state confused by a connection lost mid-statement.)
+_LOST = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.InternalClientError,
+         asyncpg.exceptions.AdminShutdownError, asyncpg.exceptions.CrashShutdownError,
+         asyncpg.exceptions.CannotConnectNowError, ConnectionError)
 # Everything the driver or the socket may raise, translated at this boundary.
-_DRIVER = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+_DRIVER = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError, TimeoutError)
+ATTEMPTS = 3  # a statement whose connection was lost runs again on another, up to this many times in all
 
 
 @dataclass(slots=True)
@@ -124,7 +127,7 @@ class PostgresStore(EventStore):
         try:
             pool = await asyncpg.create_pool(
                 dsn, min_size=1, max_size=8, timeout=CONNECT_TIMEOUT_S, command_timeout=COMMAND_TIMEOUT_S,
-                max_inactive_connection_lifetime=60.0)
+                max_inactive_connection_lifetime=60.0, reset=_no_reset)
         except TrackerError:
             raise
         except (*_DRIVER, ValueError) as e:
@@ -161,21 +164,48 @@ class PostgresStore(EventStore):
     # -- connections and errors -------------------------------------------------------------
 
     async def _with_connection(self, work, doing: str = "failed", retry: bool = True):
-        """Run `work(conn)` on a pooled connection, once more on a fresh one if the
-        connection was lost under it; translate whatever the driver raises."""
-        for attempt in (1, 2):
+        """Run `work(conn)` on a pooled connection, again on a fresh one if the connection
+        was lost under it (a restarted server leaves the pool's idle ones dead: they are
+        all replaced then); translate whatever the driver raises."""
+        for attempt in range(1, ATTEMPTS + 1):
+            last = attempt == ATTEMPTS or not retry or self._closed
             try:
-                async with self._pool.acquire(timeout=COMMAND_TIMEOUT_S) as conn:
-                    return await work(conn)
-            except TrackerError:
-                raise
+                conn = await self._pool.acquire(timeout=COMMAND_TIMEOUT_S)
             except _LOST as e:
-                if attempt == 2 or not retry or self._closed:
+                if last:
                     raise _unavailable(e, self.url, doing) from None
-                log.info("PostgreSQL connection lost (%s); retrying once", e)
+                await asyncio.sleep(0.05 * attempt)
+                continue
             except _DRIVER as e:
                 raise _unavailable(e, self.url, doing) from None
+            try:
+                result = await work(conn)
+            except TrackerError:
+                await self._release(conn)
+                raise
+            except _LOST as e:
+                _terminate(conn)  # never back into the pool
+                await self._pool.expire_connections()  # and its siblings are likely dead too
+                await self._release(conn)
+                if last:
+                    raise _unavailable(e, self.url, doing) from None
+                log.info("PostgreSQL connection lost (%s); trying a new one", e)
+                continue
+            except _DRIVER as e:
+                await self._release(conn)
+                raise _unavailable(e, self.url, doing) from None
+            except BaseException:
+                await self._release(conn)
+                raise
+            await self._release(conn)  # a connection lost only now: the work is done all the same
+            return result
         raise AssertionError("unreachable")
+
+    async def _release(self, conn: asyncpg.Connection) -> None:
+        try:
+            await self._pool.release(conn)
+        except Exception:  # its reset failed: the pool has dropped it and will connect anew
+            pass
 
     def _check_open(self) -> None:
         if self._closed:
@@ -257,11 +287,11 @@ class PostgresStore(EventStore):
         except BaseException as e:
             for request in group:
                 request.outcome, request.new = None, None
-            if not conn.is_closed() and conn.is_in_transaction():
+            if not isinstance(e, _LOST) and not conn.is_closed() and conn.is_in_transaction():
                 try:
                     await conn.execute("ROLLBACK")
                 except Exception:
-                    conn.terminate()
+                    _terminate(conn)
             if isinstance(e, asyncpg.DataError):  # text PostgreSQL cannot hold (a NUL character)
                 raise InputError(f"the PostgreSQL store {self.url} refused the data: {e}") from None
             raise
@@ -430,6 +460,19 @@ def _plan(request: _Request, head: int, stored: dict[str, tuple[int, str]]) -> t
     if expected is not None and expected != head and new:
         raise PositionConflict(expected, head)
     return positions, new
+
+
+def _terminate(conn: asyncpg.Connection) -> None:
+    try:
+        conn.terminate()
+    except Exception:  # released already, or closed
+        pass
+
+
+async def _no_reset(conn: asyncpg.Connection) -> None:
+    """Connections go back to the pool as they are: this store leaves no session state
+    (its locks are transaction-scoped, it LISTENs on a connection of its own), and the
+    default reset would cost a round trip per statement."""
 
 
 def _answer(group: list[_Request]) -> None:
