@@ -27,6 +27,10 @@ def _order(record: Record) -> tuple[str, int]:
     return (record.event.get("occurred_on") or "", record.position)
 
 
+def _first(pair: tuple[Any, Any]) -> Any:
+    return pair[0]
+
+
 def retractions(records: Iterable[Record], known_at: datetime | None) -> set[str]:
     """Ids retracted by retractions known at `known_at` (all of them when None)."""
     return {r.event["retracts"] for r in records if r.event["type"] == "EventRetracted"
@@ -69,8 +73,15 @@ class Timeline:
         self._checkpoints: list[tuple[int, dict[str, State]]] = [(0, {n: {} for n in self.projections})]
 
     def add(self, records: Iterable[Record]) -> None:
-        """Take records in any order (each position once): late ones slot into history."""
+        """Take records in any order (each position once): late ones slot into history.
+
+        A batch is sorted once and merged into history in one pass (Timsort merges the two
+        sorted runs in linear time), not inserted record by record: a late record inserted
+        alone costs a move of every later fact."""
         late_registration = False
+        new: list[tuple[tuple[str, int], Record]] = []
+        targets: list[str] = []
+        index = self._index
         for record in records:
             self.count += 1
             event = record.event
@@ -90,19 +101,43 @@ class Timeline:
                 self._retractions.append(record)
                 target = event["retracts"]
                 self._retracted.add(target)
-                if target in self._index:
-                    self._invalidate(bisect.bisect_left(self._keys, self._index[target]))
+                targets.append(target)
                 continue
-            key = _order(record)
-            at = bisect.bisect_right(self._keys, key)
-            self._keys.insert(at, key)
-            self._facts.insert(at, record)
-            if "id" in event:
-                self._index[event["id"]] = key
-            if at < len(self._keys) - 1:
-                self._invalidate(at)
+            key = (event.get("occurred_on") or "", record.position)
+            new.append((key, record))
+            ident = event.get("id")
+            if ident is not None:
+                index[ident] = key
+        if new:
+            self._merge(new)
+        for target in targets:  # after the batch's facts are in: a target may come later in it
+            if target in index:
+                self._invalidate(bisect.bisect_left(self._keys, index[target]))
         if late_registration:
             self.catalog = catalog_of(self._registrations)
+
+    def _merge(self, new: list[tuple[tuple[str, int], Record]]) -> None:
+        keys, facts = self._keys, self._facts
+        new.sort(key=_first)  # keys are unique (positions are): records are never compared
+        first = new[0][0]
+        if not keys or first > keys[-1]:  # the usual case: the batch is all after history
+            keys.extend([k for k, _ in new])
+            facts.extend([r for _, r in new])
+            return
+        at = bisect.bisect_right(keys, first)
+        if len(new) <= 8:  # a few late records: insert each
+            for key, record in new:
+                i = bisect.bisect_right(keys, key, at)
+                keys.insert(i, key)
+                facts.insert(i, record)
+        else:  # merge the two sorted runs: history from `at` on, and the batch
+            merged = list(zip(keys[at:], facts[at:]))
+            merged += new
+            merged.sort(key=_first)
+            del keys[at:], facts[at:]
+            keys.extend([k for k, _ in merged])
+            facts.extend([r for _, r in merged])
+        self._invalidate(at)
 
     def _invalidate(self, at: int) -> None:
         """Checkpoints past fact index `at` folded a history that has changed."""
