@@ -47,6 +47,7 @@ BEGIN SELECT RAISE(ABORT, 'tracker events are immutable'); END;
 """
 _COLUMNS = "position, id, recorded_at, type, data"
 _INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
+_HEAD = "SELECT COALESCE(MAX(position), 0) FROM events"
 _CHUNK = 500  # ids per IN (...) query, well under SQLite's variable limit
 BUSY_TIMEOUT_S = 30.0
 GROUP_EVENTS = 20_000  # a group commit takes queued batches up to this many events (or one larger batch)
@@ -74,6 +75,7 @@ class SQLiteStore(EventStore):
         self._writer = writer  # used only on the executor's one thread
         self._executor = executor
         self._reader = reader
+        self._quick = _open_quick(path)  # head() without a thread hop (None: use the reader)
         self._queue: list[_Request] = []
         self._task: asyncio.Task[None] | None = None
         self._appended = asyncio.Event()
@@ -207,8 +209,16 @@ class SQLiteStore(EventStore):
 
     async def head(self) -> int:
         self._check_open()
+        if self._quick is not None:
+            # One indexed lookup (MAX of the INTEGER PRIMARY KEY): microseconds on the loop's
+            # thread, cheaper than the hop to the reader's thread that every append would pay.
+            # It never waits for a lock (timeout 0): if SQLite is busy, ask the reader instead.
+            try:
+                return self._quick.execute(_HEAD).fetchone()[0]
+            except sqlite3.Error:
+                pass
         try:
-            (head,) = await (await self._reader.execute("SELECT COALESCE(MAX(position), 0) FROM events")).fetchone()
+            (head,) = await (await self._reader.execute(_HEAD)).fetchone()
         except sqlite3.Error as e:
             raise _translate(e, self.path) from e
         return head
@@ -284,6 +294,8 @@ class SQLiteStore(EventStore):
             except Exception:
                 pass
         await self._reader.close()
+        if self._quick is not None:
+            self._quick.close()
         await asyncio.get_running_loop().run_in_executor(self._executor, self._writer.close)
         self._executor.shutdown(wait=False)
 
@@ -355,6 +367,18 @@ def _lookup_sync(db: sqlite3.Connection, ids: list[str]) -> dict[str, tuple[int,
                 f"SELECT position, id, data FROM events WHERE id IN ({','.join('?' * len(chunk))})", chunk):
             found[ident] = (position, data)
     return found
+
+
+def _open_quick(path: str) -> sqlite3.Connection | None:
+    """A read-only connection for head() on the event loop's thread; it never waits for a lock."""
+    if path == ":memory:" or path.startswith("file:"):
+        return None
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, timeout=0, check_same_thread=False)
+        conn.execute("PRAGMA query_only = ON")
+        return conn
+    except sqlite3.Error:
+        return None
 
 
 def _open_writer(path: str) -> sqlite3.Connection:
