@@ -127,16 +127,14 @@ def _check(item: Item, catalog: Catalog, today: date, stored_types: Mapping[str,
         event = model.model_validate(data)
     except ValidationError as e:
         return [_issue(where, model, err) for err in e.errors(include_url=False)]
-    issues = _resolve_and_check(where, event, catalog, today, stored_types, batch_types)
+    issues, resolved = _resolve_and_check(where, event, catalog, today, stored_types, batch_types)
     if issues:
         return issues
     found = canonical(event)
     if found.get("occurred_on") and found.get("precision", "day") != "day":
         # A fact known only to a window sorts, and is stored, at the window's first day.
         found["occurred_on"] = window_start(event.occurred_on, event.precision).isoformat()
-    for field in (*model.ACTOR_FIELDS, *model.PLACE_FIELDS):
-        if found.get(field) is not None:
-            found[field] = catalog.resolve("actor" if field in model.ACTOR_FIELDS else "place", found[field])
+    found.update(resolved)  # each reference by its id: resolved once, in the check
     if kind in REGISTRATIONS:
         clashes = catalog.collisions(found)
         if clashes:
@@ -146,15 +144,18 @@ def _check(item: Item, catalog: Catalog, today: date, stored_types: Mapping[str,
 
 
 def _resolve_and_check(where: str, event: Event, catalog: Catalog, today: date,
-                       stored_types: Mapping[str, str], batch_types: Mapping[str, str]) -> list[Issue]:
+                       stored_types: Mapping[str, str], batch_types: Mapping[str, str]
+                       ) -> tuple[list[Issue], dict[str, str]]:
+    """The issues of a validated event, and the id that each of its references names."""
     issues = []
+    resolved: dict[str, str] = {}
     for kind, fields in (("actor", event.ACTOR_FIELDS), ("place", event.PLACE_FIELDS)):
         for field in fields:
             text = getattr(event, field)
             if text is None:
                 continue
             try:
-                catalog.resolve(kind, text)
+                resolved[field] = catalog.resolve(kind, text)
             except UnknownReference as e:
                 hint = (f"did you mean {' or '.join(repr(s) for s in e.suggestions)}?" if e.suggestions
                         else f"register it first with {'an' if kind == 'actor' else 'a'} {kind.title()}Registered event")
@@ -177,7 +178,7 @@ def _resolve_and_check(where: str, event: Event, catalog: Catalog, today: date,
             issues.append(Issue(where, "retracts", f"{target} is a {target_type}, which cannot be retracted",
                                 "re-register the actor or place to correct reference data"
                                 if target_type in REGISTRATIONS else "append the original event again with a new id"))
-    return issues
+    return issues, resolved
 
 
 def _issue(where: str, model: type[Event], err: Any) -> Issue:

@@ -17,7 +17,23 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, Type
 
 from .dates import Precision, parse_date
 
-IsoDate = Annotated[date, BeforeValidator(parse_date)]
+_DATES: dict[str, date] = {}  # ISO text -> its date: a log names a few thousand days
+
+
+def _parse_date(value: object) -> date:
+    """`parse_date`, remembering the dates of strings it accepted (an error is never cached,
+    so every bad value is checked, and reported, again)."""
+    if type(value) is str:
+        found = _DATES.get(value)
+        if found is None:
+            found = parse_date(value)
+            if len(_DATES) < 100_000:
+                _DATES[value] = found
+        return found
+    return parse_date(value)
+
+
+IsoDate = Annotated[date, BeforeValidator(_parse_date)]
 MAX_COUNT = (1 << 63) - 1  # counts are stored as JSON that orjson and SQLite read as 64-bit integers
 Count = Annotated[int, Strict(), Field(ge=0, le=MAX_COUNT)]
 Text = Annotated[str, Field(min_length=1, max_length=10_000)]
