@@ -2,10 +2,16 @@
 
 Everything sent to a client goes through its sender: replies and projection updates from
 a bounded queue, then events pulled from each event subscription's cursor (hub.py), one
-subscription at a time in turn. A client whose queue overflows, or whose live cursor lags
-the head by more than `max_lag` events, is too slow: it is closed with 1013 (try again
-later) and resumes from its last position. So one slow reader never grows the server's memory or
-delays the others.
+subscription at a time in turn, several events written at once when the ring holds them.
+A client whose queue overflows, or whose live cursor lags the head by more than `max_lag`
+events, is too slow: it is closed with 1013 (try again later) and resumes from its last
+position. So one slow reader never grows the server's memory or delays the others.
+
+The live fast path: when the hub moves and a client's sender is idle (nothing queued, every
+event cursor caught up at the previous head) and its socket is not backed up, `wake` writes
+the new events straight from the ring, in order from each cursor, the way
+`websockets.broadcast` does (no task switch, one socket write per client per move), up to
+`PUSH_BYTES`; whatever is left, the sender pulls as before, with flow control.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from collections import deque
 import structlog
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
 
 from .. import protocol
 from ..errors import TrackerError
@@ -27,6 +34,7 @@ from .hub import EventSubscription, Hub, ViewSubscription
 log = structlog.get_logger("tracker.server")
 
 MAX_APPEND_EVENTS = 10_000  # events per append request; more is `too_large`
+PUSH_BYTES = 64 * 1024  # event bytes written to one client per hub move by the fast path, or per sender write
 
 
 class Outbox:
@@ -38,6 +46,7 @@ class Outbox:
         self.queue: deque[str] = deque()
         self.events: dict[str, EventSubscription] = {}  # this client's event cursors
         self._wake = asyncio.Event()
+        self.idle = False  # the sender waits for news, having sent everything up to the head
         self.closed = False
 
     def put(self, text: str) -> bool:
@@ -59,7 +68,39 @@ class Outbox:
             if sub.caught_up and head - sub.sent > self.max_lag and not self.closed:
                 self.too_slow(f"subscription {sub.id} at position {sub.sent}, head {head}")
                 return
+        if self.idle and not self.queue and not self.closed and self._push(head):
+            return
         self._wake.set()
+
+    def _push(self, head: int) -> bool:
+        """The fast path (see the module's docstring): True if every cursor reached `head`."""
+        ws = self.ws
+        if ws.protocol.state is not State.OPEN or ws.transport.get_write_buffer_size() > PUSH_BYTES:
+            return False
+        written = 0
+        try:
+            for sub in self.events.values():
+                if not sub.caught_up:
+                    return False
+                prefix = sub.prefix
+                while sub.sent < head and written < PUSH_BYTES:
+                    body = self.hub.from_ring(sub.sent + 1)
+                    if body is None:
+                        break
+                    frame = prefix + body[1:]
+                    ws.protocol.send_text(frame)
+                    written += len(frame)
+                    sub.sent += 1
+        except Exception as e:  # as broadcast does: a failed write is this client's problem, not the hub's
+            log.info("fast path write failed", peer=_peer(ws), error=str(e))
+            return False
+        finally:
+            if written:
+                try:
+                    ws.send_data()
+                except Exception as e:
+                    log.info("fast path write failed", peer=_peer(ws), error=str(e))
+        return all(sub.sent >= head for sub in self.events.values())
 
     def too_slow(self, why: str) -> None:
         self.closed = True
@@ -83,16 +124,37 @@ class Outbox:
                             self.put(protocol.reply("caught_up", subscription=sub.id, position=sub.sent))
                         continue
                     if sub.id in self.events:  # not unsubscribed meanwhile
-                        await self.ws.send(protocol.event_message(sub.id, body))
-                        sub.sent += 1
+                        await self._send_events(sub, body)
                         sent = True
                     if self.queue:
                         break
                 if not sent and not self.queue:
                     self._wake.clear()
-                    await self._wake.wait()
+                    self.idle = True
+                    try:
+                        await self._wake.wait()
+                    finally:
+                        self.idle = False
         except ConnectionClosed:
             self.closed = True
+
+    async def _send_events(self, sub: EventSubscription, body: bytes) -> None:
+        """The event after the cursor and those after it that the ring holds, up to
+        PUSH_BYTES, in one write; then wait until the socket takes them (flow control)."""
+        async with self.ws.send_context():
+            frame = sub.prefix + body[1:]
+            self.ws.protocol.send_text(frame)
+            sub.sent += 1
+            written = len(frame)
+            head = self.hub.head
+            while sub.sent < head and written < PUSH_BYTES:
+                body = self.hub.from_ring(sub.sent + 1)
+                if body is None:
+                    break
+                frame = sub.prefix + body[1:]
+                self.ws.protocol.send_text(frame)
+                sub.sent += 1
+                written += len(frame)
 
 
 class Client:

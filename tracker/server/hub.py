@@ -12,7 +12,8 @@ ring no longer holds it (a backlog, or a burst larger than the ring). So a burst
 one ring entry, however many subscribers; memory per subscriber is one page at most; a
 subscriber is gapless and in order by construction. One that was caught up and then
 lags the head by more than `max_lag` is too slow, and is closed (connection.py); it
-resumes from its cursor.
+resumes from its cursor. (A caught-up client whose sender is idle is written to directly
+when the hub moves, from the same ring and cursors: connection.py's fast path.)
 """
 
 from __future__ import annotations
@@ -54,6 +55,10 @@ class EventSubscription:
     sent: int  # the last position sent to this subscriber: its cursor
     caught_up: bool = False  # reached the head once: from then on it must keep up (max_lag)
     backlog: deque = field(default_factory=deque)  # (position, body) read from the store
+    prefix: bytes = b""  # the message of the event with `body` is prefix + body[1:] (protocol.event_message)
+
+    def __post_init__(self) -> None:
+        self.prefix = b'{"type":"event","subscription":' + orjson.dumps(self.id) + b","
 
 
 @dataclass(eq=False)
