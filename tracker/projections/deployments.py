@@ -9,6 +9,7 @@ from ..records import Record
 from .base import Amount, Projection, State
 
 _NONE = Amount()
+_EMPTY: dict[str, int | None] = {}
 
 
 class Deployed(NamedTuple):
@@ -22,11 +23,30 @@ class Deployed(NamedTuple):
     @property
     def gone(self) -> bool:
         """Everything known to have left, nothing unknown: the entry is removed."""
-        amounts = [self.personnel, *(a for _, a in self.equipment), *(a for _, a in self.units)]
-        return all(a.exact and a.value == 0 for a in amounts)
+        if not _zero(self.personnel):
+            return False
+        for _, a in self.equipment:
+            if not _zero(a):
+                return False
+        for _, a in self.units:
+            if not _zero(a):
+                return False
+        return True
+
+
+def _zero(a: Amount) -> bool:
+    """`a.exact and a.value == 0`, without the properties (the fold's hot path)."""
+    return not a.unknown_added and not a.unknown_removed and a.added <= a.removed
+
+
+def _blank(a: Amount) -> bool:
+    """`a == Amount()`: nothing reported at all."""
+    return not (a.added or a.removed or a.unknown_added or a.unknown_removed)
 
 
 def _merge(counts: tuple[tuple[str, Amount], ...], given: dict[str, int | None], sign: int) -> tuple:
+    if not given:
+        return counts  # already sorted: _merge made it
     merged = dict(counts)
     for name, value in given.items():
         current = merged.get(name, _NONE)
@@ -43,14 +63,15 @@ def _move(sign: int):
             if sign < 0 and not e.get("personnel") and not e.get("equipment") and not e.get("units"):
                 return  # withdrawing unknown forces from where none were reported changes nothing
             was = Deployed(_NONE, (), (), e["occurred_on"], e.get("precision", "day"), ())
+        equipment, units = e.get("equipment", _EMPTY), e.get("units", _EMPTY)
         personnel = was.personnel.plus(e.get("personnel")) if sign > 0 else was.personnel.minus(e.get("personnel"))
-        if "personnel" not in e and was.personnel == _NONE and (e.get("equipment") or e.get("units")):
+        if "personnel" not in e and _blank(was.personnel) and (equipment or units):
             # equipment or units alone where no personnel was reported: no claim about personnel,
             # either way, so withdrawing what an equipment-only deployment brought removes it
             personnel = was.personnel
         purposes = was.purposes + ((e["purpose"],) if sign > 0 and e.get("purpose") else ())
-        now = Deployed(personnel, _merge(was.equipment, e.get("equipment", {}), sign),
-                       _merge(was.units, e.get("units", {}), sign), was.since, was.since_precision, purposes)
+        now = Deployed(personnel, _merge(was.equipment, equipment, sign),
+                       _merge(was.units, units, sign), was.since, was.since_precision, purposes)
         if now.gone:
             state.pop(key, None)
         else:
