@@ -378,3 +378,17 @@ async def test_import_keeps_positions_ids_and_recorded_at(pg_dsn, databases):
 
 def test_poll_interval_is_at_most_a_second():
     assert PostgresStore.POLL_INTERVAL_S <= 1.0
+
+
+async def test_text_postgresql_cannot_hold_fails_only_its_caller(pg_dsn):
+    # A NUL character (never in canonical JSON, but the store must not fall over): that
+    # caller gets an InputError, the callers grouped with it in one commit are stored.
+    from tracker.errors import InputError
+
+    async with await open_store(pg_dsn) as store:
+        bad = NewEvent(str(uuid.uuid4()), "Thing", '{"n": "\x00"}')
+        results = await asyncio.gather(store.append([ev(1)]), store.append([bad]), store.append([ev(2)]),
+                                       return_exceptions=True)
+        assert isinstance(results[1], InputError), results
+        assert sorted(results[0] + results[2]) == [1, 2]
+        assert await store.head() == 2
