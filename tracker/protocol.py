@@ -178,9 +178,14 @@ def event_body(position: int, recorded_at: str, event: dict[str, Any]) -> bytes:
     return orjson.dumps({"position": position, "recorded_at": recorded_at, "event": event})
 
 
+def event_prefix(subscription: str) -> bytes:
+    """The start of a subscription's event messages: its message is prefix + body[1:]."""
+    return b'{"type":"event","subscription":' + orjson.dumps(subscription) + b","
+
+
 def event_message(subscription: str, body: bytes) -> str:
     """`{"type": "event", "subscription": ..., <body>}` without serialising the body again."""
-    return f'{{"type":"event","subscription":{orjson.dumps(subscription).decode()},{body[1:].decode()}'
+    return (event_prefix(subscription) + body[1:]).decode()
 
 
 def snapshot(view: View, state: dict[str, Any], subscription: str | None = None, ref: Any = None) -> str:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -58,7 +57,7 @@ class EventSubscription:
     prefix: bytes = b""  # the message of the event with `body` is prefix + body[1:] (protocol.event_message)
 
     def __post_init__(self) -> None:
-        self.prefix = b'{"type":"event","subscription":' + orjson.dumps(self.id) + b","
+        self.prefix = protocol.event_prefix(self.id)
 
 
 @dataclass(eq=False)
@@ -88,7 +87,6 @@ class Hub:
         self._advancing = asyncio.Lock()
         self._ids = itertools.count(1)
         self._pump: asyncio.Task | None = None
-        self.on_advance: Callable[[int], None] | None = None  # for tests and metrics
 
     def new_id(self) -> str:
         return f"s{next(self._ids)}"
@@ -151,8 +149,6 @@ class Hub:
                     sub.outbox.put(f'{{"type":"update","subscription":"{sub.id}",{body}')
         for outbox in list(self.outboxes):
             outbox.wake()
-        if self.on_advance is not None:
-            self.on_advance(self.head)
 
     def render(self, view: View) -> dict[str, Any]:
         return self.tracker.timeline.render(view.projection, view.as_of, view.known_at)
