@@ -57,7 +57,7 @@ def catalog_of(records: Iterable[Record]) -> Catalog:
 
 
 class Timeline:
-    def __init__(self, projections: Iterable[Projection] = PROJECTIONS.values(), every: int = 2000) -> None:
+    def __init__(self, projections: Iterable[Projection] = PROJECTIONS.values(), every: int = 1000) -> None:
         self.projections = {p.name: p for p in projections}
         self.every = every
         self.catalog = Catalog()
