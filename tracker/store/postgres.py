@@ -33,13 +33,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 import asyncpg
 
 from ..errors import (ConflictError, IdConflict, InputError, LogNotEmpty, PositionConflict, SchemaVersionError,
                       StoreUnavailable, TrackerError)
 from .base import EventStore, NewEvent, StoredEvent, check_import
+from .group import GroupCommit, Request, answer
 from .url import parse_store_url
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,6 @@ SCHEMA_LOCK = APPEND_LOCK + 1
 CHANNEL = "tracker_events"
 CONNECT_TIMEOUT_S = 5.0  # an unreachable server fails fast
 COMMAND_TIMEOUT_S = 60.0  # a statement (an append waiting for the lock included)
-GROUP_EVENTS = 20_000  # a group commit takes queued batches up to this many events (or one larger batch)
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS tracker_schema (
@@ -97,16 +96,9 @@ _DRIVER = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClient
 ATTEMPTS = 3  # a statement whose connection was lost runs again on another, up to this many times in all
 
 
-@dataclass(slots=True)
-class _Request:
-    events: list[NewEvent]
-    expected: int | None
-    future: asyncio.Future[list[int]]
-    outcome: list[int] | BaseException | None = None
-    new: list[tuple[int, NewEvent]] | None = None  # the events it stores now, with their positions
 
 
-class PostgresStore(EventStore):
+class PostgresStore(GroupCommit, EventStore):
     POLL_INTERVAL_S = 0.5  # wait() reads the head at least this often, listener or not
     LISTENER_PING_S = 5.0  # how often the listener connection proves it is alive
     RECONNECT_S = 0.5  # how soon a dropped listener is reconnected
@@ -115,7 +107,7 @@ class PostgresStore(EventStore):
         self.dsn = dsn  # with the password: only for connecting
         self.url = shown  # with the password masked: for messages
         self._pool = pool
-        self._queue: list[_Request] = []
+        self._queue: list[Request] = []
         self._task: asyncio.Task[None] | None = None
         self._woken = asyncio.Event()
         self._listener: asyncio.Task[None] | None = None
@@ -215,24 +207,14 @@ class PostgresStore(EventStore):
 
     async def append(self, events: Sequence[NewEvent], expected_position: int | None = None) -> list[int]:
         self._check_open()
-        loop = asyncio.get_running_loop()
-        request = _Request(list(events), expected_position, loop.create_future())
-        self._queue.append(request)
-        if self._task is None or self._task.done():
-            self._task = loop.create_task(self._write_loop(), name=f"tracker-postgres-writer {self.url}")
-        # shield: a caller that stops waiting cannot undo a commit already under way
-        return await asyncio.shield(request.future)
+        return await self.queued(events, expected_position, f"tracker-postgres-writer {self.url}")
 
     async def _write_loop(self) -> None:
         while self._queue:
-            group, size = [], 0
-            while self._queue and (not group or size + len(self._queue[0].events) <= GROUP_EVENTS):
-                request = self._queue.pop(0)
-                group.append(request)
-                size += len(request.events)
+            group = self.take()
             await self._commit(group)
 
-    async def _commit(self, group: list[_Request]) -> None:
+    async def _commit(self, group: list[Request]) -> None:
         try:
             # Safe to run twice: a retry after a commit that did land finds every id stored
             # with the same data and answers with the original positions.
@@ -245,18 +227,18 @@ class PostgresStore(EventStore):
                 return
             for request in group:
                 request.outcome = e
-            _answer(group)
+            answer(group)
             return
         except BaseException as e:  # cancelled, or a bug: nobody in the group is acknowledged
             for request in group:
                 request.outcome = e if isinstance(e, Exception) else StoreUnavailable(f"the store {self.url} closed")
-            _answer(group)
+            answer(group)
             raise
-        _answer(group)
+        answer(group)
         if any(request.new for request in group):
             self._wake()
 
-    async def _commit_group(self, conn: asyncpg.Connection, group: list[_Request]) -> None:
+    async def _commit_group(self, conn: asyncpg.Connection, group: list[Request]) -> None:
         """One transaction under the append lock: check every request in order, insert the
         accepted ones in one statement, NOTIFY, commit. Answers are set, not sent."""
         await conn.execute(f"BEGIN; SELECT pg_advisory_xact_lock({APPEND_LOCK})")
@@ -435,7 +417,7 @@ class PostgresStore(EventStore):
             self._pool.terminate()
 
 
-def _plan(request: _Request, head: int, stored: dict[str, tuple[int, str]]) -> tuple[list[int], list[tuple[int, NewEvent]]]:
+def _plan(request: Request, head: int, stored: dict[str, tuple[int, str]]) -> tuple[list[int], list[tuple[int, NewEvent]]]:
     """One caller's batch, as if it ran alone after `head`, given every id stored so far
     (the log's and the earlier requests' of this group): its positions and what is new."""
     events, expected = request.events, request.expected
@@ -473,16 +455,6 @@ async def _no_reset(conn: asyncpg.Connection) -> None:
     """Connections go back to the pool as they are: this store leaves no session state
     (its locks are transaction-scoped, it LISTENs on a connection of its own), and the
     default reset would cost a round trip per statement."""
-
-
-def _answer(group: list[_Request]) -> None:
-    for request in group:
-        if request.future.done():  # the caller's task was cancelled: nobody is waiting
-            continue
-        if isinstance(request.outcome, BaseException):
-            request.future.set_exception(request.outcome)
-        else:
-            request.future.set_result(request.outcome or [])
 
 
 async def _schema_version(conn: asyncpg.Connection) -> int | None:

@@ -20,7 +20,6 @@ import asyncio
 import sqlite3
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,6 +28,7 @@ import aiosqlite
 from ..dates import utc_now
 from ..errors import IdConflict, LogNotEmpty, PositionConflict, SchemaVersionError, StoreUnavailable
 from .base import EventStore, NewEvent, StoredEvent, check_import
+from .group import GroupCommit, Request, answer
 
 SCHEMA_VERSION = 1
 SCHEMA = """
@@ -50,22 +50,15 @@ _INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
 _HEAD = "SELECT COALESCE(MAX(position), 0) FROM events"
 _CHUNK = 500  # ids per IN (...) query, well under SQLite's variable limit
 BUSY_TIMEOUT_S = 30.0
-GROUP_EVENTS = 20_000  # a group commit takes queued batches up to this many events (or one larger batch)
 
 
 def _row(row: tuple) -> StoredEvent:
     return StoredEvent(row[0], row[1], datetime.fromisoformat(row[2]), row[3], row[4])
 
 
-@dataclass(slots=True)
-class _Request:
-    events: list[NewEvent]
-    expected: int | None
-    future: asyncio.Future[list[int]]
-    outcome: list[int] | BaseException | None = None
 
 
-class SQLiteStore(EventStore):
+class SQLiteStore(GroupCommit, EventStore):
     POLL_INTERVAL_S = 0.1  # how soon appends by other processes are seen by wait()
 
     def __init__(self, path: str, writer: sqlite3.Connection, reader: aiosqlite.Connection,
@@ -76,7 +69,7 @@ class SQLiteStore(EventStore):
         self._executor = executor
         self._reader = reader
         self._quick = _open_quick(path)  # head() without a thread hop (None: use the reader)
-        self._queue: list[_Request] = []
+        self._queue: list[Request] = []
         self._task: asyncio.Task[None] | None = None
         self._appended = asyncio.Event()
         self._closed = False
@@ -115,38 +108,28 @@ class SQLiteStore(EventStore):
 
     async def append(self, events: Sequence[NewEvent], expected_position: int | None = None) -> list[int]:
         self._check_open()
-        loop = asyncio.get_running_loop()
-        request = _Request(list(events), expected_position, loop.create_future())
-        self._queue.append(request)
-        if self._task is None or self._task.done():
-            self._task = loop.create_task(self._write_loop(), name=f"tracker-sqlite-writer {self.path}")
-        # shield: a caller that stops waiting cannot undo a commit already under way
-        return await asyncio.shield(request.future)
+        return await self.queued(events, expected_position, f"tracker-sqlite-writer {self.path}")
 
     async def _write_loop(self) -> None:
         loop = asyncio.get_running_loop()
         while self._queue:
-            group, size = [], 0
-            while self._queue and (not group or size + len(self._queue[0].events) <= GROUP_EVENTS):
-                request = self._queue.pop(0)
-                group.append(request)
-                size += len(request.events)
+            group = self.take()
             try:
                 await loop.run_in_executor(self._executor, self._commit_group, group)
             except BaseException as e:  # the transaction failed: no one in the group is acknowledged
                 error = _translate(e, self.path) if isinstance(e, sqlite3.Error) else e
                 for request in group:
                     request.outcome = error
-                _answer(group)
+                answer(group)
                 if not isinstance(e, Exception):
                     raise
                 continue
-            _answer(group)
+            answer(group)
             if any(isinstance(r.outcome, list) and r.outcome for r in group):
                 self._appended.set()
                 self._appended = asyncio.Event()
 
-    def _commit_group(self, group: list[_Request]) -> None:
+    def _commit_group(self, group: list[Request]) -> None:
         """On the writer thread: every request of the group in one transaction, one fsync."""
         db = self._writer
         db.execute("BEGIN IMMEDIATE")
@@ -304,17 +287,7 @@ class SQLiteStore(EventStore):
             raise StoreUnavailable(f"the store {self.path} is closed")
 
 
-def _answer(group: list[_Request]) -> None:
-    for request in group:
-        if request.future.done():  # the caller's task was cancelled: nobody is waiting
-            continue
-        if isinstance(request.outcome, BaseException):
-            request.future.set_exception(request.outcome)
-        else:
-            request.future.set_result(request.outcome or [])
-
-
-def _apply(db: sqlite3.Connection, request: _Request, head: int, stamp: str,
+def _apply(db: sqlite3.Connection, request: Request, head: int, stamp: str,
            fresh: dict[str, tuple[int, str]]) -> list[int]:
     """One caller's batch, as if it ran alone after `head`.
 

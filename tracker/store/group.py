@@ -1,0 +1,62 @@
+"""Group commit, shared by the backends: `append()` queues its batch and waits; one writer
+task per store takes every batch queued meanwhile (up to GROUP_EVENTS events, or one larger
+batch) and commits them together; each caller is answered only after that commit.
+
+A backend calls `queued()` from `append()` and implements `_write_loop()` with `take()` and
+`answer()`; how a group is committed (its transaction, its per-caller checks) is its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .base import NewEvent
+
+GROUP_EVENTS = 20_000  # a group commit takes queued batches up to this many events (or one larger batch)
+
+
+@dataclass(slots=True)
+class Request:
+    events: list[NewEvent]
+    expected: int | None
+    future: asyncio.Future[list[int]]
+    outcome: list[int] | BaseException | None = None
+    new: list[tuple[int, NewEvent]] | None = None  # the events it stores now, with their positions (if tracked)
+
+
+class GroupCommit:
+    _queue: list[Request]
+    _task: asyncio.Task[None] | None
+
+    async def _write_loop(self) -> None:
+        raise NotImplementedError
+
+    async def queued(self, events: Sequence[NewEvent], expected_position: int | None, name: str) -> list[int]:
+        loop = asyncio.get_running_loop()
+        request = Request(list(events), expected_position, loop.create_future())
+        self._queue.append(request)
+        if self._task is None or self._task.done():
+            self._task = loop.create_task(self._write_loop(), name=name)
+        # shield: a caller that stops waiting cannot undo a commit already under way
+        return await asyncio.shield(request.future)
+
+    def take(self) -> list[Request]:
+        """The next group: queued requests in order, up to GROUP_EVENTS events."""
+        group, size = [], 0
+        while self._queue and (not group or size + len(self._queue[0].events) <= GROUP_EVENTS):
+            request = self._queue.pop(0)
+            group.append(request)
+            size += len(request.events)
+        return group
+
+
+def answer(group: list[Request]) -> None:
+    for request in group:
+        if request.future.done():  # the caller's task was cancelled: nobody is waiting
+            continue
+        if isinstance(request.outcome, BaseException):
+            request.future.set_exception(request.outcome)
+        else:
+            request.future.set_result(request.outcome or [])
