@@ -9,6 +9,7 @@
 //   subscription that is no longer current are ignored.
 
 import { Connection } from "./connection.js";
+import { el } from "./dom.js";
 import { ReportForm } from "./form.js";
 import { PlaceMap } from "./map.js";
 import {
@@ -24,18 +25,6 @@ const TOKEN_KEY = "tracker.writeToken";
 const FEED_PAGE = 100;
 
 const $ = (sel) => document.querySelector(sel);
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === "class") node.className = v;
-    else if (k === "text") node.textContent = v;
-    else node.setAttribute(k, v === true ? "" : v);
-  }
-  for (const c of children) if (c !== null && c !== undefined && c !== false) node.append(c);
-  return node;
-}
 
 function storedToken() {
   try {

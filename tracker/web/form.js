@@ -2,6 +2,7 @@
 // collected into the event schema of docs/events.md, and the server's validation issues shown
 // next to the fields they name.
 
+import { el } from "./dom.js";
 import { uuid4 } from "./format.js";
 
 // kind: actor | place (a reference: id, name or alias, with a picker), text, count (whole
@@ -84,17 +85,6 @@ const COMMON_FIELDS = { occurred_on: "f-occurred_on", precision: "f-precision", 
 const SOURCE_FIELDS = { publisher: "f-source-publisher", title: "f-source-title", url: "f-source-url",
   quote: "f-source-quote", published_on: "f-source-publisher" };
 
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === "class") node.className = v;
-    else if (k === "text") node.textContent = v;
-    else node.setAttribute(k, v === true ? "" : v);
-  }
-  for (const c of children) if (c !== null && c !== undefined) node.append(c);
-  return node;
-}
 
 export class ReportForm {
   /**
