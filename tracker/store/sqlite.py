@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -360,7 +361,7 @@ def _open_writer(path: str) -> sqlite3.Connection:
     except sqlite3.Error as e:
         raise StoreUnavailable(f"cannot open the SQLite store {path}: {e}") from e
     try:
-        conn.execute("PRAGMA journal_mode = WAL")
+        _use_wal(conn)
         conn.execute("PRAGMA synchronous = FULL")
         _migrate(conn, path)
     except sqlite3.Error as e:
@@ -370,6 +371,23 @@ def _open_writer(path: str) -> sqlite3.Connection:
         conn.close()
         raise
     return conn
+
+
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Switch the file to WAL. The switch needs the file to itself, and SQLite answers a
+    connection that meets another one switching it at the same moment with "database is
+    locked" at once, without its busy handler: so wait and try again, up to BUSY_TIMEOUT_S."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    delay = 0.005
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
 
 
 def _migrate(conn: sqlite3.Connection, path: str) -> None:
