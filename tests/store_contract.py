@@ -81,6 +81,28 @@ class StoreContract:
         assert [len(p) for p in pages] == [10, 10, 2]
         assert [r.position for p in pages for r in p] == list(range(4, 26))
 
+    async def test_read_history_orders_by_occurred_on_then_position(self, store):
+        days = ["2014-06-10", "2014-06-01", None, "2014-06-10", "2014-05-31", "2014-06-01", None, "2013-12-31"]
+        await store.append([ev(n, data={"n": n, **({"occurred_on": d} if d else {})}) for n, d in enumerate(days)])
+        rows, after = await store.read_history()
+        assert after is None  # fewer than the limit: nothing more
+        assert [r.position for r in rows] == [8, 5, 2, 6, 1, 4]  # undated events (3, 7) are not history
+        assert [json.loads(r.data)["occurred_on"] for r in rows] == sorted(d for d in days if d)
+        assert rows[0].id == ev(7).id and rows[0].type == "Thing" and rows[0].recorded_at.tzinfo is not None
+
+    async def test_read_history_pages_resume_and_stop_at_upto(self, store):
+        await store.append([ev(n, data={"n": n, "occurred_on": f"2014-01-{30 - n:02d}"}) for n in range(25)])
+        pages, after = [], None
+        while True:
+            rows, after = await store.read_history(after, 10, upto=20)
+            pages.append([r.position for r in rows])
+            if after is None:
+                break
+        assert pages == [list(range(20, 10, -1)), list(range(10, 0, -1)), []]
+        assert await store.read_history(limit=0) == ([], None)
+        assert [[r.position for r in p] async for p in store.iterate_history(page=7, upto=3)] == [[3, 2, 1]]
+        assert sum([len(p) async for p in store.iterate_history(page=7)]) == 25
+
     async def test_lookup_by_id(self, store):
         await store.append([ev(1), ev(2), ev(3)])
         found = await store.lookup([ev(3).id, ev(1).id, ev(99).id])

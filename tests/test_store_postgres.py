@@ -10,6 +10,7 @@ skipping them.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -21,7 +22,7 @@ import pytest
 
 from tracker.errors import IdConflict, SchemaVersionError, StoreUnavailable
 from tracker.store import NewEvent, open_store
-from tracker.store.postgres import PostgresStore
+from tracker.store.postgres import SCHEMA_VERSION, PostgresStore
 
 from .store_contract import StoreContract, ev
 
@@ -176,7 +177,44 @@ async def test_schema_created_safely_by_several_processes_at_once(pg_dsn):
     conn = await asyncpg.connect(pg_dsn)
     try:
         assert await conn.fetchval("SELECT count(*) FROM tracker_schema") == 1
-        assert await conn.fetchval("SELECT version FROM tracker_schema") == 1
+        assert await conn.fetchval("SELECT version FROM tracker_schema") == SCHEMA_VERSION == 2
+    finally:
+        await conn.close()
+
+
+# The schema of version 1, as tracker 1 created it: no occurred_on, no history index.
+SCHEMA_V1 = """
+CREATE TABLE tracker_schema (version integer NOT NULL);
+CREATE TABLE tracker_events (position bigint PRIMARY KEY, id text NOT NULL UNIQUE,
+    recorded_at timestamptz NOT NULL, type text NOT NULL, data text NOT NULL);
+CREATE INDEX tracker_events_by_type ON tracker_events (type, position);
+CREATE OR REPLACE FUNCTION tracker_events_immutable() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'tracker events are immutable (% refused)', TG_OP; END $$;
+CREATE TRIGGER tracker_events_no_change BEFORE UPDATE OR DELETE ON tracker_events
+    FOR EACH ROW EXECUTE FUNCTION tracker_events_immutable();
+INSERT INTO tracker_schema VALUES (1);
+"""
+
+
+async def test_a_version_1_log_is_migrated_in_place(pg_dsn):
+    import asyncpg
+
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+        await conn.execute(SCHEMA_V1)
+        await conn.executemany("INSERT INTO tracker_events VALUES ($1, $2, now(), 'Thing', $3)",
+                               [(n, ev(n).id, json.dumps({"occurred_on": f"2014-01-{10 - n:02d}"})) for n in range(1, 6)])
+    finally:
+        await conn.close()
+    async with await open_store(pg_dsn) as store:
+        assert [r.position for r in (await store.read_history())[0]] == [5, 4, 3, 2, 1]
+        assert await store.append([ev(6, data={"occurred_on": "2014-01-07"})]) == [6]
+        assert [r.position for r in (await store.read_history())[0]] == [5, 4, 3, 6, 2, 1]
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+        assert await conn.fetchval("SELECT version FROM tracker_schema") == 2
+        with pytest.raises(asyncpg.RaiseError, match="immutable"):
+            await conn.execute("UPDATE tracker_events SET data = '{}'")
     finally:
         await conn.close()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sqlite3
@@ -14,7 +15,7 @@ import pytest
 
 from tracker.errors import SchemaVersionError, StoreUnavailable
 from tracker.store import open_store
-from tracker.store.sqlite import SQLiteStore
+from tracker.store.sqlite import SCHEMA_VERSION, SQLiteStore
 
 from .store_contract import StoreContract, ev
 
@@ -39,7 +40,42 @@ async def test_wal_mode_full_sync_and_schema_version(tmp_path):
         await store.append([ev(1)])
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    conn.close()
+
+
+# The schema of version 1, as tracker 1 created it: no occurred_on, no history index.
+SCHEMA_V1 = """
+CREATE TABLE events (position INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, recorded_at TEXT NOT NULL,
+                     type TEXT NOT NULL, data TEXT NOT NULL);
+CREATE INDEX events_by_type ON events (type, position);
+CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'tracker events are immutable'); END;
+CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+BEGIN SELECT RAISE(ABORT, 'tracker events are immutable'); END;
+PRAGMA user_version = 1;
+"""
+
+
+async def test_a_version_1_log_is_migrated_in_place(tmp_path):
+    path = tmp_path / "v1.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(SCHEMA_V1)
+    rows = [(n, ev(n).id, "2024-01-01T00:00:00.000000+00:00", "Thing", json.dumps({"occurred_on": f"2014-01-{10 - n:02d}"}))
+            for n in range(1, 6)]
+    conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?)", rows)
+    conn.commit()
+    conn.close()
+    async with await open_store(str(path)) as store:
+        page, _ = await store.read_history()
+        assert [r.position for r in page] == [5, 4, 3, 2, 1]
+        assert [(r.position, r.id, r.data) for r in await store.read()] == [(p, i, d) for p, i, _, _, d in rows]
+        assert await store.append([ev(6, data={"occurred_on": "2014-01-07"})]) == [6]
+        assert [r.position for r in (await store.read_history())[0]] == [5, 4, 3, 6, 2, 1]
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    with pytest.raises(sqlite3.DatabaseError, match="immutable"):
+        conn.execute("UPDATE events SET data = '{}'")
     conn.close()
 
 

@@ -22,10 +22,15 @@ from .catalog import Catalog
 from .dates import utc_now
 from .events import REGISTRATIONS
 from .errors import BadQuery
-from .projections import PROJECTIONS
+from .fold import Fold
+from .projections import PROJECTIONS, State
 from .records import Record, decode, decode_many
 from .store import EventStore, NewEvent, open_store
 from .timeline import Timeline
+
+# Decoded records are folded this many at a time: a small batch of fresh dicts stays in the CPU's
+# caches between decode and fold (measured: 200-1,000 decode ~1.5x faster than 20,000 at once).
+_CHUNK = 500
 
 log = structlog.get_logger("tracker")
 
@@ -122,36 +127,46 @@ class Tracker:
         return [decode(s.position, s.recorded_at, s.data) for s in await self.store.read(after, limit)]
 
     async def replay(self) -> dict[str, Any]:
-        """Rebuild every projection from the log alone, timing each stage.
+        """Rebuild every projection from the log alone, timing each stage."""
+        return (await self.rebuild())[0]
 
-        Page by page (a page of stored rows is dropped once decoded), with the cyclic
-        garbage collector paused: a replay makes millions of objects and no garbage
-        cycles, and a collector pass over a growing heap would be repeated many times."""
+    async def rebuild(self, page: int = 10_000) -> tuple[dict[str, Any], dict[str, State], Catalog]:
+        """Every projection's current state and the catalog, from the log alone; and a report.
+
+        It streams: the store hands the facts back in history order (`read_history`), page
+        by page, and each page is decoded, folded and dropped, so memory holds the state,
+        not the log. Retractions and registrations are read first, by type: a retracted
+        fact may come before its retraction in history. The cyclic garbage collector is
+        paused: a replay makes millions of objects and no garbage cycles."""
         started = time.perf_counter()
-        decode_s = index_s = 0.0
-        timeline = Timeline()
+        decode_s = fold_s = 0.0
         with paused_gc():
-            records: list[Record] = []
-            async for page in self.store.iterate(0, page=20_000):
-                t1 = time.perf_counter()
-                records += decode_many(page)
-                del page
-                decode_s += time.perf_counter() - t1
-            t2 = time.perf_counter()
-            timeline.add(records)  # one sort of the whole log, not one insertion per late record
-            del records
-            index_s = time.perf_counter() - t2
-            folds = {}
-            for name in PROJECTIONS:
-                t = time.perf_counter()
-                state = timeline.state(name)
-                folds[name] = {"seconds": time.perf_counter() - t, "entries": len(state)}
+            end = await self.store.head()
+            catalog, retracted = Catalog(), set()
+            async for rows in self.store.iterate(0, types=REGISTRATIONS | {"EventRetracted"}, upto=end):
+                for stored in rows:
+                    event = orjson.loads(stored.data)
+                    if stored.type == "EventRetracted":
+                        retracted.add(event["retracts"])
+                    else:
+                        catalog.register(event)
+            fold = Fold(PROJECTIONS.values(), skip=retracted)
+            async for rows in self.store.iterate_history(page, end):
+                for at in range(0, len(rows), _CHUNK):
+                    t0 = time.perf_counter()
+                    records = decode_many(rows[at:at + _CHUNK])
+                    t1 = time.perf_counter()
+                    fold.feed(records)
+                    del records
+                    decode_s += t1 - t0
+                    fold_s += time.perf_counter() - t1
+                del rows
         total = time.perf_counter() - started
-        read_s = total - decode_s - index_s - sum(f["seconds"] for f in folds.values())  # the rest: reading
-        self.timeline = timeline
-        return {"events": timeline.count, "position": timeline.head, "read_seconds": read_s,
-                "decode_seconds": decode_s, "index_seconds": index_s, "projections": folds,
-                "total_seconds": total, "events_per_second": timeline.count / total if total else None}
+        report = {"events": end, "position": end, "read_seconds": total - decode_s - fold_s,
+                  "decode_seconds": decode_s, "fold_seconds": fold_s,
+                  "projections": {name: {"entries": len(state)} for name, state in fold.states.items()},
+                  "total_seconds": total, "events_per_second": end / total if total else None}
+        return report, fold.states, catalog
 
 
 def records_json(records: Sequence[Record]) -> list[dict[str, Any]]:

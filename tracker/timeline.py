@@ -17,6 +17,7 @@ from typing import Any
 
 from .catalog import Catalog
 from .events import REGISTRATIONS
+from .fold import Fold
 from .projections import PROJECTIONS, Projection, State
 from .records import Record
 
@@ -149,21 +150,11 @@ class Timeline:
         end = len(self._facts)
         if end - start < self.every:
             return
-        states = {name: dict(state) for name, state in states.items()}
-        # type -> the (handler, state) pairs it feeds: one dict lookup per fact, not one per projection
-        dispatch: dict[str, list[tuple[Any, State]]] = {}
-        for projection in self.projections.values():
-            for kind, handler in projection.handlers.items():
-                dispatch.setdefault(kind, []).append((handler, states[projection.name]))
-        retracted, facts = self._retracted, self._facts
+        fold = Fold(self.projections.values(), states, self._retracted)
+        facts = self._facts
         for index in range(start, end - self.every + 1, self.every):
-            for record in facts[index:index + self.every]:
-                feeds = dispatch.get(record.event["type"])
-                if feeds is None or (retracted and record.event.get("id") in retracted):
-                    continue
-                for handler, state in feeds:
-                    handler(state, record)
-            self._checkpoints.append((index + self.every, {n: dict(s) for n, s in states.items()}))
+            fold.feed(facts[index:index + self.every])
+            self._checkpoints.append((index + self.every, fold.snapshot()))
 
     def state(self, name: str, as_of: str | None = None, known_at: datetime | None = None) -> State:
         projection = self.projections[name]

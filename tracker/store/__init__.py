@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from ..errors import StoreUnavailable
-from .base import EventStore, NewEvent, StoredEvent
+from .base import EventStore, HistoryKey, NewEvent, StoredEvent
 from .url import StoreURL, parse_store_url, resolve_url
 
-__all__ = ["EventStore", "NewEvent", "StoredEvent", "StoreURL", "open_store", "parse_store_url", "resolve_url"]
+__all__ = ["EventStore", "HistoryKey", "NewEvent", "StoredEvent", "StoreURL", "open_store", "parse_store_url", "resolve_url"]
 
 
 async def open_store(url: str) -> EventStore:

@@ -4,6 +4,12 @@ The store knows nothing of event types' meaning: it keeps (id, type, JSON text) 
 gives each a gapless position and a `recorded_at`, enforces idempotency by id and the
 optional `expected_position`, and tells waiters when the head moves. All domain rules
 live above it (tracker/service.py), so a new backend is only this interface.
+
+One thing it does read from the JSON: the top-level `occurred_on` text, which it indexes so
+that it can hand the log back in history order as well as in log order (`read_history`).
+A replay folds facts in the order they happened, whatever order they were reported in;
+with the database doing that sort, a replay streams the log in pages and keeps only the
+state, not the log, in memory.
 """
 
 from __future__ import annotations
@@ -51,6 +57,9 @@ def check_import(events: Sequence[StoredEvent]) -> None:
         previous = event.recorded_at
 
 
+HistoryKey = tuple[str, int]  # (occurred_on, position): where a history read resumes
+
+
 class EventStore(ABC):
     """An append-only log. Usable as `async with`; `close()` is idempotent."""
 
@@ -70,6 +79,13 @@ class EventStore(ABC):
     async def read(self, after: int = 0, limit: int | None = None,
                    types: Iterable[str] | None = None) -> list[StoredEvent]:
         """Events with position > after, oldest first; at most `limit`; only `types` if given."""
+
+    @abstractmethod
+    async def read_history(self, after: HistoryKey | None = None, limit: int = 10_000,
+                           upto: int | None = None) -> tuple[list[StoredEvent], HistoryKey | None]:
+        """Events whose JSON has a top-level `occurred_on`, in history order: by (occurred_on,
+        position), strictly after the key `after`, positions <= `upto` only if given; at most
+        `limit`. Returns the page and the key to resume from, None once there is no more."""
 
     @abstractmethod
     async def head(self) -> int:
@@ -97,10 +113,10 @@ class EventStore(ABC):
     @abstractmethod
     async def close(self) -> None: ...
 
-    async def iterate(self, after: int = 0, page: int = 10_000,
-                      types: Iterable[str] | None = None) -> AsyncIterator[list[StoredEvent]]:
-        """Pages of events after `after`, up to the head as it was when iteration started."""
-        end = await self.head()
+    async def iterate(self, after: int = 0, page: int = 10_000, types: Iterable[str] | None = None,
+                      upto: int | None = None) -> AsyncIterator[list[StoredEvent]]:
+        """Pages of events after `after`, up to `upto`, or the head as it was when iteration started."""
+        end = await self.head() if upto is None else upto
         types = tuple(types) if types is not None else None
         while after < end:
             rows = await self.read(after, min(page, end - after), types)
@@ -109,6 +125,17 @@ class EventStore(ABC):
                 return
             yield rows
             after = rows[-1].position
+
+    async def iterate_history(self, page: int = 10_000, upto: int | None = None) -> AsyncIterator[list[StoredEvent]]:
+        """`read_history` page by page, up to `upto`, or the head as it was when iteration started."""
+        end = await self.head() if upto is None else upto
+        after: HistoryKey | None = None
+        while True:
+            rows, after = await self.read_history(after, page, end)
+            if rows:
+                yield rows
+            if after is None:
+                return
 
     async def __aenter__(self) -> EventStore:
         return self

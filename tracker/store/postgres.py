@@ -38,13 +38,13 @@ import asyncpg
 
 from ..errors import (ConflictError, IdConflict, InputError, LogNotEmpty, PositionConflict, SchemaVersionError,
                       StoreUnavailable, TrackerError)
-from .base import EventStore, NewEvent, StoredEvent, check_import
+from .base import EventStore, HistoryKey, NewEvent, StoredEvent, check_import
 from .group import GroupCommit, Request, answer
 from .url import parse_store_url
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # Advisory lock keys (per database): 'tracker' in ASCII, then +1 for the schema.
 APPEND_LOCK = 0x747261636B6572
 SCHEMA_LOCK = APPEND_LOCK + 1
@@ -52,6 +52,12 @@ CHANNEL = "tracker_events"
 CONNECT_TIMEOUT_S = 5.0  # an unreachable server fails fast
 COMMAND_TIMEOUT_S = 60.0  # a statement (an append waiting for the lock included)
 
+# Version 2 added occurred_on and its index, for reading in history order (read_history).
+_OCCURRED_ON = "occurred_on text COLLATE \"C\" GENERATED ALWAYS AS ((data::jsonb ->> 'occurred_on')) STORED"
+_BY_DATE = "CREATE INDEX IF NOT EXISTS tracker_events_by_date ON tracker_events (occurred_on, position);"
+MIGRATIONS = {  # from version N to N + 1, run under the schema lock
+    1: f"ALTER TABLE tracker_events ADD COLUMN {_OCCURRED_ON}; {_BY_DATE} UPDATE tracker_schema SET version = 2;",
+}
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS tracker_schema (
     version     integer NOT NULL
@@ -61,9 +67,11 @@ CREATE TABLE IF NOT EXISTS tracker_events (
     id          text NOT NULL UNIQUE,    -- text, not uuid: returned exactly as given
     recorded_at timestamptz NOT NULL,    -- the database clock, never decreasing
     type        text NOT NULL,
-    data        text NOT NULL            -- text, not jsonb: byte-identical round trip
+    data        text NOT NULL,           -- text, not jsonb: byte-identical round trip
+    {_OCCURRED_ON}
 );
 CREATE INDEX IF NOT EXISTS tracker_events_by_type ON tracker_events (type, position);
+{_BY_DATE}
 CREATE OR REPLACE FUNCTION tracker_events_immutable() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     RAISE EXCEPTION 'tracker events are immutable (% refused)', TG_OP;
@@ -84,6 +92,8 @@ _LOOKUP = f"SELECT {_COLUMNS} FROM tracker_events WHERE id = ANY($1::text[])"
 _INSERT = (f"INSERT INTO tracker_events ({_COLUMNS}) "
            "SELECT p, i, $5::timestamptz, t, d FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS u(p, i, t, d)")
 _HEAD = "SELECT COALESCE(MAX(position), 0) FROM tracker_events"
+_HISTORY = (f"SELECT {_COLUMNS}, occurred_on FROM tracker_events WHERE (occurred_on, position) > ($1, $2) "
+            "AND position <= $3 ORDER BY occurred_on, position LIMIT $4")
 
 # The connection went away under a statement (a terminated backend, a restarted server,
 # a reset socket): a fresh connection from the pool may well succeed.
@@ -145,11 +155,14 @@ class PostgresStore(GroupCommit, EventStore):
                 if version is None:
                     await conn.execute(SCHEMA)
                     version = SCHEMA_VERSION
+                while version in MIGRATIONS and version < SCHEMA_VERSION:
+                    await conn.execute(MIGRATIONS[version])
+                    version += 1
             if version > SCHEMA_VERSION:
                 raise SchemaVersionError(
                     f"the PostgreSQL store {self.url} has schema version {version}, newer than this "
                     f"tracker understands ({SCHEMA_VERSION}): upgrade tracker")
-            if version < SCHEMA_VERSION:  # no older version exists yet: nothing to migrate from
+            if version < SCHEMA_VERSION:  # older than any migration knows
                 raise SchemaVersionError(f"the PostgreSQL store {self.url} has unknown schema version {version}")
         await self._with_connection(run, "cannot open")
 
@@ -328,6 +341,17 @@ class PostgresStore(GroupCommit, EventStore):
             args = (after, limit)
         rows = await self._with_connection(lambda conn: conn.fetch(sql, *args), "read failed")
         return [StoredEvent(*row) for row in rows]
+
+    async def read_history(self, after: HistoryKey | None = None, limit: int = 10_000,
+                           upto: int | None = None) -> tuple[list[StoredEvent], HistoryKey | None]:
+        self._check_open()
+        if limit <= 0:
+            return [], None
+        start = after or ("", 0)  # '' sorts before every date; NULL (no occurred_on) matches nothing
+        args = (start[0], start[1], upto if upto is not None else (1 << 63) - 1, limit)
+        rows = await self._with_connection(lambda conn: conn.fetch(_HISTORY, *args), "read failed")
+        return ([StoredEvent(*row[:5]) for row in rows],
+                (rows[-1][5], rows[-1][0]) if len(rows) == limit else None)
 
     async def head(self) -> int:
         self._check_open()

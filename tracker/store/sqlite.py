@@ -28,19 +28,24 @@ import aiosqlite
 
 from ..dates import utc_now
 from ..errors import IdConflict, LogNotEmpty, PositionConflict, SchemaVersionError, StoreUnavailable
-from .base import EventStore, NewEvent, StoredEvent, check_import
+from .base import EventStore, HistoryKey, NewEvent, StoredEvent, check_import
 from .group import GroupCommit, Request, answer
 
-SCHEMA_VERSION = 1
-SCHEMA = """
+SCHEMA_VERSION = 2
+# Version 2 added occurred_on and events_by_date, for reading in history order (read_history).
+_OCCURRED_ON = "occurred_on TEXT GENERATED ALWAYS AS (json_extract(data, '$.occurred_on')) VIRTUAL"
+_BY_DATE = "CREATE INDEX IF NOT EXISTS events_by_date ON events (occurred_on, position);"
+SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS events (
     position    INTEGER PRIMARY KEY,  -- assigned head + 1 under the write lock: gapless
     id          TEXT NOT NULL UNIQUE,
     recorded_at TEXT NOT NULL,        -- ISO 8601 UTC, never decreasing
     type        TEXT NOT NULL,
-    data        TEXT NOT NULL
+    data        TEXT NOT NULL,
+    {_OCCURRED_ON}  -- computed from data, kept only in the index
 );
 CREATE INDEX IF NOT EXISTS events_by_type ON events (type, position);
+{_BY_DATE}
 CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
 BEGIN SELECT RAISE(ABORT, 'tracker events are immutable'); END;
 CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
@@ -49,6 +54,8 @@ BEGIN SELECT RAISE(ABORT, 'tracker events are immutable'); END;
 _COLUMNS = "position, id, recorded_at, type, data"
 _INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
 _HEAD = "SELECT COALESCE(MAX(position), 0) FROM events"
+_HISTORY = (f"SELECT {_COLUMNS}, occurred_on FROM events WHERE (occurred_on, position) > (?, ?) "
+            "AND position <= ? ORDER BY occurred_on, position LIMIT ?")
 _CHUNK = 500  # ids per IN (...) query, well under SQLite's variable limit
 BUSY_TIMEOUT_S = 30.0
 
@@ -190,6 +197,26 @@ class SQLiteStore(GroupCommit, EventStore):
                 at = stamps[recorded_at] = datetime.fromisoformat(recorded_at)
             out.append(StoredEvent(position, ident, at, kind, data))
         return out
+
+    async def read_history(self, after: HistoryKey | None = None, limit: int = 10_000,
+                           upto: int | None = None) -> tuple[list[StoredEvent], HistoryKey | None]:
+        self._check_open()
+        if limit <= 0:
+            return [], None
+        start = after or ("", 0)  # '' sorts before every date; NULL (no occurred_on) matches nothing
+        try:
+            rows = await self._reader.execute_fetchall(
+                _HISTORY, (start[0], start[1], upto if upto is not None else (1 << 63) - 1, limit))
+        except sqlite3.Error as e:
+            raise _translate(e, self.path) from e
+        stamps: dict[str, datetime] = {}
+        out = []
+        for position, ident, recorded_at, kind, data, _ in rows:
+            at = stamps.get(recorded_at)
+            if at is None:
+                at = stamps[recorded_at] = datetime.fromisoformat(recorded_at)
+            out.append(StoredEvent(position, ident, at, kind, data))
+        return out, ((rows[-1][5], rows[-1][0]) if len(rows) == limit else None)
 
     async def head(self) -> int:
         self._check_open()
@@ -404,6 +431,10 @@ def _migrate(conn: sqlite3.Connection, path: str) -> None:
                 raise StoreUnavailable(f"{path} is an SQLite database of something else, not a tracker log")
             for statement in _statements(SCHEMA):
                 conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        elif version == 1:  # a virtual column needs no rewrite of the rows; the index reads each once
+            conn.execute(f"ALTER TABLE events ADD COLUMN {_OCCURRED_ON}")
+            conn.execute(_BY_DATE)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:
