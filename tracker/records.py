@@ -6,18 +6,19 @@ model validation: that is the replay fast path.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
 from .dates import start_of_day
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
+class Record(NamedTuple):
+    """Immutable; a NamedTuple rather than a frozen dataclass because it is ~3x cheaper to
+    make, and a replay makes one per event."""
+
     position: int
     recorded_at: datetime
     event: dict[str, Any]  # the canonical event (tracker.events.canonical)

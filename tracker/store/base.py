@@ -16,21 +16,22 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from ..errors import InputError
 
 
-@dataclass(frozen=True, slots=True)
-class NewEvent:
+class NewEvent(NamedTuple):
     id: str  # a UUID, canonical lowercase text
     type: str
     data: str  # the canonical JSON text of the event; compared byte for byte for idempotency
 
 
-@dataclass(frozen=True, slots=True)
-class StoredEvent:
+class StoredEvent(NamedTuple):
+    """NamedTuples, not frozen dataclasses: as immutable, and ~3x cheaper to make (an append
+    or a replay makes one per event)."""
+
     position: int
     id: str
     recorded_at: datetime  # UTC, never decreasing as positions grow
