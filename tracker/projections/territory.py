@@ -2,12 +2,33 @@
 
 from __future__ import annotations
 
+from sys import intern
 from typing import Any, NamedTuple
 
 from ..catalog import Catalog
 from ..dates import describe
 from ..records import Record
 from .base import Projection, State, cite
+
+
+class Change(NamedTuple):
+    """One change of control. Compact because a territory keeps every one of them: the
+    sources are the event's own list (quotes are dropped when rendered), and the short
+    strings that recur (actors, dates, precisions) are interned, so a long log's history
+    costs one small tuple per change. Sources are quote-free already (stripped when folded)."""
+
+    controller: str
+    previous: str | None
+    since: str
+    since_precision: str
+    position: int
+    event: str | None
+    sources: list[dict[str, Any]]
+
+    def render(self) -> dict[str, Any]:
+        return {"controller": self.controller, "from": self.previous, "since": self.since,
+                "since_precision": self.since_precision, "position": self.position, "event": self.event,
+                "sources": [dict(source) for source in self.sources]}
 
 
 class Held(NamedTuple):
@@ -29,10 +50,14 @@ def _captured(state: State, record: Record) -> None:
     if held.controller == by:  # another report of the same hold: keep the earlier `since`
         state[place] = held._replace(contested_by=contested)
         return
-    change = {"controller": by, "from": e.get("captured_from", held.controller),
-              "since": e["occurred_on"], "since_precision": e.get("precision", "day"),
-              "position": record.position, "event": e.get("id"), "sources": cite(e)}
-    state[place] = Held(by, e["occurred_on"], e.get("precision", "day"), contested, (held.history, change))
+    by, since, precision = intern(by), intern(e["occurred_on"]), intern(e.get("precision", "day"))
+    previous = e.get("captured_from", held.controller)
+    sources = e.get("sources", [])
+    if any("quote" in source for source in sources):  # quotes can be long, and history does not show them
+        sources = cite(e)
+    change = Change(by, intern(previous) if previous else previous, since, precision, record.position,
+                    e.get("id"), sources)
+    state[place] = Held(by, since, precision, contested, (held.history, change))
 
 
 def _assaulted(state: State, record: Record) -> None:
@@ -54,7 +79,7 @@ def _history(cons: tuple | None) -> list[dict[str, Any]]:
     out = []
     while cons is not None:
         cons, change = cons
-        out.append(change)
+        out.append(change.render())
     out.reverse()
     return out
 
