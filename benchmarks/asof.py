@@ -23,11 +23,13 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def measure(path: str, queries: int, seeds: list[int]) -> list[tuple[list[float], float]]:
-    """One replay (the replay figure times it), then one set of `queries` per seed."""
+    """The timeline a server builds when it starts (catch up with the log, then the current
+    state of every projection, untimed), then one set of `queries` per seed."""
     out = []
     async with await Tracker.open(path) as tracker:
-        await tracker.replay()
-        timeline = tracker.timeline
+        timeline = await tracker.catch_up()
+        for name in PROJECTIONS:
+            timeline.state(name)  # builds the checkpoints, as the server's first render does
         for seed in seeds:
             settle()
             rng = random.Random(seed)

@@ -111,9 +111,11 @@ class Tracker:
         return AppendResult(positions, stored_now, head, [p.id for p in prepared])
 
     async def catch_up(self) -> Timeline:
-        """Fold into the timeline everything appended since it last looked."""
-        async for page in self.store.iterate(self.timeline.head):
-            self.timeline.add(decode_many(page))
+        """Fold into the timeline everything appended since it last looked (the garbage
+        collector paused meanwhile: a first catch-up with a long log makes millions of objects)."""
+        with paused_gc():
+            async for page in self.store.iterate(self.timeline.head):
+                self.timeline.add(decode_many(page))
         return self.timeline
 
     async def state(self, projection: str, as_of: str | None = None,
