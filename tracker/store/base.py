@@ -59,6 +59,14 @@ def check_import(events: Sequence[StoredEvent]) -> None:
 
 
 HistoryKey = tuple[str, int]  # (occurred_on, position): where a history read resumes
+_NO_LIMIT = (1 << 63) - 1
+
+
+def history_bounds(after: HistoryKey | None, upto: int | None) -> tuple[str, int, int]:
+    """What a backend's history query binds: (occurred_on, position) to start after ('' sorts
+    before every date; an event without occurred_on matches no bound) and the last position."""
+    start = after or ("", 0)
+    return start[0], start[1], _NO_LIMIT if upto is None else upto
 
 
 class EventStore(ABC):

@@ -38,7 +38,7 @@ import asyncpg
 
 from ..errors import (ConflictError, IdConflict, InputError, LogNotEmpty, PositionConflict, SchemaVersionError,
                       StoreUnavailable, TrackerError)
-from .base import EventStore, HistoryKey, NewEvent, StoredEvent, check_import
+from .base import EventStore, HistoryKey, NewEvent, StoredEvent, check_import, history_bounds
 from .group import GroupCommit, Request, answer
 from .url import parse_store_url
 
@@ -347,8 +347,7 @@ class PostgresStore(GroupCommit, EventStore):
         self._check_open()
         if limit <= 0:
             return [], None
-        start = after or ("", 0)  # '' sorts before every date; NULL (no occurred_on) matches nothing
-        args = (start[0], start[1], upto if upto is not None else (1 << 63) - 1, limit)
+        args = (*history_bounds(after, upto), limit)
         rows = await self._with_connection(lambda conn: conn.fetch(_HISTORY, *args), "read failed")
         return ([StoredEvent(*row[:5]) for row in rows],
                 (rows[-1][5], rows[-1][0]) if len(rows) == limit else None)

@@ -28,7 +28,7 @@ import aiosqlite
 
 from ..dates import utc_now
 from ..errors import IdConflict, LogNotEmpty, PositionConflict, SchemaVersionError, StoreUnavailable
-from .base import EventStore, HistoryKey, NewEvent, StoredEvent, check_import
+from .base import EventStore, HistoryKey, NewEvent, StoredEvent, check_import, history_bounds
 from .group import GroupCommit, Request, answer
 
 SCHEMA_VERSION = 2
@@ -203,10 +203,8 @@ class SQLiteStore(GroupCommit, EventStore):
         self._check_open()
         if limit <= 0:
             return [], None
-        start = after or ("", 0)  # '' sorts before every date; NULL (no occurred_on) matches nothing
         try:
-            rows = await self._reader.execute_fetchall(
-                _HISTORY, (start[0], start[1], upto if upto is not None else (1 << 63) - 1, limit))
+            rows = await self._reader.execute_fetchall(_HISTORY, (*history_bounds(after, upto), limit))
         except sqlite3.Error as e:
             raise _translate(e, self.path) from e
         stamps: dict[str, datetime] = {}
