@@ -61,9 +61,9 @@ def asof_figures(ctx: Context) -> list[Figure]:
         scratch.append(full)
     p50, p99, anchor = median(p50s), median(p99s), median(scratch)
     common = dict(unit="ms", size=f"{n:,} events, {q:,} queries", anchor="fold from scratch (timeline.replay)",
-                  anchor_value=round(anchor, 2), durability="in memory, after replay", runs=len(p50s),
+                  anchor_value=round(anchor, 2), durability="in memory, after catch-up", runs=len(p50s),
                   notes="each query: territory, arsenal and deployments as of one random date; "
-                        "one replay, then one set of queries per run")
+                        "one catch-up of the timeline (as a starting server), then one set of queries per run")
     return [Figure("state as of a random date, p50", round(p50, 3), ratio=round(p50 / anchor, 5),
                    target="<= 5 ms", met=p50 <= 5, **common),
             Figure("state as of a random date, p99", round(p99, 3), ratio=round(p99 / anchor, 5),
