@@ -90,6 +90,15 @@ class StoreContract:
         assert [json.loads(r.data)["occurred_on"] for r in rows] == sorted(d for d in days if d)
         assert rows[0].id == ev(7).id and rows[0].type == "Thing" and rows[0].recorded_at.tzinfo is not None
 
+    async def test_history_skips_nothing_for_escapes_and_nested_dates(self, store):
+        # a literal backslash-u0000 in a text, and an `occurred_on` key that is not top-level
+        await store.append([ev(1, data={"notes": "C:\\u0000dir", "occurred_on": "2014-02-01"}),
+                            ev(2, data={"equipment": {"occurred_on": 3}, "occurred_on": "2014-01-01"}),
+                            ev(3, data={"sources": [{"occurred_on": "2014-03-01"}]})])
+        rows, _ = await store.read_history()
+        assert [r.position for r in rows] == [2, 1]
+        assert json.loads(rows[1].data)["notes"] == "C:\\u0000dir"
+
     async def test_read_history_pages_resume_and_stop_at_upto(self, store):
         await store.append([ev(n, data={"n": n, "occurred_on": f"2014-01-{30 - n:02d}"}) for n in range(25)])
         pages, after = [], None

@@ -129,6 +129,7 @@ BAD_RECORDS = [  # (case, the bad record, its field, a phrase of the reason)
     ("unknown actor, no close match", capture(captured_by="zzz"), "captured_by",
      "unknown actor 'zzz' (register it first with an ActorRegistered event)"),
     ("event over 1 MiB", capture(notes="x" * 1_100_000), None, "over the 1,048,576-byte limit"),
+    ("NUL character", capture(notes="pasted\u0000text"), "notes", "contains a NUL character (\\u0000) (remove it)"),
     ("retraction of an unknown id", {"type": "EventRetracted", "retracts": "0190c5a0-0000-7000-8000-000000000000",
                                      "reason": "wrong", "sources": SRC}, "retracts",
      "no stored event has id 0190c5a0-0000-7000-8000-000000000000"),

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from .catalog import Catalog, UnknownReference
 from .dates import window_start
 from .errors import Issue, ValidationFailed
-from .events import EVENT_TYPES, MAX_COUNT, REGISTRATIONS, Event, canonical
+from .events import EVENT_TYPES, MAX_COUNT, NO_NUL, REGISTRATIONS, Event, canonical
 from .ids import uuid7
 
 MAX_EVENT_BYTES = 1 << 20  # 1 MiB, the websocket message limit too
@@ -191,6 +191,8 @@ def _issue(where: str, model: type[Event], err: Any) -> Issue:
                      f"did you mean '{close[0]}'?" if close else None)
     if kind == "missing":
         return Issue(where, field, "required field is missing")
+    if kind == "string_pattern_mismatch" and (err.get("ctx") or {}).get("pattern") == NO_NUL:
+        return Issue(where, field, "contains a NUL character (\\u0000)", "remove it")
     if kind == "less_than_equal" and (err.get("ctx") or {}).get("le") == MAX_INT:
         return Issue(where, field, f"{err.get('input')} is too large to store", f"at most {MAX_INT:,}")
     if kind in ("int_type", "int_parsing", "int_from_float") and "Strict" not in message:

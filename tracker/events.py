@@ -36,8 +36,13 @@ def _parse_date(value: object) -> date:
 IsoDate = Annotated[date, BeforeValidator(_parse_date)]
 MAX_COUNT = (1 << 63) - 1  # counts are stored as JSON that orjson and SQLite read as 64-bit integers
 Count = Annotated[int, Strict(), Field(ge=0, le=MAX_COUNT)]
-Text = Annotated[str, Field(min_length=1, max_length=10_000)]
-Ref = Annotated[str, Field(min_length=1, max_length=200)]  # an actor or place: id, name or alias
+
+# PostgreSQL reads a stored event's occurred_on out of its JSON, and its JSON functions refuse
+# the \u0000 escape anywhere in the text: no string may hold a NUL (in a report, a paste accident).
+# A pattern, not a Python validator: pydantic checks it in Rust (batch.py words its error).
+NO_NUL = "^[^\x00]*$"
+Text = Annotated[str, Field(min_length=1, max_length=10_000, pattern=NO_NUL)]
+Ref = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)]  # an actor or place: id, name or alias
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,63}$")
 _HTTP_URL = re.compile(r"^https?://[^\s/]+")
