@@ -41,7 +41,7 @@ async def measure(path: str, queries: int, seeds: list[int]) -> list[tuple[list[
                     timeline.state(name, as_of)
                 latencies.append((time.perf_counter() - started) * 1000)
             # the anchor: the same question answered by folding the whole log from scratch
-            records = timeline._facts + timeline._retractions
+            records = timeline.records()
             started = time.perf_counter()
             for name, projection in PROJECTIONS.items():
                 from_scratch(records, projection, dates[0])

@@ -6,6 +6,10 @@ Two paths give every answer, and property tests hold them equal:
   with a checkpoint of every projection each `every` facts, so an as-of query folds
   only the tail after the nearest checkpoint. A late report of an old fact, or a
   retraction, drops the checkpoints it makes stale; the next query rebuilds them.
+
+The timeline holds each fact as its JSON bytes, not as a decoded dict: a dict of a
+~300-byte event costs ~1.5 KB, and a server keeps every fact of the log. A query decodes
+only the tail it folds (at most `every` facts after a checkpoint).
 """
 
 from __future__ import annotations
@@ -13,7 +17,10 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from sys import intern
+from typing import Any, NamedTuple
+
+import orjson
 
 from .catalog import Catalog
 from .events import REGISTRATIONS
@@ -30,6 +37,21 @@ def _order(record: Record) -> tuple[str, int]:
 
 def _first(pair: tuple[Any, Any]) -> Any:
     return pair[0]
+
+
+class Fact(NamedTuple):
+    """A fact as the timeline keeps it: its record, with the event still encoded."""
+
+    position: int
+    recorded_at: datetime
+    known_from: datetime
+    type: str  # interned: a query decodes only the facts its projection folds
+    data: str  # the canonical event as JSON text (orjson's bytes keep a ~4 KB buffer each: str is exact)
+
+
+def _decode(facts: Iterable[Fact]) -> list[Record]:
+    loads = orjson.loads
+    return [Record(f.position, f.recorded_at, loads(f.data), f.known_from) for f in facts]
 
 
 def retractions(records: Iterable[Record], known_at: datetime | None) -> set[str]:
@@ -65,7 +87,7 @@ class Timeline:
         self.head = 0  # the highest position added
         self.count = 0
         self._keys: list[tuple[str, int]] = []  # (occurred_on, position), sorted
-        self._facts: list[Record] = []  # parallel to _keys
+        self._facts: list[Fact] = []  # parallel to _keys
         self._index: dict[str, tuple[str, int]] = {}  # fact id -> its key
         self._retractions: list[Record] = []
         self._retracted: set[str] = set()
@@ -80,9 +102,9 @@ class Timeline:
         sorted runs in linear time), not inserted record by record: a late record inserted
         alone costs a move of every later fact."""
         late_registration = False
-        new: list[tuple[tuple[str, int], Record]] = []
+        new: list[tuple[tuple[str, int], Fact]] = []
         targets: list[str] = []
-        index = self._index
+        index, dumps = self._index, orjson.dumps
         for record in records:
             self.count += 1
             event = record.event
@@ -104,8 +126,9 @@ class Timeline:
                 self._retracted.add(target)
                 targets.append(target)
                 continue
-            key = (event.get("occurred_on") or "", record.position)
-            new.append((key, record))
+            key = (intern(event.get("occurred_on") or ""), record.position)
+            new.append((key, Fact(record.position, record.recorded_at, record.known_from, intern(kind),
+                                     dumps(event).decode())))
             ident = event.get("id")
             if ident is not None:
                 index[ident] = key
@@ -117,7 +140,7 @@ class Timeline:
         if late_registration:
             self.catalog = catalog_of(self._registrations)
 
-    def _merge(self, new: list[tuple[tuple[str, int], Record]]) -> None:
+    def _merge(self, new: list[tuple[tuple[str, int], Fact]]) -> None:
         keys, facts = self._keys, self._facts
         new.sort(key=_first)  # keys are unique (positions are): records are never compared
         first = new[0][0]
@@ -153,7 +176,7 @@ class Timeline:
         fold = Fold(self.projections.values(), states, self._retracted)
         facts = self._facts
         for index in range(start, end - self.every + 1, self.every):
-            fold.feed(facts[index:index + self.every])
+            fold.feed(_decode(facts[index:index + self.every]))
             self._checkpoints.append((index + self.every, fold.snapshot()))
 
     def state(self, name: str, as_of: str | None = None, known_at: datetime | None = None) -> State:
@@ -161,7 +184,7 @@ class Timeline:
         if known_at is not None and (self._last_known is None or known_at >= self._last_known):
             known_at = None  # everything was known by then: the same as now
         if known_at is not None:
-            facts = [r for r in self._facts if r.known_from <= known_at]
+            facts = _decode(f for f in self._facts if f.known_from <= known_at and f.type in projection.types)
             return replay(facts + self._retractions, projection, as_of, known_at)
         end = len(self._facts) if as_of is None else bisect.bisect_right(self._keys, (as_of, _LAST))
         self._extend_checkpoints()
@@ -169,10 +192,16 @@ class Timeline:
         start, states = self._checkpoints[at]
         state = dict(states[name])
         retracted = self._retracted
-        tail = self._facts[start:end]
+        types = projection.types
+        tail = _decode([f for f in self._facts[start:end] if f.type in types])
         if retracted:
             tail = [r for r in tail if r.event.get("id") not in retracted]
         return projection.fold(state, tail)
+
+    def records(self) -> list[Record]:
+        """Every record the timeline holds, decoded (facts in history order, then retractions
+        and registrations): what `replay()` from scratch would be given."""
+        return _decode(self._facts) + self._retractions + self._registrations
 
     def render(self, name: str, as_of: str | None = None, known_at: datetime | None = None) -> dict[str, Any]:
         """The answer as `tracker state X --json` prints it."""
