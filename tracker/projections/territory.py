@@ -13,9 +13,9 @@ from .base import Projection, State, cite
 
 class Change(NamedTuple):
     """One change of control. Compact because a territory keeps every one of them: the
-    sources are the event's own list (quotes are dropped when rendered), and the short
-    strings that recur (actors, dates, precisions) are interned, so a long log's history
-    costs one small tuple per change. Sources are quote-free already (stripped when folded)."""
+    sources are the event's own list (a quote-free copy only when a source has a quote),
+    and the short strings that recur (actors, dates, precisions) are interned, so a long
+    log's history costs one small tuple per change."""
 
     controller: str
     previous: str | None
