@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..errors import IdConflict, PositionConflict
 from .base import NewEvent
 
 GROUP_EVENTS = 20_000  # a group commit takes queued batches up to this many events (or one larger batch)
@@ -60,3 +61,32 @@ def answer(group: list[Request]) -> None:
             request.future.set_exception(request.outcome)
         else:
             request.future.set_result(request.outcome or [])
+
+
+def plan(request: Request, head: int, stored: dict[str, tuple[int, str]]) -> tuple[list[int], list[tuple[int, NewEvent]]]:
+    """One caller's batch, as if it ran alone after `head`, given every id stored so far
+    (the log's and the earlier requests' of this group): its positions and what is new.
+    Raises IdConflict for an id stored with other data, PositionConflict for a stale
+    `expected` (unless the whole batch is a retry of stored events)."""
+    events, expected = request.events, request.expected
+    if not events:
+        if expected is not None and expected != head:
+            raise PositionConflict(expected, head)
+        return [], []
+    positions: list[int] = []
+    new: list[tuple[int, NewEvent]] = []
+    batch: dict[str, tuple[int, str]] = {}
+    for event in events:
+        known = stored.get(event.id) or batch.get(event.id)
+        if known is not None:
+            if known[1] != event.data:
+                raise IdConflict(event.id, known[0])
+            positions.append(known[0])
+            continue
+        position = head + len(new) + 1
+        batch[event.id] = (position, event.data)
+        new.append((position, event))
+        positions.append(position)
+    if expected is not None and expected != head and new:
+        raise PositionConflict(expected, head)
+    return positions, new

@@ -36,10 +36,10 @@ from collections.abc import Iterable, Sequence
 
 import asyncpg
 
-from ..errors import (ConflictError, IdConflict, InputError, LogNotEmpty, PositionConflict, SchemaVersionError,
+from ..errors import (ConflictError, InputError, LogNotEmpty, SchemaVersionError,
                       StoreUnavailable, TrackerError)
 from .base import EventStore, HistoryKey, NewEvent, StoredEvent, check_import, history_bounds
-from .group import GroupCommit, Request, answer
+from .group import GroupCommit, Request, answer, plan
 from .url import parse_store_url
 
 log = logging.getLogger(__name__)
@@ -264,7 +264,7 @@ class PostgresStore(GroupCommit, EventStore):
             rows: list[tuple[int, NewEvent]] = []
             for request in group:
                 try:
-                    positions, new = _plan(request, head, stored)
+                    positions, new = plan(request, head, stored)
                 except ConflictError as e:
                     request.outcome, request.new = e, None
                     continue
@@ -438,33 +438,6 @@ class PostgresStore(GroupCommit, EventStore):
             await asyncio.wait_for(self._pool.close(), 5)
         except Exception:
             self._pool.terminate()
-
-
-def _plan(request: Request, head: int, stored: dict[str, tuple[int, str]]) -> tuple[list[int], list[tuple[int, NewEvent]]]:
-    """One caller's batch, as if it ran alone after `head`, given every id stored so far
-    (the log's and the earlier requests' of this group): its positions and what is new."""
-    events, expected = request.events, request.expected
-    if not events:
-        if expected is not None and expected != head:
-            raise PositionConflict(expected, head)
-        return [], []
-    positions: list[int] = []
-    new: list[tuple[int, NewEvent]] = []
-    batch: dict[str, tuple[int, str]] = {}
-    for event in events:
-        known = stored.get(event.id) or batch.get(event.id)
-        if known is not None:
-            if known[1] != event.data:
-                raise IdConflict(event.id, known[0])
-            positions.append(known[0])
-            continue
-        position = head + len(new) + 1
-        batch[event.id] = (position, event.data)
-        new.append((position, event))
-        positions.append(position)
-    if expected is not None and expected != head and new:
-        raise PositionConflict(expected, head)
-    return positions, new
 
 
 def _terminate(conn: asyncpg.Connection) -> None:

@@ -29,7 +29,7 @@ import aiosqlite
 from ..dates import utc_now
 from ..errors import IdConflict, LogNotEmpty, PositionConflict, SchemaVersionError, StoreUnavailable
 from .base import EventStore, HistoryKey, NewEvent, StoredEvent, check_import, history_bounds
-from .group import GroupCommit, Request, answer
+from .group import GroupCommit, Request, answer, plan
 
 SCHEMA_VERSION = 2
 # Version 2 added occurred_on and events_by_date, for reading in history order (read_history).
@@ -335,25 +335,9 @@ def _apply(db: sqlite3.Connection, request: Request, head: int, stamp: str,
         else:
             db.execute("RELEASE fast")
             return list(range(head + 1, head + len(events) + 1))
-    stored = _lookup_sync(db, ids)
-    positions: list[int] = []
-    new: list[tuple[int, str, str, str, str]] = []
-    batch: dict[str, tuple[int, str]] = {}
-    for event in events:
-        known = stored.get(event.id) or fresh.get(event.id) or batch.get(event.id)
-        if known is not None:
-            if known[1] != event.data:
-                raise IdConflict(event.id, known[0])
-            positions.append(known[0])
-            continue
-        position = head + len(new) + 1
-        batch[event.id] = (position, event.data)
-        new.append((position, event.id, stamp, event.type, event.data))
-        positions.append(position)
-    if expected is not None and expected != head and new:
-        raise PositionConflict(expected, head)
+    positions, new = plan(request, head, {**fresh, **_lookup_sync(db, ids)})
     if new:
-        db.executemany(_INSERT, new)
+        db.executemany(_INSERT, [(position, e.id, stamp, e.type, e.data) for position, e in new])
     return positions
 
 
