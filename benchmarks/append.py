@@ -14,8 +14,8 @@ import time
 
 import orjson
 
-from tracker.batch import Item
-from tracker.events import REGISTRATIONS
+from tracker.core.batch import Item
+from tracker.core.events import REGISTRATIONS
 from tracker.service import Tracker
 
 from . import bare, workload

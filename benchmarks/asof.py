@@ -8,9 +8,9 @@ import statistics
 import time
 from datetime import timedelta
 
-from tracker.projections import PROJECTIONS
+from tracker.core.projections import PROJECTIONS
 from tracker.service import Tracker
-from tracker.timeline import replay as from_scratch
+from tracker.core.timeline import replay as from_scratch
 
 from .core import Context, Figure, benchmark, median, settle
 from .replay import fixture

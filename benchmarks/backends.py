@@ -24,7 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 
-from tracker.events import REGISTRATIONS
+from tracker.core.events import REGISTRATIONS
 from tracker.service import Tracker
 
 from . import workload

@@ -95,7 +95,7 @@ async def bare_server() -> None:
     broadcast to every subscriber as it is."""
     from websockets.asyncio.server import broadcast, serve
 
-    from tracker.protocol import MAX_MESSAGE_BYTES
+    from tracker.core.protocol import MAX_MESSAGE_BYTES
     from tracker.server import Settings
     defaults = Settings()
     subscribers: set = set()

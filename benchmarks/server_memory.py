@@ -15,7 +15,7 @@ import sys
 import time
 from datetime import timedelta
 
-from tracker.projections import PROJECTIONS
+from tracker.core.projections import PROJECTIONS
 from tracker.service import Tracker
 
 from .memory import peak_mib

@@ -18,8 +18,8 @@ from typing import Any
 
 import orjson
 
-from tracker.batch import Item
-from tracker.events import EVENT_TYPES, canonical
+from tracker.core.batch import Item
+from tracker.core.events import EVENT_TYPES, canonical
 
 START = date(2014, 1, 1)
 DAYS = 365 * 9  # facts dated 2014..2022; every date is before "today"

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tracker.errors import IdConflict, InputError, LogNotEmpty, PositionConflict, StoreUnavailable
+from tracker.core.errors import IdConflict, InputError, LogNotEmpty, PositionConflict, StoreUnavailable
 from tracker.store import EventStore, NewEvent, StoredEvent
 
 

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from tracker.events import EVENT_ADAPTER, canonical
-from tracker.projections import PROJECTIONS
-from tracker.records import Record, make_record
-from tracker.timeline import Timeline, catalog_of, replay
+from tracker.core.events import EVENT_ADAPTER, canonical
+from tracker.core.projections import PROJECTIONS
+from tracker.core.records import Record, make_record
+from tracker.core.timeline import Timeline, catalog_of, replay
 
 RECORDED = datetime(2014, 8, 1, 12, 0, tzinfo=UTC)
 

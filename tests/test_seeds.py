@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tracker.reports import parse
+from tracker.core.reports import parse
 from tracker.seeds import seed_files
 from tracker.service import Tracker
 

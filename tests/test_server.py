@@ -29,9 +29,9 @@ from websockets.frames import Close
 from websockets.protocol import State
 from websockets.uri import parse_uri
 
-from tracker.projections import PROJECTIONS
-from tracker.protocol import apply_update
-from tracker.reports import parse
+from tracker.core.projections import PROJECTIONS
+from tracker.core.protocol import apply_update
+from tracker.core.reports import parse
 from tracker.seeds import seed_files
 from tracker.server import Settings, run
 from tracker.server.app import UnsafeBinding, check

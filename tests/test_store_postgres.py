@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from tracker.errors import IdConflict, SchemaVersionError, StoreUnavailable
+from tracker.core.errors import IdConflict, SchemaVersionError, StoreUnavailable
 from tracker.store import NewEvent, open_store
 from tracker.store.postgres import SCHEMA_VERSION, PostgresStore
 
@@ -405,7 +405,7 @@ async def test_import_keeps_positions_ids_and_recorded_at(pg_dsn, databases):
         assert await target.append([ev(9)]) == [9]
         with pytest.raises(Exception) as caught:
             await target.import_events(records)
-        from tracker.errors import ConflictError, InputError
+        from tracker.core.errors import ConflictError, InputError
 
         assert isinstance(caught.value, ConflictError)
     async with await open_store(await databases.create()) as empty:
@@ -421,7 +421,7 @@ def test_poll_interval_is_at_most_a_second():
 async def test_text_postgresql_cannot_hold_fails_only_its_caller(pg_dsn):
     # A NUL character (never in canonical JSON, but the store must not fall over): that
     # caller gets an InputError, the callers grouped with it in one commit are stored.
-    from tracker.errors import InputError
+    from tracker.core.errors import InputError
 
     async with await open_store(pg_dsn) as store:
         bad = NewEvent(str(uuid.uuid4()), "Thing", '{"n": "\x00"}')

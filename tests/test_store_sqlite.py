@@ -13,7 +13,7 @@ import textwrap
 
 import pytest
 
-from tracker.errors import SchemaVersionError, StoreUnavailable
+from tracker.core.errors import SchemaVersionError, StoreUnavailable
 from tracker.store import open_store
 from tracker.store.sqlite import SCHEMA_VERSION, SQLiteStore
 

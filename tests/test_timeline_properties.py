@@ -17,11 +17,11 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tracker.dates import window_start
-from tracker.events import EVENT_ADAPTER, REGISTRATIONS, canonical
-from tracker.projections import PROJECTIONS
-from tracker.records import Record, make_record
-from tracker.timeline import Timeline, catalog_of, replay
+from tracker.core.dates import window_start
+from tracker.core.events import EVENT_ADAPTER, REGISTRATIONS, canonical
+from tracker.core.projections import PROJECTIONS
+from tracker.core.records import Record, make_record
+from tracker.core.timeline import Timeline, catalog_of, replay
 
 ACTORS = ("isis", "iraqi_army", "peshmerga")
 PLACES = ("mosul", "tikrit", "samarra")

@@ -19,17 +19,17 @@ from typing import Any
 import orjson
 
 from . import __version__
-from .batch import Item
-from .dates import parse_as_of, parse_known_at
-from .errors import InputError, TrackerError, ValidationFailed
+from .core.batch import Item
+from .core.dates import parse_as_of, parse_known_at
+from .core.errors import InputError, TrackerError, ValidationFailed
 from .logs import configure
-from .projections import PROJECTIONS
-from .reports import parse
+from .core.projections import PROJECTIONS
+from .core.reports import parse
 from .seeds import seed_files
 from .service import Tracker
 from .store import resolve_url
-from .summary import summarize, when
-from .tables import render_state, table
+from .core.summary import summarize, when
+from .core.tables import render_state, table
 
 
 def _common(defaults: bool) -> argparse.ArgumentParser:
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
 
 async def _run(args: argparse.Namespace) -> int:
     if args.command == "schema":
-        from .events import json_schema
+        from .core.events import json_schema
 
         _print_json(json_schema())
         return 0

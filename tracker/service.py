@@ -17,16 +17,16 @@ from typing import Any
 import orjson
 import structlog
 
-from .batch import Item, Prepared, paused_gc, prepare, retract_targets
-from .catalog import Catalog
-from .dates import utc_now
-from .events import REGISTRATIONS
-from .errors import BadQuery
-from .fold import Fold
-from .projections import PROJECTIONS, State
-from .records import Record, decode, decode_many
+from .core.batch import Item, Prepared, paused_gc, prepare, retract_targets
+from .core.catalog import Catalog
+from .core.dates import utc_now
+from .core.events import REGISTRATIONS
+from .core.errors import BadQuery
+from .core.fold import Fold
+from .core.projections import PROJECTIONS, State
+from .core.records import Record, decode, decode_many
 from .store import EventStore, NewEvent, open_store
-from .timeline import Timeline
+from .core.timeline import Timeline
 
 # Decoded records are folded this many at a time: a small batch of fresh dicts stays in the CPU's
 # caches between decode and fold (measured: 200-1,000 decode ~1.5x faster than 20,000 at once).

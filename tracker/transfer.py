@@ -17,9 +17,9 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from .errors import Issue, ValidationFailed
-from .events import EVENT_ADAPTER
-from .records import decode
+from .core.errors import Issue, ValidationFailed
+from .core.events import EVENT_ADAPTER
+from .core.records import decode
 from .store import EventStore, StoredEvent
 
 

@@ -21,10 +21,10 @@ import orjson
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-from .errors import InputError, StoreUnavailable, TrackerError
-from .projections import PROJECTIONS
-from .protocol import apply_update
-from .summary import summarize, when
+from .core.errors import InputError, StoreUnavailable, TrackerError
+from .core.projections import PROJECTIONS
+from .core.protocol import apply_update
+from .core.summary import summarize, when
 
 
 @dataclass
@@ -130,7 +130,7 @@ def _event_line(message: dict[str, Any]) -> str:
 
 
 def _snapshot_text(state: dict[str, Any]) -> str:
-    from .tables import render_state
+    from .core.tables import render_state
 
     return render_state(state)
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 import structlog
 from websockets.asyncio.server import ServerConnection, serve
 
-from ..errors import InputError
-from ..protocol import MAX_MESSAGE_BYTES
+from ..core.errors import InputError
+from ..core.protocol import MAX_MESSAGE_BYTES
 from ..service import Tracker
 from .connection import Client
 from .http import Routes

@@ -25,10 +25,10 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
-from .. import protocol
-from ..errors import TrackerError
-from ..protocol import ProtocolError, Request
-from ..reports import from_objects
+from ..core import protocol
+from ..core.errors import TrackerError
+from ..core.protocol import ProtocolError, Request
+from ..core.reports import from_objects
 from .hub import EventSubscription, Hub, ViewSubscription
 
 log = structlog.get_logger("tracker.server")

@@ -22,11 +22,11 @@ from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
-from ..dates import parse_as_of, parse_known_at
-from ..errors import BadQuery, StoreError, TrackerError
-from ..projections import PROJECTIONS
-from ..protocol import View
-from ..records import decode
+from ..core.dates import parse_as_of, parse_known_at
+from ..core.errors import BadQuery, StoreError, TrackerError
+from ..core.projections import PROJECTIONS
+from ..core.protocol import View
+from ..core.records import decode
 from .hub import Hub
 
 log = structlog.get_logger("tracker.server")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import StoreUnavailable
+from ..core.errors import StoreUnavailable
 from .base import EventStore, HistoryKey, NewEvent, StoredEvent
 from .url import StoreURL, parse_store_url, resolve_url
 

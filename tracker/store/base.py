@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
-from ..errors import InputError
+from ..core.errors import InputError
 
 
 class NewEvent(NamedTuple):

@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..errors import IdConflict, PositionConflict
+from ..core.errors import IdConflict, PositionConflict
 from .base import NewEvent
 
 GROUP_EVENTS = 20_000  # a group commit takes queued batches up to this many events (or one larger batch)

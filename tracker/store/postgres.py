@@ -36,7 +36,7 @@ from collections.abc import Iterable, Sequence
 
 import asyncpg
 
-from ..errors import (ConflictError, InputError, LogNotEmpty, SchemaVersionError,
+from ..core.errors import (ConflictError, InputError, LogNotEmpty, SchemaVersionError,
                       StoreUnavailable, TrackerError)
 from .base import EventStore, HistoryKey, NewEvent, StoredEvent, check_import, history_bounds
 from .group import GroupCommit, Request, answer, plan

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import aiosqlite
 
-from ..dates import utc_now
-from ..errors import IdConflict, LogNotEmpty, PositionConflict, SchemaVersionError, StoreUnavailable
+from ..core.dates import utc_now
+from ..core.errors import IdConflict, LogNotEmpty, PositionConflict, SchemaVersionError, StoreUnavailable
 from .base import EventStore, HistoryKey, NewEvent, StoredEvent, check_import, history_bounds
 from .group import GroupCommit, Request, answer, plan
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ..errors import BadStoreURL
+from ..core.errors import BadStoreURL
 
 DEFAULT_URL = "./tracker.db"
 ENV_VAR = "TRACKER_DB"
