@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -24,7 +24,7 @@ from .core.events import REGISTRATIONS
 from .core.errors import BadQuery
 from .core.fold import Fold
 from .core.projections import PROJECTIONS, State
-from .core.records import Record, decode, decode_many
+from .core.records import Record, decode_many
 from .store import EventStore, NewEvent, open_store
 from .core.timeline import Timeline
 
@@ -53,6 +53,7 @@ class Tracker:
         self._served = 0  # callers whose question a finished read answered
         self._head_seen = 0  # the head that read saw
         self.timeline = Timeline()
+        self._advancing = asyncio.Lock()
 
     @classmethod
     async def open(cls, url: str) -> Tracker:
@@ -110,13 +111,30 @@ class Tracker:
                  first=min(positions, default=None), last=max(positions, default=None))
         return AppendResult(positions, stored_now, head, [p.id for p in prepared])
 
-    async def catch_up(self) -> Timeline:
-        """Fold into the timeline everything appended since it last looked (the garbage
-        collector paused meanwhile: a first catch-up with a long log makes millions of objects)."""
-        with paused_gc():
-            async for page in self.store.iterate(self.timeline.head):
-                self.timeline.add(decode_many(page))
-        return self.timeline
+    async def catch_up(self, on_records: Callable[[list[Record]], None] | None = None,
+                       page: int = 10_000) -> Timeline:
+        """Fold into the timeline everything appended since it last looked: the one path from
+        the log to the served state. `on_records` sees each page right after it is folded,
+        with no await between, so a server's subscribers move in step with the timeline.
+        Concurrent callers take turns, so no record is folded twice. (The garbage collector
+        is paused meanwhile: a first catch-up with a long log makes millions of objects.)"""
+        async with self._advancing:
+            with paused_gc():
+                while True:
+                    stored = await self.store.read(self.timeline.head, page)
+                    if not stored:
+                        return self.timeline
+                    records = decode_many(stored)
+                    self.timeline.add(records)
+                    if on_records is not None:
+                        on_records(records)
+
+    async def head(self) -> int:
+        return await self.store.head()
+
+    async def wait(self, after: int, timeout: float) -> int:
+        """The head as soon as it passes `after` (any process's append), or after `timeout`."""
+        return await self.store.wait(after, timeout)
 
     async def state(self, projection: str, as_of: str | None = None,
                     known_at: datetime | None = None) -> dict[str, Any]:
@@ -126,7 +144,7 @@ class Tracker:
         return timeline.render(projection, as_of, known_at)
 
     async def read(self, after: int = 0, limit: int | None = None) -> list[Record]:
-        return [decode(s.position, s.recorded_at, s.data) for s in await self.store.read(after, limit)]
+        return decode_many(await self.store.read(after, limit))
 
     async def replay(self) -> dict[str, Any]:
         """Rebuild every projection from the log alone, timing each stage."""

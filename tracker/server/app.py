@@ -20,6 +20,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from ..core.errors import InputError
 from ..core.protocol import MAX_MESSAGE_BYTES
 from ..service import Tracker
+from .auth import Unauthorized, access
 from .connection import Client
 from .http import Routes
 from .hub import Hub
@@ -85,8 +86,12 @@ async def run(tracker: Tracker, settings: Settings,
     routes = Routes(hub, settings.token, set(settings.allow_origins), is_loopback(settings.host), settings.port)
 
     async def handler(ws: ServerConnection) -> None:
-        client = Client(ws, hub, settings.token, getattr(ws, "authorized", settings.token is None),
-                        settings.queue_limit, settings.max_lag)
+        try:
+            granted = access(ws.request.headers if ws.request else {}, settings.token)
+        except Unauthorized:  # refused in the handshake already (http.Routes): never reached
+            await ws.close(1008, "unauthorized")
+            return
+        client = Client(ws, hub, settings.token, granted, settings.queue_limit, settings.max_lag)
         await client.serve()
 
     try:

@@ -17,7 +17,6 @@ the new events straight from the ring, in order from each cursor, the way
 from __future__ import annotations
 
 import asyncio
-import hmac
 from collections import deque
 
 import structlog
@@ -29,6 +28,7 @@ from ..core import protocol
 from ..core.errors import TrackerError
 from ..core.protocol import ProtocolError, Request
 from ..core.reports import from_objects
+from .auth import READER, Access, Unauthorized, with_token
 from .hub import EventSubscription, Hub, ViewSubscription
 
 log = structlog.get_logger("tracker.server")
@@ -158,18 +158,18 @@ class Outbox:
 
 
 class Client:
-    def __init__(self, ws: ServerConnection, hub: Hub, token: str | None, authorized: bool, queue_limit: int,
+    def __init__(self, ws: ServerConnection, hub: Hub, token: str | None, granted: Access, queue_limit: int,
                  max_lag: int) -> None:
         self.ws = ws
         self.hub = hub
         self.token = token
-        self.authorized = authorized
+        self.access = granted
         self.outbox = Outbox(ws, hub, queue_limit, max_lag)
         self.subscriptions: dict[str, ViewSubscription] = {}
         self.log = log.bind(peer=_peer(ws), connection=str(ws.id)[:8])
 
     async def serve(self) -> None:
-        self.log.info("connected", authorized=self.authorized)
+        self.log.info("connected", role=self.access.role, principal=self.access.principal)
         sender = asyncio.create_task(self.outbox.run())
         sender.add_done_callback(self._sender_done)
         self.hub.outboxes.add(self.outbox)
@@ -234,18 +234,16 @@ class Client:
         self.outbox.put(protocol.reply("catalog", request.ref, **await self.hub.catalog()))
 
     async def _auth(self, request: Request) -> None:
-        if self.token is None:
-            self.authorized = True  # no token configured: appends are open (loopback only)
-        elif hmac.compare_digest(request.token.encode(), self.token.encode()):
-            self.authorized = True
-        else:
-            self.authorized = False
-            raise ProtocolError("unauthorized", "wrong token: appends stay refused on this connection")
-        self.log.info("authenticated")
+        try:
+            self.access = with_token(self.access, request.token, self.token)
+        except Unauthorized:
+            self.access = Access(READER, "anonymous")
+            raise
+        self.log.info("authenticated", principal=self.access.principal)
         self.outbox.put(protocol.reply("authenticated", request.ref))
 
     async def _append(self, request: Request) -> None:
-        if not self.authorized:
+        if not self.access.can_write:
             raise ProtocolError("unauthorized", "appending needs the write token: send {\"op\": \"auth\", \"token\": ...} "
                                 "first, or connect with an 'Authorization: Bearer <token>' header")
         if len(request.events) > MAX_APPEND_EVENTS:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import hmac
 import mimetypes
 from http import HTTPStatus
 from pathlib import Path
@@ -26,7 +25,7 @@ from ..core.dates import parse_as_of, parse_known_at
 from ..core.errors import BadQuery, StoreError, TrackerError
 from ..core.projections import PROJECTIONS
 from ..core.protocol import View
-from ..core.records import decode
+from .auth import Unauthorized, access, origin_allowed
 from .hub import Hub
 
 log = structlog.get_logger("tracker.server")
@@ -62,6 +61,7 @@ def error_response(status: int, code: str, message: str, **details: Any) -> Resp
 class Routes:
     def __init__(self, hub: Hub, token: str | None, origins: set[str], loopback: bool, port: int) -> None:
         self.hub = hub
+        self.tracker = hub.tracker
         self.token = token
         self.origins = origins  # --allow-origin values
         self.loopback = loopback
@@ -72,7 +72,7 @@ class Routes:
         path = url.path
         try:
             if path == "/ws":
-                return self._handshake(connection, request)
+                return self._handshake(request)
             if path == "/healthz":
                 return await self._health()
             if path in ("/", "/index.html"):
@@ -93,35 +93,24 @@ class Routes:
         except TrackerError as e:
             return error_response(400, e.code, e.message, **{k: v for k, v in e.details.items() if k != "ref"})
 
-    def _handshake(self, connection: ServerConnection, request: Request) -> Response | None:
+    def _handshake(self, request: Request) -> Response | None:
+        """Refuse before the upgrade what the connection could never do; the handler asks
+        `access()` again, with the same headers, for what it may do."""
         origin = request.headers.get("Origin")
-        if origin is not None and origin not in self._allowed(request):
+        if not origin_allowed(origin, request.headers.get("Host"), self.port, self.loopback, self.origins):
             log.warning("origin refused", origin=origin)
             return error_response(403, "forbidden_origin", f"origin {origin} may not open this websocket; "
                                   "start the server with --allow-origin to admit it")
-        authorization = request.headers.get("Authorization")
-        connection.authorized = self.token is None  # type: ignore[attr-defined]
-        if authorization is not None:
-            scheme, _, value = authorization.partition(" ")
-            if self.token is None or scheme.lower() != "bearer" or not hmac.compare_digest(value.encode(), self.token.encode()):
-                log.warning("handshake token refused")
-                return error_response(401, "unauthorized", "wrong or unexpected bearer token")
-            connection.authorized = True  # type: ignore[attr-defined]
+        try:
+            access(request.headers, self.token)
+        except Unauthorized as e:
+            log.warning("handshake token refused")
+            return error_response(401, e.code, e.message)
         return None
-
-    def _allowed(self, request: Request) -> set[str]:
-        """The page's own origin, and --allow-origin. On loopback, only loopback names: a
-        DNS-rebound name pointing at 127.0.0.1 is not the page's origin."""
-        if self.loopback:
-            own = {f"http://{h}:{self.port}" for h in ("127.0.0.1", "localhost", "[::1]")}
-        else:
-            host = request.headers.get("Host", "")
-            own = {f"http://{host}", f"https://{host}"}
-        return own | self.origins
 
     async def _health(self) -> Response:
         try:
-            head = await asyncio.wait_for(self.hub.store.head(), 2.0)
+            head = await asyncio.wait_for(self.tracker.head(), 2.0)
         except (StoreError, TimeoutError) as e:
             reason = str(e) or "the store did not answer within 2 s"
             return json_response(503, {"status": "unavailable", "reason": reason, "position": self.hub.head})
@@ -144,10 +133,9 @@ class Routes:
 
     async def _events(self, query: dict[str, str]) -> Response:
         after, limit = _int(query, "after", 0), _int(query, "limit", 100)
-        rows = await self.hub.store.read(after, min(limit, MAX_EVENTS_PAGE))
-        head = await self.hub.store.head()
-        return json_response(200, {"events": [decode(r.position, r.recorded_at, r.data).as_json() for r in rows],
-                                   "head": head})
+        records = await self.tracker.read(after, min(limit, MAX_EVENTS_PAGE))
+        head = await self.tracker.head()
+        return json_response(200, {"events": [r.as_json() for r in records], "head": head})
 
 
 def _int(query: dict[str, str], name: str, default: int) -> int:

@@ -2,9 +2,11 @@
 
 One pump task waits on the store (`EventStore.wait`: this process's appends wake it at
 once; other processes' within the backend's poll interval, or its notification channel),
-reads what is new, folds it into the timeline and, in one step with no await, moves the
-hub's head, keeps the new events' serialised bodies in a ring shared by every client,
-queues the changes for projection subscribers, and wakes each client's sender.
+asks the service to fold what is new into its timeline (`Tracker.catch_up`) and, in the
+same step with no await, moves the hub's head, keeps the new events' serialised bodies in
+a ring shared by every client, queues the changes for projection subscribers, and wakes
+each client's sender. The hub never reads the store itself: the service is the one path
+from the log to the served state.
 
 Event subscribers are pulled, not pushed: each has a cursor (the last position sent) and
 its connection's sender takes the next event from the ring, or from the store when the
@@ -24,7 +26,6 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import orjson
 import structlog
 
 from ..core import protocol
@@ -32,7 +33,7 @@ from ..core.errors import StoreError
 from ..core.events import REGISTRATIONS
 from ..core.projections import PROJECTIONS
 from ..core.protocol import View
-from ..core.records import Record, decode
+from ..core.records import Record
 from ..service import Tracker
 
 log = structlog.get_logger("tracker.server")
@@ -78,13 +79,11 @@ class ViewState:
 class Hub:
     def __init__(self, tracker: Tracker, ring: int = 10_000) -> None:
         self.tracker = tracker
-        self.store = tracker.store
         self.head = 0  # folded into the timeline and fanned out
         self.outboxes: set[Outbox] = set()
         self.ring: deque[tuple[int, bytes]] = deque(maxlen=ring)  # (position, body), the latest events
         self.views: dict[View, ViewState] = {}
         self.problem: str | None = None  # why the store cannot be reached, while it cannot
-        self._advancing = asyncio.Lock()
         self._ids = itertools.count(1)
         self._pump: asyncio.Task | None = None
 
@@ -92,7 +91,8 @@ class Hub:
         return f"s{next(self._ids)}"
 
     async def start(self) -> None:
-        await self.refresh()
+        await self.tracker.catch_up()  # the whole log at once, before anyone subscribes
+        self.head = self.tracker.timeline.head
         self._pump = asyncio.create_task(self._run(), name="tracker-hub-pump")
 
     async def stop(self) -> None:
@@ -106,7 +106,7 @@ class Hub:
     async def _run(self) -> None:
         while True:
             try:
-                head = await self.store.wait(self.head, timeout=1.0)
+                head = await self.tracker.wait(self.head, timeout=1.0)
                 if head > self.head:
                     await self.refresh()
                 if self.problem is not None:
@@ -119,17 +119,13 @@ class Hub:
                 await asyncio.sleep(1.0)
 
     async def refresh(self) -> int:
-        """Fold in everything the log has past the hub's head, and push it out."""
-        async with self._advancing:
-            while True:
-                rows = await self.store.read(self.head, PAGE)
-                if not rows:
-                    return self.head
-                self._advance([decode(r.position, r.recorded_at, r.data) for r in rows])
+        """Fold in everything the log has past the hub's head, through the service, and push it out."""
+        await self.tracker.catch_up(self._advance, PAGE)
+        return self.head
 
     def _advance(self, records: list[Record]) -> None:
-        """Synchronous on purpose: timeline, head and every subscriber move together."""
-        self.tracker.core.timeline.add(records)
+        """Called by the service right after it folded `records` into the timeline, with no
+        await between: head and every subscriber move in step with the timeline."""
         self.head = records[-1].position
         self.ring.extend((r.position, protocol.event_body(r.position, r.recorded_at.isoformat(timespec="microseconds"),
                                                           r.event)) for r in records)
@@ -151,7 +147,7 @@ class Hub:
             outbox.wake()
 
     def render(self, view: View) -> dict[str, Any]:
-        return self.tracker.core.timeline.render(view.projection, view.as_of, view.known_at)
+        return self.tracker.timeline.render(view.projection, view.as_of, view.known_at)
 
     # Subscriptions. Each returns once the subscriber is registered; no await between the
     # state it is sent and its registration, so it misses no change and sees none twice.
@@ -181,9 +177,9 @@ class Hub:
         while sub.backlog and sub.backlog[0][0] < position:
             sub.backlog.popleft()
         if not sub.backlog:
-            rows = await self.store.read(sub.sent, min(PAGE, self.head - sub.sent))
+            records = await self.tracker.read(sub.sent, min(PAGE, self.head - sub.sent))
             sub.backlog.extend((r.position, protocol.event_body(
-                r.position, r.recorded_at.isoformat(timespec="microseconds"), orjson.loads(r.data))) for r in rows)
+                r.position, r.recorded_at.isoformat(timespec="microseconds"), r.event)) for r in records)
         if not sub.backlog or sub.backlog[0][0] != position:
             raise StoreError(f"the store has no event at position {position}")  # a gap: never expected
         return sub.backlog.popleft()[1]
@@ -215,7 +211,7 @@ class Hub:
 
     async def catalog(self) -> dict[str, Any]:
         await self.refresh()
-        catalog = self.tracker.core.timeline.catalog
+        catalog = self.tracker.timeline.catalog
         return {"position": self.head,
                 "actors": [{"actor": k, **_reference(a)} for k, a in sorted(catalog.actors.items())],
                 "places": [{"place": k, **_reference(p)} for k, p in sorted(catalog.places.items())]}
