@@ -66,7 +66,7 @@ async def test_arsenal_and_oil(seeded):
     assert holdings["M198 155 mm howitzer"]["quantity"] == 52
     [oil] = actors["isis"]["resources"]
     assert (oil["resource"], oil["share_percent"], oil["at_least"], oil["output"], oil["output_unit"]) == \
-        ("oil", 60.0, True, 180000, "barrels/day")
+        ("oil", 60.0, ["share_percent", "output"], 180000, "barrels/day")
 
 
 async def test_deployments(seeded):

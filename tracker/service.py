@@ -24,7 +24,7 @@ from .core.events import REGISTRATIONS
 from .core.errors import BadQuery
 from .core.fold import Fold
 from .core.projections import PROJECTIONS, State
-from .core.records import Record, decode_many
+from .core.records import Record, decode_many, knowledge_time
 from .store import EventStore, NewEvent, open_store
 from .core.timeline import Timeline
 
@@ -98,8 +98,10 @@ class Tracker:
     async def _prepare(self, items: list[Item], today: date | None = None) -> tuple[list[Prepared], int]:
         catalog, head = await self._refresh()
         targets = retract_targets(items)
-        stored = {i: s.type for i, s in (await self.store.lookup(targets)).items()} if targets else {}
-        return prepare(items, catalog, today or utc_now().date(), stored), head
+        found = await self.store.lookup(targets) if targets else {}
+        stored = {i: s.type for i, s in found.items()}
+        known = {i: knowledge_time(orjson.loads(s.data), s.recorded_at).date() for i, s in found.items()}
+        return prepare(items, catalog, today or utc_now().date(), stored, stored_known=known), head
 
     async def append(self, items: list[Item], expected_position: int | None = None) -> AppendResult:
         """Validate the whole batch, then store it atomically: all or nothing."""

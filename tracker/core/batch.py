@@ -63,30 +63,34 @@ def retract_targets(items: list[Item]) -> list[str]:
 
 
 def prepare(items: list[Item], catalog: Catalog, today: date, stored_types: Mapping[str, str],
-            new_id: Callable[[], UUID] = uuid7) -> list[Prepared]:
+            new_id: Callable[[], UUID] = uuid7, stored_known: Mapping[str, date] | None = None) -> list[Prepared]:
     """Validated, resolved, canonical events; raises ValidationFailed listing every issue.
 
-    `stored_types` maps the ids that the batch retracts and that are stored to their type."""
+    `stored_types` maps the ids that the batch retracts and that are stored to their type,
+    `stored_known` to the day each was known (its reported_on, else the day it was recorded)."""
     registers = any(isinstance(i.data, dict) and i.data.get("type") in REGISTRATIONS for i in items)
     with paused_gc():  # a batch allocates many short-lived objects and no cycles: collect after it
         # only a batch that registers changes the catalog: only then is a copy of it needed
-        return _prepare(items, catalog.copy() if registers else catalog, today, stored_types, new_id)
+        return _prepare(items, catalog.copy() if registers else catalog, today, stored_types, new_id,
+                        stored_known or {})
 
 
 def _prepare(items: list[Item], catalog: Catalog, today: date, stored_types: Mapping[str, str],
-             new_id: Callable[[], UUID]) -> list[Prepared]:
+             new_id: Callable[[], UUID], stored_known: Mapping[str, date]) -> list[Prepared]:
     # `catalog` is the batch's own copy: registrations earlier in the batch count for later records
     issues: list[Issue] = []
     out: list[Prepared] = []
     batch_types: dict[str, str] = {}
+    batch_known: dict[str, date] = {}
     for item in items:
-        found = _check(item, catalog, today, stored_types, batch_types)
+        found = _check(item, catalog, today, stored_types, batch_types, stored_known, batch_known)
         if isinstance(found, list):
             issues.extend(found)
             continue
         if found.get("id") is None:
             found = {**found, "id": str(new_id())}
         batch_types[found["id"]] = found["type"]
+        batch_known[found["id"]] = date.fromisoformat(found["reported_on"]) if "reported_on" in found else today
         out.append(Prepared(found["id"], found["type"], found, item.where, orjson.dumps(found).decode()))
     if issues:
         raise ValidationFailed(issues)
@@ -107,7 +111,8 @@ def paused_gc() -> Iterator[None]:
 
 
 def _check(item: Item, catalog: Catalog, today: date, stored_types: Mapping[str, str],
-           batch_types: Mapping[str, str]) -> dict[str, Any] | list[Issue]:
+           batch_types: Mapping[str, str], stored_known: Mapping[str, date] | None = None,
+           batch_known: Mapping[str, date] | None = None) -> dict[str, Any] | list[Issue]:
     where, data = item.where, item.data
     if not isinstance(data, dict):
         return [Issue(where, None, f"expected an event (a JSON object), got {_kind(data)}")]
@@ -127,7 +132,8 @@ def _check(item: Item, catalog: Catalog, today: date, stored_types: Mapping[str,
         event = model.model_validate(data)
     except ValidationError as e:
         return [_issue(where, model, err) for err in e.errors(include_url=False)]
-    issues, resolved = _resolve_and_check(where, event, catalog, today, stored_types, batch_types)
+    issues, resolved = _resolve_and_check(where, event, catalog, today, stored_types, batch_types,
+                                          stored_known, batch_known)
     if issues:
         return issues
     found = canonical(event)
@@ -143,11 +149,92 @@ def _check(item: Item, catalog: Catalog, today: date, stored_types: Mapping[str,
     return found
 
 
+def _time_issues(where: str, event: Event, today: date) -> list[Issue]:
+    """A fact's time: occurred_on (with precision) or the window occurred_from..occurred_to,
+    one form or the other; registrations and retractions have none."""
+    issues = []
+    on, start, end, reported = event.occurred_on, event.occurred_from, event.occurred_to, event.reported_on
+    windowed = start is not None or end is not None
+    if not event.WINDOWED:
+        for field in ("occurred_from", "occurred_to"):
+            if getattr(event, field) is not None:
+                issues.append(Issue(where, field, f"a {event.type} has no time window", "remove it"))
+        return issues
+    if windowed and on is not None:
+        issues.append(Issue(where, "occurred_on", "give either occurred_on (with precision) or occurred_from and "
+                            "occurred_to, not both", "keep the window if the source gives a range"))
+        return issues
+    if windowed:
+        if "precision" in event.model_fields_set:
+            issues.append(Issue(where, "precision", "a window has no precision: its bounds say how well the time is known",
+                                "remove precision"))
+        for field in ("occurred_from", "occurred_to"):
+            if getattr(event, field) is None:
+                issues.append(Issue(where, field, "a window needs both bounds",
+                                    "give the latest date the source allows, and say in notes which bound is inferred"))
+        if start is None or end is None:
+            return issues
+        if start > end:
+            issues.append(Issue(where, "occurred_to", f"the window ends ({end}) before it starts ({start})",
+                                "swap the two dates"))
+        first, label = start, "occurred_from"
+    elif on is None:
+        issues.append(Issue(where, "occurred_on", "required field is missing",
+                            "give occurred_on (with precision), or occurred_from and occurred_to for a window"))
+        return issues
+    else:
+        first, label = on, "occurred_on"
+    if first > today:
+        issues.append(Issue(where, label, f"{first} is later than the recording date {today}",
+                            "a report can only record what has already happened"))
+    if reported is not None:
+        if reported > today:
+            issues.append(Issue(where, "reported_on", f"{reported} is later than the recording date {today}"))
+        elif reported < first:
+            issues.append(Issue(where, "reported_on", f"{reported} is before {label} {first}",
+                                "a fact cannot be reported before it happens" if label == "occurred_on"
+                                else "a window may not start after the report: end it later instead"))
+    return issues
+
+
+def _figure_issues(where: str, event: Event) -> list[Issue]:
+    issues = []
+    at_least = getattr(event, "at_least", None)
+    if isinstance(at_least, list):
+        for i, name in enumerate(at_least):
+            head, _, rest = name.partition(".")
+            value = getattr(event, head, None) if head in event.FIGURES else None
+            if head not in event.FIGURES:
+                issues.append(Issue(where, f"at_least[{i}]", f"'{name}' is not a figure of a {event.type}",
+                                    f"one of {', '.join(event.FIGURES) or 'none'}"))
+            elif isinstance(value, dict) and not rest:
+                issues.append(Issue(where, f"at_least[{i}]", f"name one count of {head}",
+                                    f"for example '{head}.{next(iter(value), 'NAME')}'"))
+            elif value is None or (rest and (not isinstance(value, dict) or value.get(rest) is None)):
+                issues.append(Issue(where, f"at_least[{i}]", f"'{name}' gives no number to be a lower bound of"))
+    deaths = getattr(event, "deaths", None)
+    if deaths is not None:
+        known = [(f, getattr(deaths, f)) for f in ("low", "best", "high") if getattr(deaths, f) is not None]
+        if not known:
+            issues.append(Issue(where, "deaths", "give at least one of best, low, high", "or leave deaths out: unknown"))
+        if any(a[1] > b[1] for a, b in zip(known, known[1:])):
+            issues.append(Issue(where, "deaths", "estimates must read low <= best <= high",
+                                ", ".join(f"{f} {v:,}" for f, v in known)))
+    if event.type == "PlaceRegistered":
+        geo, approximate = getattr(event, "geo_precision", None), getattr(event, "approximate", False)
+        if geo == 1 and approximate:
+            issues.append(Issue(where, "geo_precision", "geo_precision 1 (the place itself) contradicts approximate: true",
+                                "drop approximate: geo_precision replaces it"))
+    return issues
+
+
 def _resolve_and_check(where: str, event: Event, catalog: Catalog, today: date,
-                       stored_types: Mapping[str, str], batch_types: Mapping[str, str]
+                       stored_types: Mapping[str, str], batch_types: Mapping[str, str],
+                       stored_known: Mapping[str, date] | None = None, batch_known: Mapping[str, date] | None = None,
                        ) -> tuple[list[Issue], dict[str, str]]:
     """The issues of a validated event, and the id that each of its references names."""
-    issues = []
+    stored_known, batch_known = stored_known or {}, batch_known or {}
+    issues: list[Issue] = []
     resolved: dict[str, str] = {}
     for kind, fields in (("actor", event.ACTOR_FIELDS), ("place", event.PLACE_FIELDS)):
         for field in fields:
@@ -160,20 +247,29 @@ def _resolve_and_check(where: str, event: Event, catalog: Catalog, today: date,
                 hint = (f"did you mean {' or '.join(repr(s) for s in e.suggestions)}?" if e.suggestions
                         else f"register it first with {'an' if kind == 'actor' else 'a'} {kind.title()}Registered event")
                 issues.append(Issue(where, field, f"unknown {kind} '{text}'", hint))
-    if event.occurred_on is not None and event.occurred_on > today:
-        issues.append(Issue(where, "occurred_on", f"{event.occurred_on} is later than the recording date {today}",
-                            "a report can only record what has already happened"))
-    if event.reported_on is not None:
-        if event.reported_on > today:
-            issues.append(Issue(where, "reported_on", f"{event.reported_on} is later than the recording date {today}"))
-        elif event.occurred_on is not None and event.reported_on < event.occurred_on:
-            issues.append(Issue(where, "reported_on", f"{event.reported_on} is before occurred_on {event.occurred_on}",
-                                "a fact cannot be reported before it happens"))
+    issues += _time_issues(where, event, today)
+    issues += _figure_issues(where, event)
+    if event.claimed_by is not None:
+        try:
+            resolved["claimed_by"] = catalog.resolve("actor", event.claimed_by)
+        except UnknownReference as e:
+            issues.append(Issue(where, "claimed_by", f"unknown actor '{event.claimed_by}'",
+                                f"did you mean {' or '.join(repr(s) for s in e.suggestions)}?" if e.suggestions
+                                else "register it first with an ActorRegistered event"))
+        if event.claim_status != "claimed":
+            issues.append(Issue(where, "claimed_by", "names who claims the fact, so it needs claim_status \"claimed\"",
+                                'add "claim_status": "claimed", or drop claimed_by'))
     if event.type == "EventRetracted":
         target = str(event.retracts)
         target_type = batch_types.get(target) or stored_types.get(target)
+        known = batch_known.get(target) or stored_known.get(target)
+        retraction_known = event.reported_on or today
         if target_type is None:
             issues.append(Issue(where, "retracts", f"no stored event has id {target}"))
+        elif known is not None and retraction_known < known:
+            issues.append(Issue(where, "reported_on", f"the retraction is known on {retraction_known}, before the "
+                                f"fact it retracts was known ({known})",
+                                f"a correction cannot be known before what it corrects: report it on {known} or later"))
         elif target_type in REGISTRATIONS or target_type == "EventRetracted":
             issues.append(Issue(where, "retracts", f"{target} is a {target_type}, which cannot be retracted",
                                 "re-register the actor or place to correct reference data"

@@ -43,6 +43,37 @@ def window_start(day: date, precision: str) -> date:
     return day
 
 
+def window_end(day: date, precision: str) -> date:
+    """The last day of the precision window that holds `day` (a week ends on Sunday)."""
+    if precision == "week":
+        return day + timedelta(days=6 - day.weekday())
+    if precision == "month":
+        following = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+        return following - timedelta(days=1)
+    if precision == "year":
+        return day.replace(month=12, day=31)
+    return day
+
+
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December")
+
+
+def describe_window(start: str | None, end: str | None) -> str:
+    """A reader's phrase for a window: '10 June 2014', 'between 1 and 30 June 2014',
+    'between 5 June and 23 July 2014', 'between 30 December 2013 and 5 January 2014'."""
+    if not start or not end:
+        return "unknown"
+    a, b = date.fromisoformat(start), date.fromisoformat(end)
+    if a == b:
+        return f"{a.day} {_MONTHS[a.month - 1]} {a.year}"
+    if a.year != b.year:
+        return f"between {a.day} {_MONTHS[a.month - 1]} {a.year} and {b.day} {_MONTHS[b.month - 1]} {b.year}"
+    if a.month != b.month:
+        return f"between {a.day} {_MONTHS[a.month - 1]} and {b.day} {_MONTHS[b.month - 1]} {b.year}"
+    return f"between {a.day} and {b.day} {_MONTHS[b.month - 1]} {b.year}"
+
+
 def describe(day: str | None, precision: str | None) -> str:
     """A reader's phrase for a dated fact: '2014-06-10', 'week of 2014-07-14', 'June 2014', '2014'."""
     if not day:
@@ -57,15 +88,26 @@ def describe(day: str | None, precision: str | None) -> str:
     return day
 
 
+_YEAR_MONTH = re.compile(r"^(\d{4})(?:-(\d{2}))?$")
+
+
 def parse_as_of(text: str | None, label: str = "--as-of") -> str | None:
-    """An as-of query date, returned as its ISO string. `label` names the option or field."""
+    """An as-of query date, returned as its ISO string. `YYYY-MM` and `YYYY` mean the last
+    day of that month or year. `label` names the option or field."""
     if text is None or text == "":
         return None
+    example = "--as-of 2014-06-20" if label.startswith("--") else f'"{label}": "2014-06-20"'
+    short = _YEAR_MONTH.match(text.strip()) if isinstance(text, str) else None
+    if short:
+        year, month = int(short[1]), int(short[2] or 12)
+        if not 1 <= month <= 12 or year < 1:
+            raise BadQuery(f"{label}: '{text}' is not a real month; for example {example}", field=label)
+        return window_end(date(year, month, 1), "month").isoformat()
     try:
         return parse_date(text).isoformat()
     except ValueError as e:
-        example = "--as-of 2014-06-20" if label.startswith("--") else f'"{label}": "2014-06-20"'
-        raise BadQuery(f"{label}: {e}; for example {example}", field=label) from None
+        raise BadQuery(f"{label}: {e} (or YYYY-MM, YYYY for the end of a month or year); for example {example}",
+                       field=label) from None
 
 
 def parse_known_at(text: str | None, label: str = "--known-at") -> datetime | None:

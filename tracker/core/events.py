@@ -78,22 +78,47 @@ class Source(BaseModel):
         return value
 
 
+ClaimStatus = Literal["confirmed", "reported", "claimed"]
+
+
+class Deaths(BaseModel):
+    """Deaths as UCDP GED codes them: a best estimate within low and high. A missing
+    estimate is unknown, never zero."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    best: Count | None = None
+    low: Count | None = None
+    high: Count | None = None
+
+
 class Event(BaseModel):
     """Fields every event has. Subclasses name their actor and place references in
-    ACTOR_FIELDS / PLACE_FIELDS so that one resolver handles them all."""
+    ACTOR_FIELDS / PLACE_FIELDS so that one resolver handles them all.
+
+    A fact's time is `occurred_on` with `precision`, or the window `occurred_from` ..
+    `occurred_to` (inclusive): one form or the other, checked in batch.py where each
+    problem can name its field. New fields default to None so that an event written by an
+    older release dumps to the same canonical text (idempotent re-appends depend on it)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
     ACTOR_FIELDS: ClassVar[tuple[str, ...]] = ()
     PLACE_FIELDS: ClassVar[tuple[str, ...]] = ()
+    FIGURES: ClassVar[tuple[str, ...]] = ()  # the numbers `at_least` may name
+    WINDOWED: ClassVar[bool] = True  # a fact with a time; registrations and retractions have none
 
     type: str
     id: uuid.UUID | None = None
-    occurred_on: IsoDate
+    occurred_on: IsoDate | None = None
     precision: Precision = "day"
+    occurred_from: IsoDate | None = None
+    occurred_to: IsoDate | None = None
     reported_on: IsoDate | None = None
     sources: Annotated[list[Source], Field(min_length=1)]
     notes: Text | None = None
+    claim_status: ClaimStatus | None = None
+    claimed_by: Ref | None = None
 
 
 class CityCaptured(Event):
@@ -101,10 +126,13 @@ class CityCaptured(Event):
 
     ACTOR_FIELDS = ("captured_by", "captured_from")
     PLACE_FIELDS = ("place",)
+    FIGURES = ("deaths",)
     type: Literal["CityCaptured"]
     place: Ref
     captured_by: Ref
     captured_from: Ref | None = None
+    deaths: Deaths | None = None
+    at_least: list[Text] | None = None
 
 
 class AssaultLaunched(Event):
@@ -112,10 +140,13 @@ class AssaultLaunched(Event):
 
     ACTOR_FIELDS = ("attacker", "defender")
     PLACE_FIELDS = ("place",)
+    FIGURES = ("deaths",)
     type: Literal["AssaultLaunched"]
     place: Ref
     attacker: Ref
     defender: Ref | None = None
+    deaths: Deaths | None = None
+    at_least: list[Text] | None = None
 
 
 class AssaultRepelled(Event):
@@ -123,10 +154,13 @@ class AssaultRepelled(Event):
 
     ACTOR_FIELDS = ("attacker", "defender")
     PLACE_FIELDS = ("place",)
+    FIGURES = ("deaths",)
     type: Literal["AssaultRepelled"]
     place: Ref
     attacker: Ref
     defender: Ref
+    deaths: Deaths | None = None
+    at_least: list[Text] | None = None
 
 
 class AssetSeized(Event):
@@ -134,6 +168,7 @@ class AssetSeized(Event):
 
     ACTOR_FIELDS = ("actor", "seized_from")
     PLACE_FIELDS = ("place",)
+    FIGURES = ("quantity",)
     type: Literal["AssetSeized"]
     actor: Ref
     asset: Text
@@ -141,17 +176,20 @@ class AssetSeized(Event):
     unit: Text | None = None
     seized_from: Ref | None = None
     place: Ref | None = None
+    at_least: list[Text] | None = None
 
 
 class _Forces(Event):
     ACTOR_FIELDS = ("actor",)
     PLACE_FIELDS = ("place",)
+    FIGURES = ("personnel", "equipment", "units")  # equipment.NAME, units.NAME name one count
     actor: Ref
     place: Ref
     personnel: Count | None = None
     equipment: dict[Text, Count | None] = Field(default_factory=dict)
     units: dict[Text, Count | None] = Field(default_factory=dict)
     purpose: Text | None = None
+    at_least: list[Text] | None = None
 
 
 class ForcesDeployed(_Forces):
@@ -167,15 +205,17 @@ class ForcesWithdrawn(_Forces):
 
 
 class CiviliansDisplaced(Event):
-    """Civilians flee or are expelled. `at_least` marks "over a thousand"."""
+    """Civilians flee or are expelled. `at_least: ["count"]` marks "over a thousand" (the
+    older `at_least: true` reads the same)."""
 
     ACTOR_FIELDS = ("by",)
     PLACE_FIELDS = ("place",)
+    FIGURES = ("count",)
     type: Literal["CiviliansDisplaced"]
     place: Ref
     group: Text
     count: Count | None = None
-    at_least: bool = False
+    at_least: bool | list[Text] = False
     by: Ref | None = None
 
 
@@ -184,12 +224,15 @@ class AttackCarriedOut(Event):
 
     ACTOR_FIELDS = ("actor",)
     PLACE_FIELDS = ("place",)
+    FIGURES = ("killed", "wounded", "deaths")
     type: Literal["AttackCarriedOut"]
     place: Ref
     actor: Ref
     method: Text
     killed: Count | None = None
     wounded: Count | None = None
+    deaths: Deaths | None = None
+    at_least: list[Text] | None = None
 
 
 class ResourceControlled(Event):
@@ -197,12 +240,13 @@ class ResourceControlled(Event):
 
     ACTOR_FIELDS = ("actor",)
     PLACE_FIELDS = ("place",)
+    FIGURES = ("share_percent", "output")
     type: Literal["ResourceControlled"]
     actor: Ref
     resource: Text
     place: Ref | None = None
     share_percent: Annotated[float, Field(ge=0, le=100)] | None = None
-    at_least: bool = False
+    at_least: bool | list[Text] = False  # true (older form): every figure is a lower bound
     output: Count | None = None
     output_unit: Text | None = None
 
@@ -210,7 +254,7 @@ class ResourceControlled(Event):
 class ActorRegistered(Event):
     """Reference data: an actor's id, name and aliases. Registering an id again updates it."""
 
-    occurred_on: IsoDate | None = None  # reference data and corrections need no date
+    WINDOWED = False
     type: Literal["ActorRegistered"]
     actor: Slug
     name: Text
@@ -219,9 +263,11 @@ class ActorRegistered(Event):
 
 
 class PlaceRegistered(Event):
-    """Reference data: a place's id, name and coordinates (`approximate` when estimated)."""
+    """Reference data: a place's id, name and coordinates, with `geo_precision` as ACLED
+    codes it: 1 the place itself, 2 near it or a part of a region, 3 only a larger region.
+    (The older `approximate: true` reads as 2, false as 1.)"""
 
-    occurred_on: IsoDate | None = None  # reference data and corrections need no date
+    WINDOWED = False
     type: Literal["PlaceRegistered"]
     place: Slug
     name: Text
@@ -232,12 +278,13 @@ class PlaceRegistered(Event):
     lon: Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
     admin1: Text | None = None
     approximate: bool = False
+    geo_precision: Annotated[int, Strict(), Field(ge=1, le=3)] | None = None
 
 
 class EventRetracted(Event):
     """The correction path: from its knowledge time on, the retracted event counts in no state."""
 
-    occurred_on: IsoDate | None = None  # reference data and corrections need no date
+    WINDOWED = False
     type: Literal["EventRetracted"]
     retracts: uuid.UUID
     reason: Text
@@ -261,8 +308,12 @@ EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(AnyEvent)
 
 
 def canonical(event: Event) -> dict[str, Any]:
-    """The stored form: JSON values, unset optionals left out, so equal facts serialise equally."""
-    return event.model_dump(mode="json", exclude_none=True)
+    """The stored form: JSON values, unset optionals left out, so equal facts serialise equally.
+    A window has no precision: its bounds say it all."""
+    found = event.model_dump(mode="json", exclude_none=True)
+    if "occurred_from" in found:
+        found.pop("precision", None)
+    return found
 
 
 def json_schema() -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from .dates import start_of_day
+from .upcast import upcast
 
 
 class Record(NamedTuple):
@@ -44,11 +45,13 @@ def knowledge_time(event: dict[str, Any], recorded_at: datetime) -> datetime:
 
 
 def make_record(position: int, recorded_at: datetime, event: dict[str, Any]) -> Record:
-    return Record(position, recorded_at, event, knowledge_time(event, recorded_at))
+    """A record of `event` in the current shape (upcast.py: a copy, the caller's dict is kept)."""
+    return Record(position, recorded_at, upcast(dict(event)), knowledge_time(event, recorded_at))
 
 
 def decode(position: int, recorded_at: datetime, data: str | bytes) -> Record:
-    return make_record(position, recorded_at, orjson.loads(data))
+    event = upcast(orjson.loads(data))
+    return Record(position, recorded_at, event, knowledge_time(event, recorded_at))
 
 
 _DAY_STARTS: dict[str, datetime] = {}  # reported_on -> its start of day: a few thousand dates at most
@@ -56,11 +59,12 @@ _DAY_STARTS: dict[str, datetime] = {}  # reported_on -> its start of day: a few 
 
 def decode_many(stored: Iterable[Any]) -> list[Record]:
     """`decode` for a page of StoredEvents: the replay fast path (no validation, one
-    orjson parse per event, each reported_on day parsed once per process)."""
+    orjson parse per event, each reported_on day parsed once per process), each event read
+    in the current shape (upcast.py)."""
     loads, starts, out = orjson.loads, _DAY_STARTS, []
     append = out.append
     for s in stored:
-        event = loads(s.data)
+        event = upcast(loads(s.data))
         reported = event.get("reported_on")
         if reported:
             known = starts.get(reported)
