@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tracker.core.dates import describe_window
 from tracker.core.events import EVENT_ADAPTER, canonical
 from tracker.core.projections import PROJECTIONS
 from tracker.core.records import Record, make_record
@@ -96,13 +97,13 @@ class TestTerritory:
         log = [registered(1, MOSUL), registered(2, ISIS), captured(3, "mosul", "isis", captured_from="iraqi_army")]
         place = one("territory", log)
         assert (place["controller"], place["controller_name"]) == ("isis", "Islamic State")
-        assert (place["since"], place["since_precision"], place["since_text"]) == ("2014-06-10", "day", "2014-06-10")
+        assert (place["since"], place["since_precision"], place["since_text"]) == ("2014-06-10", "day", "10 June 2014")
         assert one("territory", log, as_of="2014-06-09")["controller"] is None
 
     def test_since_precision_is_carried(self):
         place = one("territory", [rec(1, "CityCaptured", "2014-06-01", precision="month", place="mosul",
                                       captured_by="isis")])
-        assert (place["since"], place["since_precision"], place["since_text"]) == ("2014-06-01", "month", "June 2014")
+        assert (place["since"], place["since_precision"], place["since_text"]) == ("2014-06-01", "month", "between 1 and 30 June 2014")
         assert place["history"][0]["since_precision"] == "month"
 
     def test_an_assault_makes_the_attacker_a_contester_until_it_captures(self):
@@ -183,8 +184,9 @@ class TestTerritory:
 def _change(record: Record, was: str | None) -> dict[str, Any]:
     e = record.event
     return {"controller": e["captured_by"], "from": e.get("captured_from", was), "since": e["occurred_on"],
-            "since_precision": e["precision"], "position": record.position, "event": e["id"],
-            "sources": [{"publisher": "Reuters"}]}
+            "since_to": e["occurred_to"], "since_precision": e["precision"],
+            "since_text": describe_window(e["occurred_from"], e["occurred_to"]), "claim_status": None,
+            "position": record.position, "event": e["id"], "sources": [{"publisher": "Reuters"}]}
 
 
 # -- arsenal ---------------------------------------------------------------------------------------
@@ -241,10 +243,10 @@ class TestArsenal:
         [actor] = render("arsenal", [july, june])
         [r] = actor["resources"]  # same resource, any case: the July level, though June was reported later
         assert (r["resource"], r["output"], r["at_least"], r["share_percent"], r["since"], r["since_precision"]) == \
-            ("crude oil", 30000, True, None, "2014-07-01", "month")
+            ("crude oil", 30000, ["output"], None, "2014-07-01", "month")
         [actor] = render("arsenal", [july, june], as_of="2014-06-30")
         [r] = actor["resources"]
-        assert (r["resource"], r["share_percent"], r["output"], r["at_least"]) == ("Crude Oil", 10.0, None, False)
+        assert (r["resource"], r["share_percent"], r["output"], r["at_least"]) == ("Crude Oil", 10.0, None, [])
 
     def test_a_resource_level_for_one_place_is_kept_apart(self):
         log = [registered(1, MOSUL), rec(2, "ResourceControlled", actor="isis", resource="crude oil", share_percent=5.0),
@@ -343,7 +345,7 @@ def test_a_timeline_answer_names_its_query_and_collection(name, collection):
     timeline.add([captured(1, "mosul", "isis")])
     known_at = datetime(2014, 9, 1, tzinfo=UTC)
     answer = timeline.render(name, "2014-07-01", known_at)
-    assert answer.keys() == {"projection", "as_of", "known_at", "position", collection}
+    assert answer.keys() == {"projection", "as_of", "known_at", "recorded_at", "position", collection}
     assert (answer["projection"], answer["as_of"], answer["known_at"], answer["position"]) == \
         (name, "2014-07-01", known_at.isoformat(), 1)
 
@@ -355,23 +357,23 @@ def test_render_shapes_match_the_documented_fields():
            deployed(7, "us", "mosul", personnel=200, equipment={"AH-64 Apache": None}, units={"SF team": 6},
                     purpose="advise")]
     [place] = render("territory", log)
-    assert place.keys() == {"place", "name", "kind", "country", "lat", "lon", "approximate", "controller",
-                            "controller_name", "since", "since_precision", "since_text", "contested_by", "contested",
-                            "history"}
+    assert place.keys() == {"place", "name", "kind", "country", "lat", "lon", "geo_precision", "approximate",
+                            "controller", "controller_name", "since", "since_to", "since_precision", "since_text",
+                            "contested_by", "contested", "pending", "history"}
     [change] = place["history"]
-    assert change.keys() == {"controller", "controller_name", "from", "since", "since_precision", "position", "event",
-                             "sources"}
+    assert change.keys() == {"controller", "controller_name", "from", "since", "since_to", "since_precision",
+                             "since_text", "claim_status", "position", "event", "sources"}
     [actor] = render("arsenal", log)
-    assert actor.keys() == {"actor", "name", "holdings", "resources"}
+    assert actor.keys() == {"actor", "name", "holdings", "resources", "pending"}
     [holding] = actor["holdings"]
-    assert holding.keys() == {"asset", "quantity", "unit", "known_minimum", "reports", "since"}
+    assert holding.keys() == {"asset", "quantity", "unit", "known_minimum", "at_least", "reports", "since"}
     [resource] = actor["resources"]
     assert resource.keys() == {"resource", "place", "place_name", "share_percent", "at_least", "output", "output_unit",
-                               "since", "since_precision"}
+                               "since", "since_to", "since_precision", "claim_status"}
     [deployment] = render("deployments", log)
     # docs/events.md says `known_minimum`; the rendered key (read by tracker/tables.py) is `personnel_known_minimum`.
     assert deployment.keys() == {"actor", "actor_name", "place", "place_name", "personnel", "personnel_known_minimum",
-                                 "equipment", "units", "since", "since_precision", "purposes"}
+                                 "equipment", "units", "since", "since_to", "since_precision", "purposes", "pending"}
     assert (deployment["personnel"], deployment["equipment"], deployment["units"]) == \
         (200, {"AH-64 Apache": None}, {"SF team": 6})
 

@@ -21,7 +21,7 @@ from tracker.core.dates import window_start
 from tracker.core.events import EVENT_ADAPTER, REGISTRATIONS, canonical
 from tracker.core.projections import PROJECTIONS
 from tracker.core.records import Record, make_record
-from tracker.core.timeline import Timeline, catalog_of, replay
+from tracker.core.timeline import Timeline, catalog_of, pending, replay, today
 
 ACTORS = ("isis", "iraqi_army", "peshmerga")
 PLACES = ("mosul", "tikrit", "samarra")
@@ -39,10 +39,15 @@ PROPERTY = settings(max_examples=120, deadline=None, derandomize=True, database=
 
 counts = st.one_of(st.none(), st.integers(0, 50))
 days = st.integers(0, DAYS - 1)
-precisions = st.sampled_from(["day", "day", "day", "week", "month", "year"])
+# a precision, or ("window", length in days) for occurred_from..occurred_to
+precisions = st.sampled_from(["day", "day", "day", "week", "month", "year"]) | st.tuples(
+    st.just("window"), st.integers(0, 20))
 
 
-def _dated(day: int, precision: str) -> dict[str, Any]:
+def _dated(day: int, precision: Any) -> dict[str, Any]:
+    if isinstance(precision, tuple):
+        start = START + timedelta(days=day)
+        return {"occurred_from": start.isoformat(), "occurred_to": (start + timedelta(days=precision[1])).isoformat()}
     on = window_start(START + timedelta(days=day), precision)
     return {"occurred_on": on.isoformat(), "precision": precision}
 
@@ -108,7 +113,8 @@ def number(drawn: list[tuple], recorded_step: int = 7) -> list[Record]:
             _, body, day, precision, lag = entry
             body = {**body, **_dated(day, precision)}
             if lag is not None:
-                body["reported_on"] = (START + timedelta(days=day + lag)).isoformat()
+                first = body.get("occurred_from") or body["occurred_on"]
+                body["reported_on"] = max(first, (START + timedelta(days=day + lag)).isoformat())
         elif kind == "registration":
             body = {**entry[1], "name": f"{entry[1]['name']} #{position}"}  # every re-registration renames
         else:
@@ -129,7 +135,17 @@ def number(drawn: list[tuple], recorded_step: int = 7) -> list[Record]:
 # Lengths drawn first: plain st.lists stays mostly tiny, and the interesting cases need dozens.
 logs = st.integers(0, 40).flatmap(lambda n: st.lists(entries, min_size=n, max_size=n)).map(number)
 nonempty_logs = st.integers(1, 40).flatmap(lambda n: st.lists(entries, min_size=n, max_size=n)).map(number)
-as_ofs = st.none() | days.map(lambda d: (START + timedelta(days=d)).isoformat()) | st.just("2013-01-01")
+as_ofs = (st.none() | st.integers(-2, DAYS + 40).map(lambda d: (START + timedelta(days=d)).isoformat())
+          | st.just("2013-01-01"))
+
+
+@st.composite
+def recorded_ats(draw, records: list[Record]) -> datetime | None:
+    """None, or an instant around one of the recording times: the log as it stood then."""
+    if not records or draw(st.integers(0, 2)) == 0:
+        return None
+    moment = draw(st.sampled_from(sorted({r.recorded_at for r in records})))
+    return moment + draw(st.sampled_from([timedelta(microseconds=-1), timedelta(0), timedelta(minutes=1)]))
 
 
 @st.composite
@@ -144,19 +160,26 @@ def known_ats(draw, records: list[Record]) -> datetime | None:
     return moment + draw(st.sampled_from([timedelta(microseconds=-1), timedelta(0), timedelta(microseconds=1)]))
 
 
-def expected_render(records: list[Record], name: str, as_of: str | None, known_at: datetime | None) -> dict:
+def expected_render(records: list[Record], name: str, as_of: str | None, known_at: datetime | None,
+                    recorded_at: datetime | None = None) -> dict:
     projection = PROJECTIONS[name]
-    state = replay(records, projection, as_of, known_at)
-    return {"projection": name, "as_of": as_of, "known_at": known_at.isoformat() if known_at else None,
-            "position": max((r.position for r in records), default=0),
-            projection.collection: projection.render(state, catalog_of(records))}
+    state = replay(records, projection, as_of, known_at, recorded_at)
+    waiting = pending(records, projection, as_of, known_at, recorded_at)
+    everything = recorded_at is None or all(r.recorded_at <= recorded_at for r in records)
+    return {"projection": name, "as_of": as_of or today(), "known_at": known_at.isoformat() if known_at else None,
+            "recorded_at": recorded_at.isoformat() if recorded_at else None,
+            "position": max((r.position for r in records if everything or r.recorded_at <= recorded_at), default=0),
+            projection.collection: projection.render(state, catalog_of(records, None if everything else recorded_at),
+                                                     waiting)}
 
 
 def assert_same(timeline: Timeline, records: list[Record], name: str, as_of: str | None,
-                known_at: datetime | None) -> None:
+                known_at: datetime | None, recorded_at: datetime | None = None) -> None:
     projection = PROJECTIONS[name]
-    assert timeline.state(name, as_of, known_at) == replay(records, projection, as_of, known_at), (name, as_of, known_at)
-    assert timeline.render(name, as_of, known_at) == expected_render(records, name, as_of, known_at)
+    assert timeline.state(name, as_of, known_at, recorded_at) == \
+        replay(records, projection, as_of, known_at, recorded_at), (name, as_of, known_at, recorded_at)
+    assert timeline.render(name, as_of, known_at, recorded_at) == \
+        expected_render(records, name, as_of, known_at, recorded_at)
 
 
 def chunked(items: list, sizes: list[int]) -> list[list]:
@@ -189,7 +212,8 @@ def test_timeline_in_any_order_and_chunks_equals_replay(data, records, every, si
             name = data.draw(st.sampled_from(sorted(PROJECTIONS)), label="projection")
             as_of = data.draw(as_ofs, label="as_of")
             known_at = data.draw(known_ats(added), label="known_at")
-            assert_same(timeline, added, name, as_of, known_at)
+            recorded_at = data.draw(recorded_ats(added), label="recorded_at")
+            assert_same(timeline, added, name, as_of, known_at, recorded_at)
     assert timeline.head == max((r.position for r in records), default=0)
     assert timeline.count == len(records)
     for name in PROJECTIONS:
@@ -304,16 +328,17 @@ def test_territory_as_of_depends_only_on_events_dated_up_to_it(data, records, da
     territory = PROJECTIONS["territory"]
     # Facts dated after D go; registrations and retractions stay (a retraction has no as-of).
     past = [r for r in records if r.type in REGISTRATIONS or r.type == "EventRetracted"
-            or r.event["occurred_on"] <= as_of]
-    expected = replay(past, territory, None, known_at)
+            or r.event["occurred_from"] <= as_of]
+    expected = replay(past, territory, as_of, known_at)
     assert replay(records, territory, as_of, known_at) == expected
     assert replay(past, territory, as_of, known_at) == expected
     timeline = Timeline(every=every)
     timeline.add(data.draw(st.permutations(records), label="order"))
     assert timeline.state("territory", as_of, known_at) == expected
+    assert pending(records, territory, as_of, known_at) == pending(past, territory, as_of, known_at)
     for place in territory.render(expected, catalog_of(records)):
-        assert place["since"] is None or place["since"] <= as_of
-        assert all(change["since"] <= as_of for change in place["history"])
+        assert place["since"] is None or place["since_to"] <= as_of  # settled: the whole window is past
+        assert all(change["since_to"] <= as_of for change in place["history"])
 
 
 # -- 5. the streaming rebuild (history order from a real SQLite store) equals replay -------------

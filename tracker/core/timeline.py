@@ -1,52 +1,74 @@
-"""Bitemporal state: the log's records in history order, foldable at any date and knowledge time.
+"""Bitemporal state: the log's facts with their windows, foldable at any date and as of any
+knowledge or recording time.
+
+As of a date D, a fact whose window ends on or before D is settled and folded; one whose
+window holds D but ends after it is pending: not folded, shown beside the entry it touches;
+one whose window starts after D is absent. Settled facts fold in history order: by window
+start, then position, an assault before the other facts of its day (`order`).
 
 Two paths give every answer, and property tests hold them equal:
-- `replay()` sorts, filters and folds from scratch: the definition;
-- `Timeline` keeps facts sorted by (occurred_on, position) as they arrive, in any order,
-  with a checkpoint of every projection each `every` facts, so an as-of query folds
-  only the tail after the nearest checkpoint. A late report of an old fact, or a
-  retraction, drops the checkpoints it makes stale; the next query rebuilds them.
+- `replay()` and `pending()` filter, sort and fold from scratch: the definition;
+- `Timeline` keeps facts sorted in history order as they arrive, in any order, with a
+  checkpoint of every projection at a cut date X every `every` facts: the settled state as
+  of X. The settled set is not a prefix of history order (a fact of a long window settles
+  after facts that start later), so an answer at D >= X takes the checkpoint, folds the
+  facts that start after X and are settled at D, and folds again, alone, each entry that a
+  fact open at X and settled by D touches (folds are per key: projections/base.py).
+  A late report of an old fact, or a retraction, drops the checkpoints it makes stale.
 
 The timeline holds each fact as its JSON text, not as a decoded dict: a dict of a
 ~300-byte event costs ~1.5 KB, and a server keeps every fact of the log. A query decodes
-only the tail it folds (at most `every` facts after a checkpoint).
+only what it folds.
 """
 
 from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from sys import intern
 from typing import Any, NamedTuple
 
 import orjson
 
 from .catalog import Catalog
+from .dates import utc_now
 from .events import REGISTRATIONS
 from .fold import Fold
-from .projections import PROJECTIONS, Projection, State
+from .projections import PROJECTIONS, Pending, Projection, State
 from .records import Record
 
-_LAST = float("inf")
+_ASSAULT = "AssaultLaunched"
+_OWNER = {kind: p for p in PROJECTIONS.values() for kind in p.handlers}  # each fact type feeds one projection
+_BUCKETS = (7, 31, 366)  # multi-day windows, by length in days, for the pending and late scans
 
 
-def _order(record: Record) -> tuple[str, int]:
-    return (record.event.get("occurred_on") or "", record.position)
+def today() -> str:
+    return utc_now().date().isoformat()
 
 
-def _first(pair: tuple[Any, Any]) -> Any:
-    return pair[0]
+def order(record: Record) -> tuple[str, int, int]:
+    """History order: window start, an assault first among its day's facts, then position."""
+    e = record.event
+    return (e.get("occurred_from") or "", 0 if e["type"] == _ASSAULT else 1, record.position)
 
 
 class Fact(NamedTuple):
-    """A fact as the timeline keeps it: its record, with the event still encoded."""
+    """A fact as the timeline keeps it: its record with the event still encoded."""
 
+    start: str  # interned window bounds
+    rank: int
     position: int
+    end: str
     recorded_at: datetime
     known_from: datetime
     type: str  # interned: a query decodes only the facts its projection folds
-    data: str  # the canonical event as JSON text (orjson's bytes keep a ~4 KB buffer each: str is exact)
+    key: Any  # the state entry it touches in the projection that folds it (None if none does)
+    data: str  # the event as JSON text (orjson's bytes keep a ~4 KB buffer each: str is exact)
+
+
+def _sort_key(f: Fact) -> tuple[str, int, int]:
+    return (f.start, f.rank, f.position)
 
 
 def _decode(facts: Iterable[Fact]) -> list[Record]:
@@ -54,29 +76,99 @@ def _decode(facts: Iterable[Fact]) -> list[Record]:
     return [Record(f.position, f.recorded_at, loads(f.data), f.known_from) for f in facts]
 
 
-def retractions(records: Iterable[Record], known_at: datetime | None) -> set[str]:
-    """Ids retracted by retractions known at `known_at` (all of them when None)."""
+def visible(record: Record, known_at: datetime | None, recorded_at: datetime | None) -> bool:
+    return (recorded_at is None or record.recorded_at <= recorded_at) and (
+        known_at is None or record.known_from <= known_at)
+
+
+def retractions(records: Iterable[Record], known_at: datetime | None,
+                recorded_at: datetime | None = None) -> set[str]:
+    """Ids retracted by the retractions known at `known_at` and recorded by `recorded_at`."""
     return {r.event["retracts"] for r in records if r.event["type"] == "EventRetracted"
-            and (known_at is None or r.known_from <= known_at)}
+            and visible(r, known_at, recorded_at)}
+
+
+def _facts_of(records: list[Record], projection: Projection, known_at: datetime | None,
+              recorded_at: datetime | None) -> list[Record]:
+    retracted = retractions(records, known_at, recorded_at)
+    return [r for r in records if r.event["type"] in projection.types and r.id not in retracted
+            and visible(r, known_at, recorded_at)]
 
 
 def replay(records: Iterable[Record], projection: Projection, as_of: str | None = None,
-           known_at: datetime | None = None) -> State:
-    """The state from scratch: the reference every faster path must match."""
-    records = list(records)
-    retracted = retractions(records, known_at)
-    facts = sorted((r for r in records if r.event["type"] in projection.types
-                    and r.id not in retracted
-                    and (known_at is None or r.known_from <= known_at)
-                    and (as_of is None or r.event["occurred_on"] <= as_of)), key=_order)
-    return projection.fold({}, facts)
+           known_at: datetime | None = None, recorded_at: datetime | None = None) -> State:
+    """The state from scratch: the reference every faster path must match. `as_of` None is today."""
+    as_of = as_of or today()
+    facts = [r for r in _facts_of(list(records), projection, known_at, recorded_at) if r.event["occurred_to"] <= as_of]
+    return projection.fold({}, sorted(facts, key=order))
 
 
-def catalog_of(records: Iterable[Record]) -> Catalog:
+def pending(records: Iterable[Record], projection: Projection, as_of: str | None = None,
+            known_at: datetime | None = None, recorded_at: datetime | None = None) -> Pending:
+    """The facts pending at `as_of` by rendered entry, in history order: the reference."""
+    as_of = as_of or today()
+    out: Pending = {}
+    for r in sorted(_facts_of(list(records), projection, known_at, recorded_at), key=order):
+        if r.event["occurred_from"] <= as_of < r.event["occurred_to"]:
+            out.setdefault(projection.entry_key(r.event), []).append(r.event)
+    return out
+
+
+def catalog_of(records: Iterable[Record], recorded_at: datetime | None = None) -> Catalog:
     catalog = Catalog()
-    for record in sorted((r for r in records if r.event["type"] in REGISTRATIONS), key=lambda r: r.position):
+    for record in sorted((r for r in records if r.event["type"] in REGISTRATIONS
+                          and (recorded_at is None or r.recorded_at <= recorded_at)), key=lambda r: r.position):
         catalog.register(record.event)
     return catalog
+
+
+def _days_before(day: str, days: int) -> str:
+    try:
+        return (date.fromisoformat(day) - timedelta(days=days)).isoformat()
+    except (ValueError, OverflowError):
+        return ""
+
+
+class _Long:
+    """Facts whose window is longer than a day, by length class, sorted by start: the
+    candidates for pending at D (start <= D < end) are those starting within the class's
+    longest window before D."""
+
+    def __init__(self) -> None:
+        self.buckets: list[tuple[list[tuple[str, int, int]], list[Fact]]] = [([], []) for _ in (*_BUCKETS, None)]
+        self.longest = [0] * (len(_BUCKETS) + 1)
+
+    def add(self, fact: Fact) -> None:
+        length = (date.fromisoformat(fact.end) - date.fromisoformat(fact.start)).days
+        b = bisect.bisect_left(_BUCKETS, length)
+        keys, facts = self.buckets[b]
+        key = _sort_key(fact)
+        i = bisect.bisect_right(keys, key)
+        keys.insert(i, key)
+        facts.insert(i, fact)
+        self.longest[b] = max(self.longest[b], length)
+
+    def open_at(self, day: str) -> list[Fact]:
+        """Facts with start <= day < end, in history order."""
+        out: list[Fact] = []
+        for (keys, facts), longest in zip(self.buckets, self.longest):
+            if not facts:
+                continue
+            lo = bisect.bisect_left(keys, (_days_before(day, longest), 0, 0))
+            hi = bisect.bisect_right(keys, (day, 2, 0))
+            out += [f for f in facts[lo:hi] if f.end > day]
+        out.sort(key=_sort_key)
+        return out
+
+    @property
+    def max_length(self) -> int:
+        return max(self.longest)
+
+
+class Checkpoint(NamedTuple):
+    cut: str  # X: every fact starting on or before it comes before `index`
+    index: int
+    states: dict[str, State]  # each projection's settled state as of X
 
 
 class Timeline:
@@ -86,31 +178,31 @@ class Timeline:
         self.catalog = Catalog()
         self.head = 0  # the highest position added
         self.count = 0
-        self._keys: list[tuple[str, int]] = []  # (occurred_on, position), sorted
+        self._keys: list[tuple[str, int, int]] = []  # history order, sorted
         self._facts: list[Fact] = []  # parallel to _keys
-        self._index: dict[str, tuple[str, int]] = {}  # fact id -> its key
+        self._by_key: dict[Any, list[Fact]] = {}  # (projection, state key) -> its facts in history order
+        self._long = _Long()
+        self._index: dict[str, Fact] = {}  # fact id -> fact
         self._retractions: list[Record] = []
         self._retracted: set[str] = set()
         self._last_known: datetime | None = None  # the latest knowledge time of any fact or retraction
+        self._last_recorded: datetime | None = None  # the latest recording time of any record
         self._registrations: list[Record] = []
-        self._checkpoints: list[tuple[int, dict[str, State]]] = [(0, {n: {} for n in self.projections})]
+        self._checkpoints: list[Checkpoint] = [Checkpoint("", 0, {n: {} for n in self.projections})]
 
     def add(self, records: Iterable[Record]) -> None:
-        """Take records in any order (each position once): late ones slot into history.
-
-        A batch is sorted once and merged into history in one pass (Timsort merges the two
-        sorted runs in linear time), not inserted record by record: a late record inserted
-        alone costs a move of every later fact."""
+        """Take records in any order (each position once): late ones slot into history."""
         late_registration = False
-        new: list[tuple[tuple[str, int], Fact]] = []
+        new: list[Fact] = []
         targets: list[str] = []
-        index, dumps = self._index, orjson.dumps
         for record in records:
             self.count += 1
             event = record.event
             kind = event["type"]
             if record.position > self.head:
                 self.head = record.position
+            if self._last_recorded is None or record.recorded_at > self._last_recorded:
+                self._last_recorded = record.recorded_at
             elif kind in REGISTRATIONS:
                 late_registration = True
             if kind in REGISTRATIONS:
@@ -122,92 +214,182 @@ class Timeline:
                 self._last_known = record.known_from
             if kind == "EventRetracted":
                 self._retractions.append(record)
-                target = event["retracts"]
-                self._retracted.add(target)
-                targets.append(target)
+                self._retracted.add(event["retracts"])
+                targets.append(event["retracts"])
                 continue
-            key = (intern(event.get("occurred_on") or ""), record.position)
-            new.append((key, Fact(record.position, record.recorded_at, record.known_from, intern(kind),
-                                     dumps(event).decode())))
-            ident = event.get("id")
-            if ident is not None:
-                index[ident] = key
+            if "occurred_from" not in event:
+                continue  # no time: nothing to fold (never stored by this release's validation)
+            owner = _OWNER.get(kind)
+            fact = Fact(intern(event["occurred_from"]), 0 if kind == _ASSAULT else 1, record.position,
+                        intern(event["occurred_to"]), record.recorded_at, record.known_from, intern(kind),
+                        owner.state_key(event) if owner is not None else None, orjson.dumps(event).decode())
+            new.append(fact)
+            if event.get("id") is not None:
+                self._index[event["id"]] = fact
         if new:
             self._merge(new)
         for target in targets:  # after the batch's facts are in: a target may come later in it
-            if target in index:
-                self._invalidate(bisect.bisect_left(self._keys, index[target]))
+            fact = self._index.get(target)
+            if fact is not None:
+                self._invalidate(fact.start)
         if late_registration:
             self.catalog = catalog_of(self._registrations)
 
-    def _merge(self, new: list[tuple[tuple[str, int], Fact]]) -> None:
+    def _merge(self, new: list[Fact]) -> None:
         keys, facts = self._keys, self._facts
-        new.sort(key=_first)  # keys are unique (positions are): records are never compared
-        first = new[0][0]
+        new.sort(key=_sort_key)
+        for fact in new:
+            if fact.key is not None:
+                self._insert(self._by_key.setdefault((_OWNER[fact.type].name, fact.key), []), fact)
+            if fact.end != fact.start:
+                self._long.add(fact)
+        first = _sort_key(new[0])
         if not keys or first > keys[-1]:  # the usual case: the batch is all after history
-            keys.extend([k for k, _ in new])
-            facts.extend([r for _, r in new])
-            return
-        at = bisect.bisect_right(keys, first)
-        if len(new) <= 8:  # a few late records: insert each
-            for key, record in new:
-                i = bisect.bisect_right(keys, key, at)
-                keys.insert(i, key)
-                facts.insert(i, record)
-        else:  # merge the two sorted runs: history from `at` on, and the batch
-            merged = list(zip(keys[at:], facts[at:]))
-            merged += new
-            merged.sort(key=_first)
+            keys.extend(_sort_key(f) for f in new)
+            facts.extend(new)
+        else:  # merge the two sorted runs (Timsort does it in linear time)
+            at = bisect.bisect_right(keys, first)
+            merged = sorted([*facts[at:], *new], key=_sort_key)
             del keys[at:], facts[at:]
-            keys.extend([k for k, _ in merged])
-            facts.extend([r for _, r in merged])
-        self._invalidate(at)
+            keys.extend(_sort_key(f) for f in merged)
+            facts.extend(merged)
+        self._invalidate(new[0].start)
 
-    def _invalidate(self, at: int) -> None:
-        """Checkpoints past fact index `at` folded a history that has changed."""
-        while self._checkpoints[-1][0] > at:
+    @staticmethod
+    def _insert(facts: list[Fact], fact: Fact) -> None:
+        if not facts or _sort_key(fact) > _sort_key(facts[-1]):
+            facts.append(fact)
+        else:
+            facts.insert(bisect.bisect_right(facts, _sort_key(fact), key=_sort_key), fact)
+
+    def _invalidate(self, start: str) -> None:
+        """Checkpoints cut on or after `start` folded a history that has changed."""
+        while self._checkpoints[-1].cut >= start and len(self._checkpoints) > 1:
             self._checkpoints.pop()
 
-    def _extend_checkpoints(self) -> None:
-        start, states = self._checkpoints[-1]
-        end = len(self._facts)
-        if end - start < self.every:
-            return
-        fold = Fold(self.projections.values(), states, self._retracted)
-        facts = self._facts
-        folded = frozenset().union(*(p.types for p in self.projections.values()))  # decode nothing else
-        for index in range(start, end - self.every + 1, self.every):
-            fold.feed(_decode([f for f in facts[index:index + self.every] if f.type in folded]))
-            self._checkpoints.append((index + self.every, fold.snapshot()))
+    def _checkpoint_at(self, day: str) -> int:
+        """The latest checkpoint cut on or before `day`."""
+        return bisect.bisect_right(self._checkpoints, day, key=lambda c: c.cut) - 1
 
-    def state(self, name: str, as_of: str | None = None, known_at: datetime | None = None) -> State:
+    def _extend_checkpoints(self) -> None:
+        facts, keys = self._facts, self._keys
+        while True:
+            last = self._checkpoints[-1]
+            at = last.index + self.every
+            if at >= len(facts):
+                return
+            cut = facts[at - 1].start
+            index = bisect.bisect_right(keys, (cut, 2, 0))
+            if index >= len(facts):
+                return  # the newest day stays out of checkpoints: appends keep coming to it
+            states = {name: self._settled(name, cut) for name in self.projections}
+            self._checkpoints.append(Checkpoint(cut, index, states))
+
+    def _settled(self, name: str, as_of: str) -> State:
+        """The settled state at `as_of`, from the latest checkpoint before it."""
+        projection = self.projections[name]
+        types, retracted = projection.types, self._retracted
+        checkpoint = self._checkpoints[self._checkpoint_at(as_of)]
+        state = dict(checkpoint.states[name])
+        # entries that a fact open at the cut and settled by `as_of` touches: folded again alone
+        again = {f.key for f in self._long.open_at(checkpoint.cut)
+                 if f.end <= as_of and f.type in types} if checkpoint.cut else set()
+        for key in again:
+            self._refold(name, key, as_of, state)
+        end = bisect.bisect_right(self._keys, (as_of, 2, 0))
+        tail = [f for f in self._facts[checkpoint.index:end]
+                if f.type in types and f.end <= as_of and f.key not in again]
+        records = _decode(tail)
+        if retracted:
+            records = [r for r in records if r.event.get("id") not in retracted]
+        return projection.fold(state, records)
+
+    def _refold(self, name: str, key: Any, as_of: str, state: State) -> None:
+        """Fold `key`'s entry at `as_of` again from a checkpoint where no fact of it is open
+        and settled by `as_of`: its entry there is a prefix of the answer."""
+        projection = self.projections[name]
+        facts = self._by_key.get((name, key), [])
+        at = self._checkpoint_at(as_of)
+        while at > 0:
+            cut = self._checkpoints[at].cut
+            i = bisect.bisect_right(facts, (cut, 2, 0), key=_sort_key)
+            lo = bisect.bisect_left(facts, (_days_before(cut, self._long.max_length), 0, 0), 0, i, key=_sort_key)
+            straddling = [f for f in facts[lo:i] if cut < f.end <= as_of]
+            if not straddling:
+                break
+            at = bisect.bisect_left(self._checkpoints, min(f.start for f in straddling), key=lambda c: c.cut) - 1
+        checkpoint = self._checkpoints[max(at, 0)]
+        alone: State = {}
+        if key in checkpoint.states[name]:
+            alone[key] = checkpoint.states[name][key]
+        start = bisect.bisect_right(facts, (checkpoint.cut, 2, 0), key=_sort_key) if checkpoint.cut else 0
+        end = bisect.bisect_right(facts, (as_of, 2, 0), key=_sort_key)
+        records = [r for r in _decode(f for f in facts[start:end] if f.end <= as_of)
+                   if r.event.get("id") not in self._retracted]
+        projection.fold(alone, records)
+        if key in alone:
+            state[key] = alone[key]
+        else:
+            state.pop(key, None)
+
+    def _pending(self, name: str, as_of: str) -> Pending:
+        projection = self.projections[name]
+        out: Pending = {}
+        for record in _decode(f for f in self._long.open_at(as_of) if f.type in projection.types):
+            if record.event.get("id") not in self._retracted:
+                out.setdefault(projection.entry_key(record.event), []).append(record.event)
+        return out
+
+    def state(self, name: str, as_of: str | None = None, known_at: datetime | None = None,
+              recorded_at: datetime | None = None) -> State:
+        return self.answer(name, as_of, known_at, recorded_at)[0]
+
+    def answer(self, name: str, as_of: str | None = None, known_at: datetime | None = None,
+               recorded_at: datetime | None = None) -> tuple[State, Pending]:
+        """(settled state, pending facts) of one projection."""
+        as_of = as_of or today()
         projection = self.projections[name]
         if known_at is not None and (self._last_known is None or known_at >= self._last_known):
             known_at = None  # everything was known by then: the same as now
-        if known_at is not None:
+        recorded_at = self._effective(recorded_at)
+        if known_at is not None or recorded_at is not None:
             types = projection.types
-            facts = _decode(f for f in self._facts if f.known_from <= known_at and f.type in types)
-            return replay(facts + self._retractions, projection, as_of, known_at)
-        end = len(self._facts) if as_of is None else bisect.bisect_right(self._keys, (as_of, _LAST))
+            facts = _decode(f for f in self._facts if f.type in types and (
+                known_at is None or f.known_from <= known_at) and (recorded_at is None or f.recorded_at <= recorded_at))
+            records = facts + self._retractions
+            return (replay(records, projection, as_of, known_at, recorded_at),
+                    pending(records, projection, as_of, known_at, recorded_at))
         self._extend_checkpoints()
-        at = bisect.bisect_right(self._checkpoints, end, key=lambda c: c[0]) - 1
-        start, states = self._checkpoints[at]
-        state = dict(states[name])
-        retracted = self._retracted
-        types = projection.types
-        tail = _decode([f for f in self._facts[start:end] if f.type in types])
-        if retracted:
-            tail = [r for r in tail if r.event.get("id") not in retracted]
-        return projection.fold(state, tail)
+        return self._settled(name, as_of), self._pending(name, as_of)
+
+    def _effective(self, recorded_at: datetime | None) -> datetime | None:
+        """None when everything was recorded by then: the same as now."""
+        if recorded_at is not None and (self._last_recorded is None or recorded_at >= self._last_recorded):
+            return None
+        return recorded_at
 
     def records(self) -> list[Record]:
         """Every record the timeline holds, decoded (facts in history order, then retractions
         and registrations): what `replay()` from scratch would be given."""
         return _decode(self._facts) + self._retractions + self._registrations
 
-    def render(self, name: str, as_of: str | None = None, known_at: datetime | None = None) -> dict[str, Any]:
+    def position_at(self, recorded_at: datetime | None) -> int:
+        """The log's head as it stood at `recorded_at` (positions grow with recording time)."""
+        if recorded_at is None:
+            return self.head
+        return max((r.position for r in (*self._facts, *self._retractions, *self._registrations)
+                    if r.recorded_at <= recorded_at), default=0)
+
+    def render(self, name: str, as_of: str | None = None, known_at: datetime | None = None,
+               recorded_at: datetime | None = None) -> dict[str, Any]:
         """The answer as `tracker state X --json` prints it."""
+        as_of = as_of or today()
         projection = self.projections[name]
+        state, waiting = self.answer(name, as_of, known_at, recorded_at)
+        effective = self._effective(recorded_at)
+        catalog = self.catalog if effective is None else catalog_of(self._registrations, effective)
         return {"projection": name, "as_of": as_of,
-                "known_at": known_at.isoformat() if known_at else None, "position": self.head,
-                projection.collection: projection.render(self.state(name, as_of, known_at), self.catalog)}
+                "known_at": known_at.isoformat() if known_at else None,
+                "recorded_at": recorded_at.isoformat() if recorded_at else None,
+                "position": self.position_at(effective),
+                projection.collection: projection.render(state, catalog, waiting)}

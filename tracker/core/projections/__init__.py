@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from .arsenal import Arsenal
-from .base import Projection, State
+from .base import Pending, Projection, State
 from .deployments import Deployments
 from .territory import Territory
 
 PROJECTIONS: dict[str, Projection] = {p.name: p for p in (Territory(), Arsenal(), Deployments())}
 
-__all__ = ["PROJECTIONS", "Projection", "State", "Arsenal", "Deployments", "Territory"]
+__all__ = ["PROJECTIONS", "Pending", "Projection", "State", "Arsenal", "Deployments", "Territory"]

@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 from ..catalog import Catalog
 from ..records import Record
-from .base import Amount, Projection, State
+from .base import Amount, Pending, Projection, State
 
 
 class Holding(NamedTuple):
@@ -20,20 +20,29 @@ class Holding(NamedTuple):
     amount: Amount
     reports: int
     since: str
+    lower_bound: bool = False  # some report's quantity was "at least"
 
 
 class Resource(NamedTuple):
     event: dict[str, Any]  # the latest ResourceControlled: a level replaces the one before
 
 
+def _key(e: dict[str, Any]) -> tuple:
+    if e["type"] == "AssetSeized":
+        return ("holding", e["actor"], e["asset"].casefold(), e.get("unit"))
+    return ("resource", e["actor"], e["resource"].casefold(), e.get("place"))
+
+
 def _seized(state: State, record: Record) -> None:
     e = record.event
     key = ("holding", e["actor"], e["asset"].casefold(), e.get("unit"))
     held = state.get(key)
+    lower = "quantity" in e.get("at_least", ())
     if held is None:
-        state[key] = Holding(e["asset"], e.get("unit"), Amount().plus(e.get("quantity")), 1, e["occurred_on"])
+        state[key] = Holding(e["asset"], e.get("unit"), Amount().plus(e.get("quantity")), 1, e["occurred_from"], lower)
     else:
-        state[key] = held._replace(amount=held.amount.plus(e.get("quantity")), reports=held.reports + 1)
+        state[key] = held._replace(amount=held.amount.plus(e.get("quantity")), reports=held.reports + 1,
+                                   lower_bound=held.lower_bound or lower)
 
 
 def _controlled(state: State, record: Record) -> None:
@@ -47,23 +56,34 @@ class Arsenal(Projection):
     key_fields = ("actor",)
     handlers = {"AssetSeized": _seized, "ResourceControlled": _controlled}
 
-    def render(self, state: State, catalog: Catalog) -> list[dict[str, Any]]:
+    def state_key(self, event: dict[str, Any]) -> Any:
+        return _key(event)
+
+    def render(self, state: State, catalog: Catalog, pending: Pending | None = None) -> list[dict[str, Any]]:
         actors: dict[str, dict[str, Any]] = {}
-        for key in sorted(state, key=lambda k: (k[1], k[0], k[2], k[3] or "")):
+        pending = pending or {}
+        keys = sorted(state, key=lambda k: (k[1], k[0], k[2], k[3] or ""))
+        for actor in sorted({k[0] for k in pending} - {k[1] for k in keys}):
+            actors[actor] = {"actor": actor, "name": catalog.name_of("actor", actor), "holdings": [],
+                             "resources": [], "pending": pending[(actor,)]}
+        for key in keys:
             kind, actor = key[0], key[1]
             entry = actors.setdefault(actor, {"actor": actor, "name": catalog.name_of("actor", actor),
-                                              "holdings": [], "resources": []})
+                                              "holdings": [], "resources": [], "pending": pending.get((actor,), [])})
             value = state[key]
             if kind == "holding":
                 entry["holdings"].append({
                     "asset": value.asset, "quantity": value.amount.value, "unit": value.unit,
-                    "known_minimum": value.amount.known_minimum, "reports": value.reports, "since": value.since})
+                    "known_minimum": value.amount.known_minimum, "at_least": value.lower_bound,
+                    "reports": value.reports, "since": value.since})
             else:
                 e = value.event
                 entry["resources"].append({
                     "resource": e["resource"], "place": e.get("place"),
                     "place_name": catalog.name_of("place", e.get("place")),
-                    "share_percent": e.get("share_percent"), "at_least": e.get("at_least", False),
+                    "share_percent": e.get("share_percent"), "at_least": e.get("at_least", []),
                     "output": e.get("output"), "output_unit": e.get("output_unit"),
-                    "since": e["occurred_on"], "since_precision": e.get("precision", "day")})
-        return list(actors.values())
+                    "since": e["occurred_from"], "since_to": e["occurred_to"],
+                    "since_precision": e.get("precision", "day") if "occurred_on" in e else None,
+                    "claim_status": e.get("claim_status")})
+        return [actors[a] for a in sorted(actors)]

@@ -16,11 +16,26 @@ State = dict[Any, Any]
 Handler = Callable[[State, Record], None]
 
 
+Pending = dict[tuple, list[dict[str, Any]]]  # a rendered entry's key -> the pending facts that touch it
+
+
 class Projection:
+    """Folds are per key: a handler reads and writes only the state entry `state_key(event)`
+    names, so one key's entry can be folded again alone (the timeline does, when a fact
+    known only within a window settles after a checkpoint)."""
+
     name: str = ""
     collection: str = ""  # the key of the rendered list: "places", "actors", "deployments"
     key_fields: tuple[str, ...] = ()  # the fields that identify a rendered entry
     handlers: dict[str, Handler] = {}
+
+    def state_key(self, event: dict[str, Any]) -> Any:
+        """The state entry that the event's handler reads and writes."""
+        raise NotImplementedError
+
+    def entry_key(self, event: dict[str, Any]) -> tuple:
+        """The rendered entry the event belongs to (its key fields' values)."""
+        return tuple(event[f] for f in self.key_fields)
 
     @property
     def types(self) -> frozenset[str]:
@@ -39,7 +54,10 @@ class Projection:
                 handler(state, record)
         return state
 
-    def render(self, state: State, catalog: Catalog) -> list[dict[str, Any]]:
+    def render(self, state: State, catalog: Catalog, pending: Pending | None = None) -> list[dict[str, Any]]:
+        """Every entry, each with `pending`: the facts touching it whose window holds the
+        date asked about (not folded: they may or may not have happened yet). An entry
+        with pending facts only is rendered too."""
         raise NotImplementedError
 
     def key(self, entry: dict[str, Any]) -> tuple:

@@ -6,7 +6,7 @@ from typing import Any, NamedTuple
 
 from ..catalog import Catalog
 from ..records import Record
-from .base import Amount, Projection, State
+from .base import Amount, Pending, Projection, State
 
 _NONE = Amount()
 _EMPTY: dict[str, int | None] = {}
@@ -17,8 +17,9 @@ class Deployed(NamedTuple):
     equipment: tuple[tuple[str, Amount], ...]
     units: tuple[tuple[str, Amount], ...]
     since: str
-    since_precision: str
+    since_precision: str | None
     purposes: tuple[str, ...]
+    until: str = ""  # the last day of the first deployment's window
 
     @property
     def gone(self) -> bool:
@@ -62,7 +63,8 @@ def _move(sign: int):
         if was is None:
             if sign < 0 and not e.get("personnel") and not e.get("equipment") and not e.get("units"):
                 return  # withdrawing unknown forces from where none were reported changes nothing
-            was = Deployed(_NONE, (), (), e["occurred_on"], e.get("precision", "day"), ())
+            was = Deployed(_NONE, (), (), e["occurred_from"],
+                           e.get("precision", "day") if "occurred_on" in e else None, (), e["occurred_to"])
         equipment, units = e.get("equipment", _EMPTY), e.get("units", _EMPTY)
         personnel = was.personnel.plus(e.get("personnel")) if sign > 0 else was.personnel.minus(e.get("personnel"))
         if "personnel" not in e and _blank(was.personnel) and (equipment or units):
@@ -71,7 +73,7 @@ def _move(sign: int):
             personnel = was.personnel
         purposes = was.purposes + ((e["purpose"],) if sign > 0 and e.get("purpose") else ())
         now = Deployed(personnel, _merge(was.equipment, equipment, sign),
-                       _merge(was.units, units, sign), was.since, was.since_precision, purposes)
+                       _merge(was.units, units, sign), was.since, was.since_precision, purposes, was.until)
         if now.gone:
             state.pop(key, None)
         else:
@@ -89,15 +91,27 @@ class Deployments(Projection):
     key_fields = ("actor", "place")
     handlers = {"ForcesDeployed": _move(+1), "ForcesWithdrawn": _move(-1)}
 
-    def render(self, state: State, catalog: Catalog) -> list[dict[str, Any]]:
+    def state_key(self, event: dict[str, Any]) -> Any:
+        return (event["actor"], event["place"])
+
+    def render(self, state: State, catalog: Catalog, pending: Pending | None = None) -> list[dict[str, Any]]:
         out = []
-        for (actor, place) in sorted(state):
-            d = state[(actor, place)]
+        pending = pending or {}
+        for (actor, place) in sorted(set(state) | set(pending)):
+            d = state.get((actor, place))
+            if d is None:  # pending facts only
+                out.append({"actor": actor, "actor_name": catalog.name_of("actor", actor), "place": place,
+                            "place_name": catalog.name_of("place", place), "personnel": None,
+                            "personnel_known_minimum": None, "equipment": {}, "units": {}, "since": None,
+                            "since_to": None, "since_precision": None, "purposes": [],
+                            "pending": pending[(actor, place)]})
+                continue
             out.append({
                 "actor": actor, "actor_name": catalog.name_of("actor", actor),
                 "place": place, "place_name": catalog.name_of("place", place),
                 "personnel": d.personnel.value if d.personnel != _NONE else None,
                 "personnel_known_minimum": d.personnel.known_minimum if d.personnel != _NONE else None,
                 "equipment": _counts(d.equipment), "units": _counts(d.units),
-                "since": d.since, "since_precision": d.since_precision, "purposes": list(d.purposes)})
+                "since": d.since, "since_to": d.until or d.since, "since_precision": d.since_precision,
+                "purposes": list(d.purposes), "pending": pending.get((actor, place), [])})
         return out

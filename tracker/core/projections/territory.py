@@ -1,4 +1,9 @@
-"""Territory: who holds each place, since when, who contests it, and the history of control."""
+"""Territory: who holds each place, since when, who contests it, and the history of control.
+
+An assault makes its attacker a contester until its end (the attacker's capture of the
+place, or its repulse) is folded. Facts fold in order of their window's start, so an end
+known only within a window that starts before its assault's can fold first: the end is
+then remembered (`ended`), and the assault it ends, when it folds, contests nothing."""
 
 from __future__ import annotations
 
@@ -6,9 +11,9 @@ from sys import intern
 from typing import Any, NamedTuple
 
 from ..catalog import Catalog
-from ..dates import describe
+from ..dates import describe_window
 from ..records import Record
-from .base import Projection, State, cite
+from .base import Pending, Projection, State, cite
 
 
 class Change(NamedTuple):
@@ -19,15 +24,19 @@ class Change(NamedTuple):
 
     controller: str
     previous: str | None
-    since: str
-    since_precision: str
+    since: str  # the first day of the capture's window
+    since_precision: str | None  # None for a window given by its bounds
     position: int
     event: str | None
     sources: list[dict[str, Any]]
+    until: str = ""  # the last day of the capture's window: the capture happened within since..until
+    claim_status: str | None = None
 
     def render(self) -> dict[str, Any]:
         return {"controller": self.controller, "from": self.previous, "since": self.since,
-                "since_precision": self.since_precision, "position": self.position, "event": self.event,
+                "since_to": self.until or self.since, "since_precision": self.since_precision,
+                "since_text": describe_window(self.since, self.until or self.since),
+                "claim_status": self.claim_status, "position": self.position, "event": self.event,
                 "sources": [dict(source) for source in self.sources]}
 
 
@@ -37,42 +46,65 @@ class Held(NamedTuple):
     since_precision: str | None
     contested_by: tuple[str, ...]
     history: tuple | None  # a cons list (previous, change): sharing makes checkpoints cheap
+    until: str | None = None
+    ended: tuple[tuple[str, str], ...] = ()  # (attacker, last day) of ends folded before their assault
 
 
 UNHELD = Held(None, None, None, (), None)
 
 
+def _pruned(held: Held, start: str) -> Held:
+    """Ends that no later assault can match: facts fold by start, so every assault still to
+    come starts on or after `start`."""
+    if held.ended and any(end < start for _, end in held.ended):
+        return held._replace(ended=tuple(m for m in held.ended if m[1] >= start))
+    return held
+
+
+def _ended(held: Held, attacker: str, start: str, end: str) -> Held:
+    """An end with no assault folded yet: remember it for the assault it ends."""
+    held = _pruned(held, start)
+    if attacker in held.contested_by:
+        return held._replace(contested_by=tuple(a for a in held.contested_by if a != attacker))
+    return held._replace(ended=held.ended + ((attacker, end),))
+
+
 def _captured(state: State, record: Record) -> None:
     e = record.event
     place, by = e["place"], e["captured_by"]
-    held = state.get(place, UNHELD)
-    contested = tuple(a for a in held.contested_by if a != by)
+    held = _ended(state.get(place, UNHELD), by, e["occurred_from"], e["occurred_to"])
     if held.controller == by:  # another report of the same hold: keep the earlier `since`
-        state[place] = held._replace(contested_by=contested)
+        state[place] = held
         return
-    by, since, precision = intern(by), intern(e["occurred_on"]), intern(e.get("precision", "day"))
+    since, until = intern(e["occurred_from"]), intern(e["occurred_to"])
+    precision = None if "precision" not in e and since != until else intern(e.get("precision", "day"))
+    by = intern(by)
     previous = e.get("captured_from", held.controller)
     sources = e.get("sources", [])
     if any("quote" in source for source in sources):  # quotes can be long, and history does not show them
         sources = cite(e)
     change = Change(by, intern(previous) if previous else previous, since, precision, record.position,
-                    e.get("id"), sources)
-    state[place] = Held(by, since, precision, contested, (held.history, change))
+                    e.get("id"), sources, until, e.get("claim_status"))
+    state[place] = held._replace(controller=by, since=since, since_precision=precision, until=until,
+                                 history=(held.history, change))
 
 
 def _assaulted(state: State, record: Record) -> None:
     e = record.event
-    held = state.get(e["place"], UNHELD)
+    held = _pruned(state.get(e["place"], UNHELD), e["occurred_from"])
     attacker = e["attacker"]
+    if any(a == attacker for a, _ in held.ended):
+        state[e["place"]] = held  # its end folded already (known only within a window that starts earlier)
+        return
     if attacker != held.controller and attacker not in held.contested_by:
-        state[e["place"]] = held._replace(contested_by=held.contested_by + (attacker,))
+        held = held._replace(contested_by=held.contested_by + (attacker,))
+    if held is not state.get(e["place"]):
+        state[e["place"]] = held
 
 
 def _repelled(state: State, record: Record) -> None:
     e = record.event
-    held = state.get(e["place"])
-    if held is not None and e["attacker"] in held.contested_by:
-        state[e["place"]] = held._replace(contested_by=tuple(a for a in held.contested_by if a != e["attacker"]))
+    state[e["place"]] = _ended(state.get(e["place"], UNHELD), e["attacker"], e["occurred_from"], e["occurred_to"])
 
 
 def _history(cons: tuple | None) -> list[dict[str, Any]]:
@@ -90,19 +122,26 @@ class Territory(Projection):
     key_fields = ("place",)
     handlers = {"CityCaptured": _captured, "AssaultLaunched": _assaulted, "AssaultRepelled": _repelled}
 
-    def render(self, state: State, catalog: Catalog) -> list[dict[str, Any]]:
+    def state_key(self, event: dict[str, Any]) -> Any:
+        return event["place"]
+
+    def render(self, state: State, catalog: Catalog, pending: Pending | None = None) -> list[dict[str, Any]]:
         out = []
-        for place in sorted(set(catalog.places) | set(state)):
+        pending = pending or {}
+        for place in sorted(set(catalog.places) | set(state) | {k[0] for k in pending}):
             held = state.get(place, UNHELD)
             info = catalog.places.get(place, {})
+            geo = info.get("geo_precision") or (2 if info.get("approximate") else 1)
             out.append({
                 "place": place, "name": info.get("name", place), "kind": info.get("kind"),
                 "country": info.get("country"), "lat": info.get("lat"), "lon": info.get("lon"),
-                "approximate": info.get("approximate", False),
+                "geo_precision": geo, "approximate": geo > 1,
                 "controller": held.controller, "controller_name": catalog.name_of("actor", held.controller),
-                "since": held.since, "since_precision": held.since_precision,
-                "since_text": describe(held.since, held.since_precision) if held.since else None,
+                "since": held.since, "since_to": (held.until or held.since) if held.since else None,
+                "since_precision": held.since_precision,
+                "since_text": describe_window(held.since, held.until or held.since) if held.since else None,
                 "contested_by": sorted(held.contested_by), "contested": bool(held.contested_by),
+                "pending": pending.get((place,), []),
                 "history": [{**c, "controller_name": catalog.name_of("actor", c["controller"])}
                             for c in _history(held.history)],
             })
