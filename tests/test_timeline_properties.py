@@ -21,6 +21,7 @@ from tracker.core.dates import window_start
 from tracker.core.events import EVENT_ADAPTER, REGISTRATIONS, canonical
 from tracker.core.projections import PROJECTIONS
 from tracker.core.records import Record, make_record
+from tracker.core.summary import possibly
 from tracker.core.timeline import Timeline, catalog_of, pending, replay, today
 
 ACTORS = ("isis", "iraqi_army", "peshmerga")
@@ -166,11 +167,15 @@ def expected_render(records: list[Record], name: str, as_of: str | None, known_a
     state = replay(records, projection, as_of, known_at, recorded_at)
     waiting = pending(records, projection, as_of, known_at, recorded_at)
     everything = recorded_at is None or all(r.recorded_at <= recorded_at for r in records)
+    catalog = catalog_of(records, None if everything else recorded_at)
+    entries = projection.render(state, catalog, waiting)
+    for entry in entries:
+        if entry["pending"]:
+            entry["pending_text"] = [possibly(e, catalog.name_of) for e in entry["pending"]]
     return {"projection": name, "as_of": as_of or today(), "known_at": known_at.isoformat() if known_at else None,
             "recorded_at": recorded_at.isoformat() if recorded_at else None,
             "position": max((r.position for r in records if everything or r.recorded_at <= recorded_at), default=0),
-            projection.collection: projection.render(state, catalog_of(records, None if everything else recorded_at),
-                                                     waiting)}
+            projection.collection: entries}
 
 
 def assert_same(timeline: Timeline, records: list[Record], name: str, as_of: str | None,

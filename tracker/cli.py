@@ -55,8 +55,15 @@ def _parser() -> argparse.ArgumentParser:
 
     state = sub.add_parser("state", parents=[common], help="a projection's state at a date")
     state.add_argument("projection", choices=sorted(PROJECTIONS))
-    state.add_argument("--as-of", metavar="DATE", help="fold facts that occurred on or before DATE")
-    state.add_argument("--known-at", metavar="TIME", help="only what was known at TIME (UTC; a date = its end)")
+    state.add_argument("--as-of", metavar="DATE",
+                       help="the state on DATE (YYYY-MM-DD; YYYY-MM or YYYY mean the end of that month or year; "
+                            "default today): facts whose window ended by then are folded, those whose window "
+                            "holds DATE are shown as pending")
+    state.add_argument("--known-at", metavar="TIME",
+                       help="only what was public at TIME: a report counts from its reported_on (UTC; a date = its end)")
+    state.add_argument("--recorded-at", metavar="TIME",
+                       help="the log as it stood at TIME, whatever the reports' dates: what this tracker "
+                            "showed then (UTC; a date = its end)")
     state.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     append = sub.add_parser("append", parents=[common], help="validate and append events or reports")
@@ -148,7 +155,8 @@ async def _run(args: argparse.Namespace) -> int:
         if args.command == "append":
             return await _append(tracker, items, args)
         if args.command == "state":
-            answer = await tracker.state(args.projection, parse_as_of(args.as_of), parse_known_at(args.known_at))
+            answer = await tracker.state(args.projection, parse_as_of(args.as_of), parse_known_at(args.known_at),
+                                         parse_known_at(args.recorded_at, "--recorded-at"))
             print(orjson.dumps(answer, option=orjson.OPT_INDENT_2).decode() if args.json else render_state(answer))
             return 0
         if args.command == "log":

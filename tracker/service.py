@@ -138,12 +138,14 @@ class Tracker:
         """The head as soon as it passes `after` (any process's append), or after `timeout`."""
         return await self.store.wait(after, timeout)
 
-    async def state(self, projection: str, as_of: str | None = None,
-                    known_at: datetime | None = None) -> dict[str, Any]:
+    async def state(self, projection: str, as_of: str | None = None, known_at: datetime | None = None,
+                    recorded_at: datetime | None = None) -> dict[str, Any]:
+        """One projection as of a date (today when None), as known at an instant, from the log
+        as it stood at an instant: the three clocks compose."""
         if projection not in PROJECTIONS:
             raise BadQuery(f"unknown projection '{projection}': one of {', '.join(PROJECTIONS)}")
         timeline = await self.catch_up()
-        return timeline.render(projection, as_of, known_at)
+        return timeline.render(projection, as_of, known_at, recorded_at)
 
     async def read(self, after: int = 0, limit: int | None = None) -> list[Record]:
         return decode_many(await self.store.read(after, limit))

@@ -123,13 +123,16 @@ def parse_known_at(text: str | None, label: str = "--known-at") -> datetime | No
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        example = ("--known-at 2014-07-22 or --known-at 2014-07-22T18:00:00Z" if label.startswith("--")
+        example = (f"{label} 2014-07-22 or {label} 2014-07-22T18:00:00Z" if label.startswith("--")
                    else f'"{label}": "2014-07-22" or "2014-07-22T18:00:00Z"')
         raise BadQuery(f"{label}: '{text}' is neither a date nor a date and time; for example {example}",
                        field=label) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)  # times without a zone are UTC, as stored
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise BadQuery(f"{label}: '{text}' is out of range once converted to UTC", field=label) from None
 
 
 def start_of_day(day: date) -> datetime:

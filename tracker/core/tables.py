@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .dates import describe
+from .dates import describe_window
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -33,28 +33,47 @@ def _counts(counts: dict[str, int | None]) -> str:
     return ", ".join(f"{name}: {_amount(n)}" for name, n in counts.items()) or "-"
 
 
-def render_state(answer: dict[str, Any]) -> str:
-    name = answer["projection"]
+NO_CONTROLLER = "no controller recorded"  # what controller null reads as, everywhere
+
+
+def _pending(entry: dict[str, Any]) -> str:
+    return "; ".join(entry.get("pending_text") or ()) or "-"
+
+
+def title(answer: dict[str, Any]) -> str:
     when = f"as of {answer['as_of'] or 'now'}"
-    if answer["known_at"]:
+    if answer.get("known_at"):
         when += f", as known at {answer['known_at']}"
-    title = f"{name} {when} (log position {answer['position']})"
+    if answer.get("recorded_at"):
+        when += f", as recorded by {answer['recorded_at']}"
+    return f"{answer['projection']} {when} (log position {answer['position']})"
+
+
+def render_state(answer: dict[str, Any]) -> str:
+    """A state as tables; pending facts (their window holds the date asked about) in a column
+    of their own, never mixed into what is settled."""
+    name = answer["projection"]
+    heading = title(answer)
     if name == "territory":
-        rows = [(p["name"], p["controller_name"] or "unknown", describe(p["since"], p["since_precision"]) if p["since"] else "-",
-                 ", ".join(p["contested_by"]) or "-", p["country"]) for p in answer["places"]]
-        body = table(["place", "held by", "since", "contested by", "country"], rows)
+        rows = [(p["name"], p["controller_name"] or NO_CONTROLLER, p["since_text"] or "-",
+                 ", ".join(p["contested_by"]) or "-", _pending(p), p["country"]) for p in answer["places"]]
+        body = table(["place", "held by", "since", "contested by", "pending", "country"], rows)
     elif name == "arsenal":
-        rows = [(a["name"], h["asset"], _amount(h["quantity"], h["known_minimum"]), h["unit"], h["reports"])
-                for a in answer["actors"] for h in a["holdings"]]
+        rows = [(a["name"], h["asset"], (">= " if h.get("at_least") else "") + _amount(h["quantity"], h["known_minimum"]),
+                 h["unit"], h["reports"]) for a in answer["actors"] for h in a["holdings"]]
         rows += [(a["name"], r["resource"] + (f" in {r['place_name']}" if r["place"] else ""),
-                  (">= " if r["at_least"] else "") + (f"{r['share_percent']:g}%" if r["share_percent"] is not None else "?"),
-                  f"{r['output']:,} {r['output_unit'] or ''}".strip() if r["output"] is not None else "-", "control")
+                  (">= " if "share_percent" in r["at_least"] else "")
+                  + (f"{r['share_percent']:g}%" if r["share_percent"] is not None else "?"),
+                  ((">= " if "output" in r["at_least"] else "") + f"{r['output']:,} {r['output_unit'] or ''}").strip()
+                  if r["output"] is not None else "-", "control")
                  for a in answer["actors"] for r in a["resources"]]
+        rows += [(a["name"], text, "", "", "pending") for a in answer["actors"] for text in a.get("pending_text", ())]
         body = table(["actor", "asset", "quantity", "unit", "reports"], rows)
     else:
         rows = [(d["actor_name"], d["place_name"], _amount(d["personnel"], d["personnel_known_minimum"])
                  if d["personnel"] is not None or d["personnel_known_minimum"] else "unknown",
-                 _counts(d["equipment"]), _counts(d["units"]), describe(d["since"], d["since_precision"]))
+                 _counts(d["equipment"]), _counts(d["units"]),
+                 describe_window(d["since"], d["since_to"]) if d["since"] else "-", _pending(d))
                 for d in answer["deployments"]]
-        body = table(["actor", "place", "personnel", "equipment", "units", "since"], rows)
-    return f"{title}\n\n{body}" if rows else f"{title}\n\n(nothing recorded)"
+        body = table(["actor", "place", "personnel", "equipment", "units", "since", "pending"], rows)
+    return f"{heading}\n\n{body}" if rows else f"{heading}\n\n(nothing recorded)"

@@ -37,6 +37,7 @@ from .events import REGISTRATIONS
 from .fold import Fold
 from .projections import PROJECTIONS, Pending, Projection, State
 from .records import Record
+from .summary import possibly
 
 _ASSAULT = "AssaultLaunched"
 _OWNER = {kind: p for p in PROJECTIONS.values() for kind in p.handlers}  # each fact type feeds one projection
@@ -388,8 +389,12 @@ class Timeline:
         state, waiting = self.answer(name, as_of, known_at, recorded_at)
         effective = self._effective(recorded_at)
         catalog = self.catalog if effective is None else catalog_of(self._registrations, effective)
+        entries = projection.render(state, catalog, waiting)
+        if waiting:  # one phrasing for every reader (CLI, watch, dashboard): "possibly captured by ..."
+            for entry in entries:
+                if entry["pending"]:
+                    entry["pending_text"] = [possibly(e, catalog.name_of) for e in entry["pending"]]
         return {"projection": name, "as_of": as_of,
                 "known_at": known_at.isoformat() if known_at else None,
                 "recorded_at": recorded_at.isoformat() if recorded_at else None,
-                "position": self.position_at(effective),
-                projection.collection: projection.render(state, catalog, waiting)}
+                "position": self.position_at(effective), projection.collection: entries}
