@@ -7,6 +7,7 @@ the one or two subprocesses they exercise, not for seeding.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 import os
 import re
 import shutil
@@ -185,18 +186,20 @@ def test_global_options_before_the_command_are_honoured(db: Path, tmp_path: Path
 def test_state_territory_table_as_of(seeded_out, seeded_log) -> None:
     lines = seeded_out["territory 06-20"].splitlines()
     assert lines[0] == f"territory as of 2014-06-20 (log position {len(seeded_log)})"
-    assert lines[2].split() == ["place", "held", "by", "since", "contested", "by", "country"]
+    assert lines[2].split() == ["place", "held", "by", "since", "contested", "by", "pending", "country"]
     rows = {row[0]: row for row in (re.split(r"\s{2,}", line) for line in lines[4:])}
     # Mosul fell "last month" (June): not yet known to have fallen by 20 June, only by the 30th
-    assert rows["Mosul"][1] == "unknown"
-    assert rows["Shaar gas field"][1] == "unknown"  # captured in the week of 2014-07-14: not yet
+    assert rows["Mosul"][1] == "no controller recorded"
+    assert rows["Mosul"][4].startswith("possibly captured by Islamic State in Iraq and Syria between 1 and 30 June 2014")
+    assert rows["Shaar gas field"][1] == "no controller recorded"  # captured in the week of 2014-07-14: not yet
 
 
 def test_state_arsenal_json(seeded_out, seeded_log) -> None:
     answer = json.loads(seeded_out["arsenal json"])
-    assert list(answer) == ["projection", "as_of", "known_at", "position", "actors"]
+    assert list(answer) == ["projection", "as_of", "known_at", "recorded_at", "position", "actors"]
     assert answer["projection"] == "arsenal"
-    assert answer["as_of"] is None and answer["known_at"] is None
+    assert answer["as_of"] == datetime.now(UTC).date().isoformat()  # the resolved date: today
+    assert answer["known_at"] is None and answer["recorded_at"] is None
     assert answer["position"] == len(seeded_log)
     isis = next(a for a in answer["actors"] if a["actor"] == "isis")
     holdings = {h["asset"]: h["quantity"] for h in isis["holdings"]}
@@ -258,7 +261,7 @@ def test_state_deployments_table(seeded_out, seeded_log) -> None:
     airport = rows["United States", "Baghdad International Airport"]
     assert airport[2:5] == ["200", "AH-64 Apache helicopter gunship: 6, RQ-7 Shadow surveillance drone: unknown", "-"]
     assert airport[5] != "June 2014"  # the article gives no date for it: sent by 23 July, not "in June"
-    assert rows["United States", "Iraq"][2:] == ["unknown", "-", "Special Forces team: 6", "June 2014"]
+    assert rows["United States", "Iraq"][2:] == ["unknown", "-", "Special Forces team: 6", "between 1 and 30 June 2014", "-"]
 
 
 # ---------------------------------------------------------------- append
@@ -518,7 +521,7 @@ def test_retraction_end_to_end(db: Path, seeded_log) -> None:
     assert place(now, "mosul")["controller"] is None and place(now, "mosul")["history"] == []
     assert place(now, "tikrit")["controller"] == "isis"  # other facts stand
     mosul = next(line for line in table.stdout.splitlines() if line.startswith("Mosul "))
-    assert re.split(r"\s{2,}", mosul)[1:3] == ["unknown", "-"]
+    assert re.split(r"\s{2,}", mosul)[1:3] == ["no controller recorded", "-"]
     # what we knew before the retraction was reported; from its reported_on, whatever the as-of date
     assert place(json.loads(before.stdout), "mosul")["controller"] == "isis"
     assert place(json.loads(before_as_of.stdout), "mosul")["controller"] == "isis"
@@ -544,4 +547,4 @@ def test_late_report_takes_its_place_in_history(db: Path) -> None:
         ("isis", "2014-06-01"), ("iraqi_forces", "2014-07-20")]
     assert place(json.loads(on_10.stdout), "tikrit")["controller"] == "isis"
     row = next(line for line in table.stdout.splitlines() if line.startswith("Tikrit "))
-    assert re.split(r"\s{2,}", row)[1:3] == ["Iraqi Security Forces", "2014-07-20"]
+    assert re.split(r"\s{2,}", row)[1:3] == ["Iraqi Security Forces", "20 July 2014"]
