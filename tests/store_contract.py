@@ -112,6 +112,57 @@ class StoreContract:
         assert [[r.position for r in p] async for p in store.iterate_history(page=7, upto=3)] == [[3, 2, 1]]
         assert sum([len(p) async for p in store.iterate_history(page=7)]) == 25
 
+    async def test_read_history_orders_windows_by_their_start_among_dated_events(self, store):
+        def window(start, end):
+            return {"occurred_from": start, "occurred_to": end}
+
+        facts = [
+            {"occurred_on": "2014-06-10"},                       # 1
+            window("2014-06-01", "2014-06-30"),                  # 2: a month, by its first day
+            {"type": "PlaceRegistered", "name": "Mosul"},        # 3: no time: not history
+            window("2014-06-09", "2014-06-15"),                  # 4: a week
+            {"occurred_on": "2014-06-01", "precision": "month"},  # 5: the same start as 2
+            {"retracts": "x", "sources": [window("2013-01-01", "2013-01-02")]},  # 6: nested: not history
+            window("2013-12-31", "2014-01-01"),                  # 7: the earliest start
+            {"occurred_on": "2014-06-09"},                       # 8: the same day as 4's start
+            {"occurred_to": "2014-01-01"},                       # 9: an end alone is no key
+        ]
+        await store.append([ev(n, data={"n": n, **f}) for n, f in enumerate(facts, 1)])
+        rows, after = await store.read_history()
+        assert after is None
+        assert [r.position for r in rows] == [7, 2, 5, 4, 8, 1]
+        assert [r.data for r in rows] == [ev(p, data={"n": p, **facts[p - 1]}).data for p in (7, 2, 5, 4, 8, 1)]
+        assert [[r.position for r in page] async for page in store.iterate_history(page=4)] == [[7, 2, 5, 4], [8, 1]]
+
+    async def test_history_key_is_occurred_from_when_present_else_occurred_on(self, store):
+        await store.append([ev(1, data={"occurred_from": "2014-03-01", "occurred_on": "2014-01-01"}),
+                            ev(2, data={"occurred_on": "2014-02-01"}),
+                            ev(3, data={"occurred_from": None, "occurred_on": "2014-01-15"}),  # null: absent
+                            ev(4, data={"occurred_from": None})])
+        rows, _ = await store.read_history()
+        assert [r.position for r in rows] == [3, 2, 1]
+
+    async def test_read_history_pages_across_equal_keys(self, store):
+        # 13 events on one start, windows and single dates interleaved, between two others:
+        # pages of 4 resume inside the run of equal keys, by position, skipping and repeating nothing
+        same = [{"occurred_from": "2014-06-01", "occurred_to": "2014-06-30"} if n % 2 else {"occurred_on": "2014-06-01"}
+                for n in range(13)]
+        await store.append([ev("late", data={"occurred_from": "2014-07-01", "occurred_to": "2014-07-02"}),
+                            *[ev(f"same{n}", data={"n": n, **f}) for n, f in enumerate(same)],
+                            ev("none", data={"n": "none"}),
+                            ev("early", data={"occurred_on": "2014-05-31"})])
+        pages, after, keys = [], None, []
+        while True:
+            rows, after = await store.read_history(after, 4)
+            pages.append([r.position for r in rows])
+            if after is None:
+                break
+            keys.append(after)
+        assert pages == [[16, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12], [13, 14, 1]]
+        assert keys == [("2014-06-01", 4), ("2014-06-01", 8), ("2014-06-01", 12)]
+        rows, after = await store.read_history(("2014-06-01", 3), 100, upto=14)
+        assert [r.position for r in rows] == [*range(4, 15), 1] and after is None
+
     async def test_lookup_by_id(self, store):
         await store.append([ev(1), ev(2), ev(3)])
         found = await store.lookup([ev(3).id, ev(1).id, ev(99).id])

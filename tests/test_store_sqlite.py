@@ -15,7 +15,7 @@ import pytest
 
 from tracker.core.errors import SchemaVersionError, StoreUnavailable
 from tracker.store import open_store
-from tracker.store.sqlite import SCHEMA_VERSION, SQLiteStore
+from tracker.store.sqlite import _HISTORY, SCHEMA_VERSION, SQLiteStore
 
 from .store_contract import StoreContract, ev
 
@@ -40,8 +40,23 @@ async def test_wal_mode_full_sync_and_schema_version(tmp_path):
         await store.append([ev(1)])
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     conn.close()
+
+
+def _plan(conn: sqlite3.Connection) -> str:
+    return " | ".join(row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {_HISTORY}", ("2014-01-01", 5, 10**9, 100)))
+
+
+async def test_history_reads_walk_the_index_without_a_sort(tmp_path):
+    path = tmp_path / "t.db"
+    async with await open_store(str(path)) as store:
+        await store.append([ev(n, data=data) for n, data in enumerate(OLD_DATA, 1)])
+    conn = sqlite3.connect(path)
+    conn.execute("ANALYZE")
+    plan = _plan(conn)
+    conn.close()
+    assert "USING INDEX events_by_history" in plan and "TEMP B-TREE" not in plan, plan
 
 
 # The schema of version 1, as tracker 1 created it: no occurred_on, no history index.
@@ -57,26 +72,63 @@ PRAGMA user_version = 1;
 """
 
 
-async def test_a_version_1_log_is_migrated_in_place(tmp_path):
-    path = tmp_path / "v1.db"
+# The schema of version 2: occurred_on alone, in events_by_date.
+SCHEMA_V2 = """
+CREATE TABLE events (position INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, recorded_at TEXT NOT NULL,
+                     type TEXT NOT NULL, data TEXT NOT NULL,
+                     occurred_on TEXT GENERATED ALWAYS AS (json_extract(data, '$.occurred_on')) VIRTUAL);
+CREATE INDEX events_by_type ON events (type, position);
+CREATE INDEX events_by_date ON events (occurred_on, position);
+CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'tracker events are immutable'); END;
+CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+BEGIN SELECT RAISE(ABORT, 'tracker events are immutable'); END;
+PRAGMA user_version = 2;
+"""
+
+# What an old log may hold: single dates, windows (written by a newer tracker's events
+# before the schema knew them, or imported), and events with no time at all.
+OLD_DATA = [{"occurred_on": "2014-01-09"}, {"occurred_from": "2014-01-01", "occurred_to": "2014-01-31"},
+            {"name": "a place"}, {"occurred_on": "2014-01-01", "precision": "month"},
+            {"occurred_from": "2013-12-30", "occurred_to": "2014-01-05"}, {"occurred_on": "2014-01-02"},
+            {"retracts": "x"}, {"occurred_from": "2014-01-09", "occurred_to": "2014-01-09"}]
+OLD_ORDER = [5, 2, 4, 6, 1, 8]  # by start, then position; 3 and 7 have no time
+
+
+async def _migrated(tmp_path, schema: str) -> None:
+    path = tmp_path / "old.db"
     conn = sqlite3.connect(path)
-    conn.executescript(SCHEMA_V1)
-    rows = [(n, ev(n).id, "2024-01-01T00:00:00.000000+00:00", "Thing", json.dumps({"occurred_on": f"2014-01-{10 - n:02d}"}))
-            for n in range(1, 6)]
-    conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?)", rows)
-    conn.commit()
+    conn.executescript(schema)
+    rows = [(n, ev(n).id, "2024-01-01T00:00:00.000000+00:00", "Thing", json.dumps(data))
+            for n, data in enumerate(OLD_DATA, 1)]
+    conn.execute("BEGIN")
+    conn.executemany("INSERT INTO events (position, id, recorded_at, type, data) VALUES (?, ?, ?, ?, ?)", rows)
+    conn.execute("COMMIT")
     conn.close()
     async with await open_store(str(path)) as store:
         page, _ = await store.read_history()
-        assert [r.position for r in page] == [5, 4, 3, 2, 1]
+        assert [r.position for r in page] == OLD_ORDER
         assert [(r.position, r.id, r.data) for r in await store.read()] == [(p, i, d) for p, i, _, _, d in rows]
-        assert await store.append([ev(6, data={"occurred_on": "2014-01-07"})]) == [6]
-        assert [r.position for r in (await store.read_history())[0]] == [5, 4, 3, 6, 2, 1]
+        window = {"occurred_from": "2014-01-02", "occurred_to": "2014-01-03"}
+        assert await store.append([ev(9, data=window), ev(10, data={"occurred_on": "2014-01-05"})]) == [9, 10]
+        assert [r.position for r in (await store.read_history())[0]] == [5, 2, 4, 6, 9, 10, 1, 8]
+        assert [[r.position for r in p] async for p in store.iterate_history(page=3)] == [[5, 2, 4], [6, 9, 10], [1, 8]]
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+    indexes = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert {"events_by_type", "events_by_history"} <= indexes and "events_by_date" not in indexes
+    assert "USING INDEX events_by_history" in _plan(conn) and "TEMP B-TREE" not in _plan(conn)
     with pytest.raises(sqlite3.DatabaseError, match="immutable"):
         conn.execute("UPDATE events SET data = '{}'")
     conn.close()
+
+
+async def test_a_version_1_log_is_migrated_in_place(tmp_path):
+    await _migrated(tmp_path, SCHEMA_V1)
+
+
+async def test_a_version_2_log_is_migrated_in_place(tmp_path):
+    await _migrated(tmp_path, SCHEMA_V2)
 
 
 async def test_log_survives_reopen(tmp_path):

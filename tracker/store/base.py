@@ -5,8 +5,12 @@ gives each a gapless position and a `recorded_at`, enforces idempotency by id an
 optional `expected_position`, and tells waiters when the head moves. All domain rules
 live above it (tracker/service.py), so a new backend is only this interface.
 
-One thing it does read from the JSON: the top-level `occurred_on` text, which it indexes so
-that it can hand the log back in history order as well as in log order (`read_history`).
+One thing it does read from the JSON: the history key, the top-level `occurred_from` text
+if the event has one, else its top-level `occurred_on` (an event dated by a window, or by a
+single date), which it indexes so that it can hand the log back in history order as well as
+in log order (`read_history`). Events with neither (registrations, retractions) have no key
+and are not history. The store compares keys as text, byte for byte: ISO dates sort right,
+and what they mean (precision, window ends) is the caller's business.
 A replay folds facts in the order they happened, whatever order they were reported in;
 with the database doing that sort, a replay streams the log in pages and keeps only the
 state, not the log, in memory.
@@ -58,13 +62,14 @@ def check_import(events: Sequence[StoredEvent]) -> None:
         previous = event.recorded_at
 
 
-HistoryKey = tuple[str, int]  # (occurred_on, position): where a history read resumes
+HistoryKey = tuple[str, int]  # (history key, position): where a history read resumes
 _NO_LIMIT = (1 << 63) - 1
 
 
 def history_bounds(after: HistoryKey | None, upto: int | None) -> tuple[str, int, int]:
-    """What a backend's history query binds: (occurred_on, position) to start after ('' sorts
-    before every date; an event without occurred_on matches no bound) and the last position."""
+    """What a backend's history query binds: (history key, position) to start after ('' sorts
+    before every date; an event without a key, neither `occurred_from` nor `occurred_on`,
+    matches no bound) and the last position."""
     start = after or ("", 0)
     return start[0], start[1], _NO_LIMIT if upto is None else upto
 
@@ -92,9 +97,11 @@ class EventStore(ABC):
     @abstractmethod
     async def read_history(self, after: HistoryKey | None = None, limit: int = 10_000,
                            upto: int | None = None) -> tuple[list[StoredEvent], HistoryKey | None]:
-        """Events whose JSON has a top-level `occurred_on`, in history order: by (occurred_on,
-        position), strictly after the key `after`, positions <= `upto` only if given; at most
-        `limit`. Returns the page and the key to resume from, None once there is no more."""
+        """Events that have a history key, in history order: by (key, position), where the key
+        is the JSON's top-level `occurred_from` if present, else its top-level `occurred_on`
+        (the start of the event's time, as text); strictly after the key `after`, positions
+        <= `upto` only if given; at most `limit`. Returns the page and the (key, position) to
+        resume from, None once there is no more. Events with neither field are left out."""
 
     @abstractmethod
     async def head(self) -> int:
@@ -136,7 +143,9 @@ class EventStore(ABC):
             after = rows[-1].position
 
     async def iterate_history(self, page: int = 10_000, upto: int | None = None) -> AsyncIterator[list[StoredEvent]]:
-        """`read_history` page by page, up to `upto`, or the head as it was when iteration started."""
+        """`read_history` page by page (history order: by the key, the JSON's `occurred_from`
+        or else `occurred_on`, then position), up to `upto`, or the head as it was when
+        iteration started."""
         end = await self.head() if upto is None else upto
         after: HistoryKey | None = None
         while True:

@@ -44,7 +44,7 @@ from .url import parse_store_url
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # Advisory lock keys (per database): 'tracker' in ASCII, then +1 for the schema.
 APPEND_LOCK = 0x747261636B6572
 SCHEMA_LOCK = APPEND_LOCK + 1
@@ -52,11 +52,22 @@ CHANNEL = "tracker_events"
 CONNECT_TIMEOUT_S = 5.0  # an unreachable server fails fast
 COMMAND_TIMEOUT_S = 60.0  # a statement (an append waiting for the lock included)
 
-# Version 2 added occurred_on and its index, for reading in history order (read_history).
-_OCCURRED_ON = "occurred_on text COLLATE \"C\" GENERATED ALWAYS AS ((data::jsonb ->> 'occurred_on')) STORED"
-_BY_DATE = "CREATE INDEX IF NOT EXISTS tracker_events_by_date ON tracker_events (occurred_on, position);"
-MIGRATIONS = {  # from version N to N + 1, run under the schema lock
-    1: f"ALTER TABLE tracker_events ADD COLUMN {_OCCURRED_ON}; {_BY_DATE} UPDATE tracker_schema SET version = 2;",
+# The history key: the start of an event's time, the top-level `occurred_from` if it has
+# one, else its `occurred_on`; NULL (never in history) for an event with neither. COLLATE
+# "C": ISO dates sort by their bytes, whatever the database's locale.
+_HISTORY_KEY = ("history_key text COLLATE \"C\" GENERATED ALWAYS AS "
+                "(COALESCE(data::jsonb ->> 'occurred_from', data::jsonb ->> 'occurred_on')) STORED")
+_BY_HISTORY = "CREATE INDEX IF NOT EXISTS tracker_events_by_history ON tracker_events (history_key, position);"
+# From version N: (the version it reaches, the statements), run under the schema lock.
+# Version 2 added the column occurred_on and tracker_events_by_date; version 3 replaced them
+# with history_key and its index. Each migration goes straight to the current version, so
+# the table is rewritten once (adding a stored column rewrites it; the column dropped in the
+# same ALTER TABLE gives its space back in that rewrite, and its index goes with it).
+MIGRATIONS = {
+    1: (3, f"ALTER TABLE tracker_events ADD COLUMN {_HISTORY_KEY}; {_BY_HISTORY} "
+           "UPDATE tracker_schema SET version = 3;"),
+    2: (3, f"ALTER TABLE tracker_events DROP COLUMN occurred_on, ADD COLUMN {_HISTORY_KEY}; {_BY_HISTORY} "
+           "UPDATE tracker_schema SET version = 3;"),
 }
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS tracker_schema (
@@ -68,10 +79,10 @@ CREATE TABLE IF NOT EXISTS tracker_events (
     recorded_at timestamptz NOT NULL,    -- the database clock, never decreasing
     type        text NOT NULL,
     data        text NOT NULL,           -- text, not jsonb: byte-identical round trip
-    {_OCCURRED_ON}
+    {_HISTORY_KEY}
 );
 CREATE INDEX IF NOT EXISTS tracker_events_by_type ON tracker_events (type, position);
-{_BY_DATE}
+{_BY_HISTORY}
 CREATE OR REPLACE FUNCTION tracker_events_immutable() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     RAISE EXCEPTION 'tracker events are immutable (% refused)', TG_OP;
@@ -92,8 +103,9 @@ _LOOKUP = f"SELECT {_COLUMNS} FROM tracker_events WHERE id = ANY($1::text[])"
 _INSERT = (f"INSERT INTO tracker_events ({_COLUMNS}) "
            "SELECT p, i, $5::timestamptz, t, d FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS u(p, i, t, d)")
 _HEAD = "SELECT COALESCE(MAX(position), 0) FROM tracker_events"
-_HISTORY = (f"SELECT {_COLUMNS}, occurred_on FROM tracker_events WHERE (occurred_on, position) > ($1, $2) "
-            "AND position <= $3 ORDER BY occurred_on, position LIMIT $4")
+# An index scan of tracker_events_by_history from the bound, in index order: no sort.
+_HISTORY = (f"SELECT {_COLUMNS}, history_key FROM tracker_events WHERE (history_key, position) > ($1, $2) "
+            "AND position <= $3 ORDER BY history_key, position LIMIT $4")
 
 # The connection went away under a statement (a terminated backend, a restarted server,
 # a reset socket): a fresh connection from the pool may well succeed.
@@ -156,8 +168,8 @@ class PostgresStore(GroupCommit, EventStore):
                     await conn.execute(SCHEMA)
                     version = SCHEMA_VERSION
                 while version in MIGRATIONS and version < SCHEMA_VERSION:
-                    await conn.execute(MIGRATIONS[version])
-                    version += 1
+                    version, statements = MIGRATIONS[version]
+                    await conn.execute(statements)
             if version > SCHEMA_VERSION:
                 raise SchemaVersionError(
                     f"the PostgreSQL store {self.url} has schema version {version}, newer than this "

@@ -31,10 +31,14 @@ from ..core.errors import IdConflict, LogNotEmpty, PositionConflict, SchemaVersi
 from .base import EventStore, HistoryKey, NewEvent, StoredEvent, check_import, history_bounds
 from .group import GroupCommit, Request, answer, plan
 
-SCHEMA_VERSION = 2
-# Version 2 added occurred_on and events_by_date, for reading in history order (read_history).
-_OCCURRED_ON = "occurred_on TEXT GENERATED ALWAYS AS (json_extract(data, '$.occurred_on')) VIRTUAL"
-_BY_DATE = "CREATE INDEX IF NOT EXISTS events_by_date ON events (occurred_on, position);"
+SCHEMA_VERSION = 3
+# The history key: the start of an event's time, the top-level `occurred_from` if it has
+# one, else its `occurred_on`; NULL (never in history) for an event with neither.
+# Version 2 indexed `occurred_on` alone (as the column occurred_on and events_by_date);
+# version 3 replaced it with this key, so that events dated by a window are history too.
+_HISTORY_KEY = ("history_key TEXT GENERATED ALWAYS AS "
+                "(COALESCE(json_extract(data, '$.occurred_from'), json_extract(data, '$.occurred_on'))) VIRTUAL")
+_BY_HISTORY = "CREATE INDEX IF NOT EXISTS events_by_history ON events (history_key, position);"
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS events (
     position    INTEGER PRIMARY KEY,  -- assigned head + 1 under the write lock: gapless
@@ -42,10 +46,10 @@ CREATE TABLE IF NOT EXISTS events (
     recorded_at TEXT NOT NULL,        -- ISO 8601 UTC, never decreasing
     type        TEXT NOT NULL,
     data        TEXT NOT NULL,
-    {_OCCURRED_ON}  -- computed from data, kept only in the index
+    {_HISTORY_KEY}  -- computed from data, kept only in the index
 );
 CREATE INDEX IF NOT EXISTS events_by_type ON events (type, position);
-{_BY_DATE}
+{_BY_HISTORY}
 CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
 BEGIN SELECT RAISE(ABORT, 'tracker events are immutable'); END;
 CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
@@ -54,8 +58,9 @@ BEGIN SELECT RAISE(ABORT, 'tracker events are immutable'); END;
 _COLUMNS = "position, id, recorded_at, type, data"
 _INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
 _HEAD = "SELECT COALESCE(MAX(position), 0) FROM events"
-_HISTORY = (f"SELECT {_COLUMNS}, occurred_on FROM events WHERE (occurred_on, position) > (?, ?) "
-            "AND position <= ? ORDER BY occurred_on, position LIMIT ?")
+# A walk of events_by_history from the bound, in index order: no sort (tests check the plan).
+_HISTORY = (f"SELECT {_COLUMNS}, history_key FROM events WHERE (history_key, position) > (?, ?) "
+            "AND position <= ? ORDER BY history_key, position LIMIT ?")
 _CHUNK = 500  # ids per IN (...) query, well under SQLite's variable limit
 BUSY_TIMEOUT_S = 30.0
 
@@ -414,9 +419,13 @@ def _migrate(conn: sqlite3.Connection, path: str) -> None:
             for statement in _statements(SCHEMA):
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        elif version == 1:  # a virtual column needs no rewrite of the rows; the index reads each once
-            conn.execute(f"ALTER TABLE events ADD COLUMN {_OCCURRED_ON}")
-            conn.execute(_BY_DATE)
+        elif version in (1, 2):
+            # A virtual column needs no rewrite of the rows; the index reads each once. A
+            # version 2 log keeps its column occurred_on (virtual: nothing stored, and SQLite
+            # before 3.35 cannot drop a column) but loses its index, which nothing reads now.
+            conn.execute(f"ALTER TABLE events ADD COLUMN {_HISTORY_KEY}")
+            conn.execute(_BY_HISTORY)
+            conn.execute("DROP INDEX IF EXISTS events_by_date")
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:
