@@ -99,6 +99,9 @@ async def test_http_routes_refuse_unknown_and_repeated_parameters(db):
             assert status == 200, path
         status, _ = await asyncio.to_thread(http, port, "/api/state/territory?as_of=2014-06&known_at=2014-07-01")
         assert status == 200
+        for path, field in (("/api/events?limit=x", "limit"), ("/api/events?after=-3", "after")):
+            status, error = await asyncio.to_thread(http, port, path)
+            assert (status, error["code"], error["details"]) == (400, "bad_request", {"field": field}), path
         status, error = await asyncio.to_thread(http, port, "/api/state/weather?asof=x")
         assert (status, error["code"]) == (404, "not_found")
 

@@ -104,6 +104,9 @@ class Routes:
             return error_response(503, e.code, e.message)
         except TrackerError as e:
             return error_response(400, e.code, e.message, **{k: v for k, v in e.details.items() if k != "ref"})
+        except Exception:
+            log.exception("HTTP request failed", path=path)
+            return error_response(500, "internal", "the server failed to handle this request; it is logged")
 
     def _handshake(self, request: Request) -> Response | None:
         """Refuse before the upgrade what the connection could never do; the handler asks
@@ -169,5 +172,5 @@ def _int(query: dict[str, str], name: str, default: int) -> int:
     if text is None or text == "":
         return default
     if not text.isdigit():
-        raise BadQuery(f"'{name}' must be a whole number >= 0, got {text!r}")
+        raise BadQuery(f"'{name}' must be a whole number >= 0, got {text!r}", field=name)
     return int(text)
