@@ -322,7 +322,8 @@ def test_unknown_store_scheme(tmp_path: Path, where: str) -> None:
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (("--as-of", "notadate"), "--as-of: expected an ISO date YYYY-MM-DD, got 'notadate'; for example --as-of 2014-06-20"),
+    (("--as-of", "notadate"), "--as-of: expected an ISO date YYYY-MM-DD, got 'notadate' (or YYYY-MM, YYYY for the end of a month or year); "
+                             "for example --as-of 2014-06-20"),
     (("--as-of", "2014-02-30"), "--as-of: '2014-02-30' is not a real calendar date"),
     (("--known-at", "last tuesday"), "--known-at: 'last tuesday' is neither a date nor a date and time"),
 ], ids=["as-of not a date", "as-of not a calendar day", "known-at not a time"])

@@ -7,6 +7,8 @@ every request may carry a `ref`, echoed in its reply.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,6 +23,20 @@ from .projections import PROJECTIONS, Projection
 OPS = ("subscribe", "unsubscribe", "query", "append", "auth", "catalog")
 MAX_MESSAGE_BYTES = MAX_EVENT_BYTES  # a frame over this closes the connection with 1009
 
+# The fields each request may carry; any other is refused (`bad_request`, naming the nearest).
+# `subscribe` has two forms, each with its own fields.
+COMMON_FIELDS = ("op", "ref")
+VIEW_FIELDS = ("projection", "as_of", "known_at", "recorded_at")
+FIELDS: dict[str, tuple[str, ...]] = {
+    "subscribe stream": (*COMMON_FIELDS, "stream", "after"),
+    "subscribe projection": (*COMMON_FIELDS, *VIEW_FIELDS),
+    "unsubscribe": (*COMMON_FIELDS, "subscription"),
+    "query": (*COMMON_FIELDS, *VIEW_FIELDS),
+    "append": (*COMMON_FIELDS, "events", "expected_position"),
+    "auth": (*COMMON_FIELDS, "token"),
+    "catalog": COMMON_FIELDS,
+}
+
 
 class ProtocolError(TrackerError):
     """A request the server cannot act on; sent back as an error, the connection stays open."""
@@ -32,11 +48,13 @@ class ProtocolError(TrackerError):
 
 @dataclass(frozen=True, slots=True)
 class View:
-    """What a projection subscriber or query looks at: one projection, at a date, as known then."""
+    """What a projection subscriber or query looks at: one projection, at a date, as known then,
+    from the log as it stood at `recorded_at` (None: the whole log)."""
 
     projection: str
     as_of: str | None
     known_at: datetime | None
+    recorded_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +90,36 @@ def parse_request(text: str | bytes) -> Request:
         raise ProtocolError("bad_request", e.message, ref=ref, **e.details) from None
 
 
+def nearest(name: str, allowed: Iterable[str]) -> str | None:
+    """The allowed name closest to `name` (difflib), or None when none is close."""
+    allowed = list(allowed)
+    lowered = {a.lower(): a for a in allowed}
+    found = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
+    return lowered[found[0]] if found else None
+
+
+def check_fields(given: Iterable[str], allowed: Sequence[str], what: str, noun: str = "field",
+                 ref: Any = None) -> None:
+    """Refuse the first name in `given` that `allowed` lacks: `bad_request`, with
+    `details` {"field": the name, "suggestion": the nearest allowed name or None}.
+    `what` names the request ("op 'query'", "GET /api/events"); `noun` what the names are."""
+    for name in given:
+        if name in allowed:
+            continue
+        suggestion = nearest(name, allowed)
+        hint = f" (did you mean '{suggestion}'?)" if suggestion else ""
+        takes = f"it takes {', '.join(allowed)}" if allowed else f"it takes no {noun}s"
+        raise ProtocolError("bad_request", f"{what} has no {noun} '{name}'{hint}; {takes}",
+                            ref=ref, field=name, suggestion=suggestion)
+
+
+def after_beyond_head(after: int, head: int, ref: Any = None) -> ProtocolError:
+    """The refusal of an `after` past the log's head (an events subscribe, GET /api/events)."""
+    return ProtocolError("bad_request", f"'after' is {after}, beyond the log's head at position {head}: positions "
+                         f"start at 1 and end at the head, so 'after' is at most {head} (0 for everything)",
+                         ref=ref, field="after", head=head)
+
+
 def _unknown(op: str, ref: Any) -> Request:
     raise ProtocolError("unknown_op", f"unknown op '{op}': one of {', '.join(OPS)}", ref=ref, op=op)
 
@@ -80,21 +128,27 @@ def _subscribe(op: str, ref: Any, body: dict[str, Any]) -> Request:
     if "stream" in body and "projection" in body:
         raise ProtocolError("bad_request", "subscribe to a 'stream' or a 'projection', not both", ref=ref)
     if "stream" in body:
+        check_fields(body, FIELDS["subscribe stream"], "op 'subscribe' (to the events stream)", ref=ref)
         if body["stream"] != "events":
             raise ProtocolError("bad_request", f"unknown stream {body['stream']!r}: the only stream is \"events\"",
                                 ref=ref, field="stream")
         return Request(op, ref, body, after=_position(body, "after", ref, default=0))
     if "projection" in body:
+        check_fields(body, FIELDS["subscribe projection"], "op 'subscribe' (to a projection)", ref=ref)
         return Request(op, ref, body, view=_view(body, ref))
+    check_fields(body, tuple(dict.fromkeys((*FIELDS["subscribe stream"], *FIELDS["subscribe projection"]))),
+                 "op 'subscribe'", ref=ref)
     raise ProtocolError("bad_request", 'subscribe needs "stream": "events" or "projection": '
                         + " | ".join(f'"{p}"' for p in PROJECTIONS), ref=ref)
 
 
 def _query(op: str, ref: Any, body: dict[str, Any]) -> Request:
+    check_fields(body, FIELDS[op], f"op '{op}'", ref=ref)
     return Request(op, ref, body, view=_view(body, ref))
 
 
 def _unsubscribe(op: str, ref: Any, body: dict[str, Any]) -> Request:
+    check_fields(body, FIELDS[op], f"op '{op}'", ref=ref)
     subscription = body.get("subscription")
     if not isinstance(subscription, str):
         raise ProtocolError("bad_request", "unsubscribe needs the 'subscription' id its subscribe was acknowledged with",
@@ -103,6 +157,7 @@ def _unsubscribe(op: str, ref: Any, body: dict[str, Any]) -> Request:
 
 
 def _append(op: str, ref: Any, body: dict[str, Any]) -> Request:
+    check_fields(body, FIELDS[op], f"op '{op}'", ref=ref)
     events = body.get("events")
     if not isinstance(events, list) or not events:
         raise ProtocolError("bad_request", "append needs 'events': a non-empty list of events or reports",
@@ -112,6 +167,7 @@ def _append(op: str, ref: Any, body: dict[str, Any]) -> Request:
 
 
 def _auth(op: str, ref: Any, body: dict[str, Any]) -> Request:
+    check_fields(body, FIELDS[op], f"op '{op}'", ref=ref)
     token = body.get("token")
     if not isinstance(token, str) or not token:
         raise ProtocolError("bad_request", "auth needs 'token': the server's write token", ref=ref, field="token")
@@ -119,6 +175,7 @@ def _auth(op: str, ref: Any, body: dict[str, Any]) -> Request:
 
 
 def _catalog(op: str, ref: Any, body: dict[str, Any]) -> Request:
+    check_fields(body, FIELDS[op], f"op '{op}'", ref=ref)
     return Request(op, ref, body)
 
 
@@ -141,12 +198,22 @@ def _view(body: dict[str, Any], ref: Any) -> View:
     if name not in PROJECTIONS:
         raise ProtocolError("bad_request", f"unknown projection {name!r}: one of {', '.join(PROJECTIONS)}",
                             ref=ref, field="projection")
-    as_of, known_at = body.get("as_of"), body.get("known_at")
-    for field, value in (("as_of", as_of), ("known_at", known_at)):
+    return view(name, body.get, ref)
+
+
+def view(name: str, get: Any, ref: Any = None) -> View:
+    """A View of projection `name` from its times, each read with `get(field)` (a request's
+    fields, or an HTTP query's parameters): `as_of` a date (YYYY-MM and YYYY mean the end of
+    that month or year); `known_at` and `recorded_at` a date (the end of that day, UTC) or a time."""
+    times = {}
+    for field in ("as_of", "known_at", "recorded_at"):
+        value = get(field)
         if value is not None and not isinstance(value, str):
             raise ProtocolError("bad_request", f"'{field}' must be null or an ISO date string, got {value!r}",
                                 ref=ref, field=field)
-    return View(name, parse_as_of(as_of, "as_of"), parse_known_at(known_at, "known_at"))
+        times[field] = value
+    return View(name, parse_as_of(times["as_of"], "as_of"), parse_known_at(times["known_at"], "known_at"),
+                parse_known_at(times["recorded_at"], "recorded_at"))
 
 
 def _kind(value: Any) -> str:

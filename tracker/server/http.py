@@ -13,7 +13,7 @@ import mimetypes
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 import structlog
@@ -21,10 +21,9 @@ from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
-from ..core.dates import parse_as_of, parse_known_at
+from ..core import protocol
 from ..core.errors import BadQuery, StoreError, TrackerError
 from ..core.projections import PROJECTIONS
-from ..core.protocol import View
 from .auth import Unauthorized, access, origin_allowed
 from .hub import Hub
 
@@ -32,6 +31,14 @@ log = structlog.get_logger("tracker.server")
 
 WEB = Path(__file__).resolve().parent.parent / "web"
 MAX_EVENTS_PAGE = 1000
+# The query parameters each JSON route takes; any other, or one given twice, is a 400 `bad_request`.
+# (The dashboard, its files and the /ws handshake do not look at the query string.)
+PARAMS: dict[str, tuple[str, ...]] = {
+    "/healthz": (),
+    "/api/state/{projection}": ("as_of", "known_at", "recorded_at"),
+    "/api/events": ("after", "limit"),
+    "/api/catalog": (),
+}
 _TYPES = {".js": "text/javascript; charset=utf-8", ".mjs": "text/javascript; charset=utf-8",
           ".css": "text/css; charset=utf-8", ".html": "text/html; charset=utf-8", ".json": "application/json",
           ".svg": "image/svg+xml", ".png": "image/png", ".md": "text/plain; charset=utf-8",
@@ -73,18 +80,23 @@ class Routes:
         try:
             if path == "/ws":
                 return self._handshake(request)
-            if path == "/healthz":
-                return await self._health()
             if path in ("/", "/index.html"):
                 return self._file("index.html")
             if path.startswith("/static/"):
                 return self._file(path.removeprefix("/static/"))
-            query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+            if path == "/healthz":
+                _query(url.query, path)
+                return await self._health()
             if path.startswith("/api/state/"):
-                return await self._state(path.removeprefix("/api/state/"), query)
+                name = path.removeprefix("/api/state/")
+                if name not in PROJECTIONS:
+                    return error_response(404, "not_found",
+                                          f"unknown projection '{name}': one of {', '.join(PROJECTIONS)}")
+                return await self._state(name, _query(url.query, "/api/state/{projection}", path))
             if path == "/api/events":
-                return await self._events(query)
+                return await self._events(_query(url.query, path))
             if path == "/api/catalog":
+                _query(url.query, path)
                 return json_response(200, await self.hub.catalog())
             return error_response(404, "not_found", f"no such page: {path}; try / (the dashboard), /healthz, "
                                   "/api/state/territory, /api/events or the websocket at /ws")
@@ -92,6 +104,9 @@ class Routes:
             return error_response(503, e.code, e.message)
         except TrackerError as e:
             return error_response(400, e.code, e.message, **{k: v for k, v in e.details.items() if k != "ref"})
+        except Exception:
+            log.exception("HTTP request failed", path=path)
+            return error_response(500, "internal", "the server failed to handle this request; it is logged")
 
     def _handshake(self, request: Request) -> Response | None:
         """Refuse before the upgrade what the connection could never do; the handler asks
@@ -126,16 +141,30 @@ class Routes:
         return response(200, target.read_bytes(), kind)
 
     async def _state(self, name: str, query: dict[str, str]) -> Response:
-        if name not in PROJECTIONS:
-            return error_response(404, "not_found", f"unknown projection '{name}': one of {', '.join(PROJECTIONS)}")
-        view = View(name, parse_as_of(query.get("as_of"), "as_of"), parse_known_at(query.get("known_at"), "known_at"))
-        return json_response(200, await self.hub.query(view))
+        return json_response(200, await self.hub.query(protocol.view(name, query.get)))
 
     async def _events(self, query: dict[str, str]) -> Response:
         after, limit = _int(query, "after", 0), _int(query, "limit", 100)
         records = await self.tracker.read(after, min(limit, MAX_EVENTS_PAGE))
-        head = await self.tracker.head()
+        head = await self.tracker.head()  # read after the page: never behind its last event
+        if not records and after > head:
+            raise protocol.after_beyond_head(after, head)
         return json_response(200, {"events": [r.as_json() for r in records], "head": head})
+
+
+def _query(text: str, route: str, path: str | None = None) -> dict[str, str]:
+    """The query string's parameters, each given once and each one the route takes."""
+    pairs = parse_qsl(text, keep_blank_values=True)
+    what = f"GET {path or route}"
+    protocol.check_fields((name for name, _ in pairs), PARAMS[route], what, noun="query parameter")
+    query: dict[str, str] = {}
+    for name, value in pairs:
+        if name in query:
+            count = sum(1 for n, _ in pairs if n == name)
+            raise BadQuery(f"{what}: query parameter '{name}' is given {count} times; give it once", field=name,
+                           count=count)
+        query[name] = value
+    return query
 
 
 def _int(query: dict[str, str], name: str, default: int) -> int:
@@ -143,5 +172,5 @@ def _int(query: dict[str, str], name: str, default: int) -> int:
     if text is None or text == "":
         return default
     if not text.isdigit():
-        raise BadQuery(f"'{name}' must be a whole number >= 0, got {text!r}")
+        raise BadQuery(f"'{name}' must be a whole number >= 0, got {text!r}", field=name)
     return int(text)

@@ -147,13 +147,19 @@ class Hub:
             outbox.wake()
 
     def render(self, view: View) -> dict[str, Any]:
-        return self.tracker.timeline.render(view.projection, view.as_of, view.known_at)
+        # LEAD: once Timeline.render takes `recorded_at`, drop this guard and keep the one call below.
+        if view.recorded_at is None:
+            return self.tracker.timeline.render(view.projection, view.as_of, view.known_at)
+        return self.tracker.timeline.render(view.projection, view.as_of, view.known_at, recorded_at=view.recorded_at)
 
     # Subscriptions. Each returns once the subscriber is registered; no await between the
     # state it is sent and its registration, so it misses no change and sees none twice.
 
     def subscribe_events(self, outbox: Outbox, after: int, ref: Any = None) -> EventSubscription:
-        """A cursor at `after`; the connection's sender sends from there (`next_event`)."""
+        """A cursor at `after`; the connection's sender sends from there (`next_event`).
+        An `after` past the hub's head is refused (the caller refreshes the hub first)."""
+        if after > self.head:
+            raise protocol.after_beyond_head(after, self.head, ref)
         sub = EventSubscription(self.new_id(), after)
         outbox.put(protocol.reply("subscribed", ref, subscription=sub.id, stream="events"))
         log.info("subscribed", subscription=sub.id, stream="events", after=after)
@@ -194,7 +200,8 @@ class Hub:
         outbox.put(protocol.reply("subscribed", ref, subscription=sub.id, projection=view.projection))
         outbox.put(protocol.snapshot(view, shown.state, sub.id))
         log.info("subscribed", subscription=sub.id, projection=view.projection, as_of=view.as_of,
-                 known_at=view.known_at.isoformat() if view.known_at else None)
+                 known_at=view.known_at.isoformat() if view.known_at else None,
+                 recorded_at=view.recorded_at.isoformat() if view.recorded_at else None)
         return sub
 
     def unsubscribe(self, sub: ViewSubscription) -> None:
