@@ -29,7 +29,7 @@ import structlog
 
 from ..core import protocol
 from ..core.errors import StoreError
-from ..core.events import REGISTRATIONS
+from ..core.events import REFERENCE_FIELDS, REGISTRATIONS
 from ..core.projections import PROJECTIONS
 from ..core.protocol import View
 from ..core.records import Record, decode
@@ -129,7 +129,7 @@ class Hub:
 
     def _advance(self, records: list[Record]) -> None:
         """Synchronous on purpose: timeline, head and every subscriber move together."""
-        self.tracker.core.timeline.add(records)
+        self.tracker.timeline.add(records)
         self.head = records[-1].position
         self.ring.extend((r.position, protocol.event_body(r.position, r.recorded_at.isoformat(timespec="microseconds"),
                                                           r.event)) for r in records)
@@ -151,7 +151,7 @@ class Hub:
             outbox.wake()
 
     def render(self, view: View) -> dict[str, Any]:
-        return self.tracker.core.timeline.render(view.projection, view.as_of, view.known_at)
+        return self.tracker.timeline.render(view.projection, view.as_of, view.known_at)
 
     # Subscriptions. Each returns once the subscriber is registered; no await between the
     # state it is sent and its registration, so it misses no change and sees none twice.
@@ -215,15 +215,14 @@ class Hub:
 
     async def catalog(self) -> dict[str, Any]:
         await self.refresh()
-        catalog = self.tracker.core.timeline.catalog
+        catalog = self.tracker.timeline.catalog
         return {"position": self.head,
                 "actors": [{"actor": k, **_reference(a)} for k, a in sorted(catalog.actors.items())],
                 "places": [{"place": k, **_reference(p)} for k, p in sorted(catalog.places.items())]}
 
 
-_NOT_REFERENCE = frozenset({"type", "actor", "place", "id", "sources", "reported_on", "occurred_on", "precision"})
-
-
 def _reference(registration: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in registration.items() if k not in _NOT_REFERENCE}
+    """A catalog entry: what the registration says of its actor or place (events.REFERENCE_FIELDS);
+    not its date, sources or notes, which are about the report."""
+    return {k: registration[k] for k in REFERENCE_FIELDS[registration["type"]] if k in registration}
 
