@@ -78,11 +78,21 @@ class Source(BaseModel):
         return value
 
 
+def _mark_references(schema: dict[str, Any], cls: type[BaseModel]) -> None:
+    """In the JSON Schema, `"x-reference": "actor" | "place"` on each field that names one
+    (an id, name or alias), so that a form can offer the catalog's entries for it."""
+    for kind, fields in (("actor", getattr(cls, "ACTOR_FIELDS", ())), ("place", getattr(cls, "PLACE_FIELDS", ()))):
+        for name in fields:
+            if name in schema.get("properties", {}):
+                schema["properties"][name]["x-reference"] = kind
+
+
 class Event(BaseModel):
     """Fields every event has. Subclasses name their actor and place references in
     ACTOR_FIELDS / PLACE_FIELDS so that one resolver handles them all."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True,
+                              json_schema_extra=_mark_references)
 
     ACTOR_FIELDS: ClassVar[tuple[str, ...]] = ()
     PLACE_FIELDS: ClassVar[tuple[str, ...]] = ()
@@ -250,6 +260,10 @@ EVENT_TYPES: dict[str, type[Event]] = {
                 ActorRegistered, PlaceRegistered, EventRetracted)
 }
 REGISTRATIONS = frozenset({"ActorRegistered", "PlaceRegistered"})
+# What a registration says about its actor or place: its own fields, not those every event
+# has (dates, sources, notes: they are about the report, not the actor or place).
+REFERENCE_FIELDS: dict[str, tuple[str, ...]] = {
+    t: tuple(f for f in EVENT_TYPES[t].model_fields if f not in Event.model_fields) for t in sorted(REGISTRATIONS)}
 
 AnyEvent = Annotated[
     Union[CityCaptured, AssaultLaunched, AssaultRepelled, AssetSeized, ForcesDeployed, ForcesWithdrawn,

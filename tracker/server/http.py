@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
 import hmac
 import mimetypes
 from http import HTTPStatus
@@ -24,8 +25,9 @@ from websockets.http11 import Request, Response
 
 from ..core.dates import parse_as_of, parse_known_at
 from ..core.errors import BadQuery, StoreError, TrackerError
+from ..core.events import json_schema
 from ..core.projections import PROJECTIONS
-from ..core.protocol import View
+from ..core.protocol import View, described
 from ..core.records import decode
 from .hub import Hub
 
@@ -86,8 +88,10 @@ class Routes:
                 return await self._events(query)
             if path == "/api/catalog":
                 return json_response(200, await self.hub.catalog())
+            if path == "/api/schema":
+                return response(200, _schema(), "application/json")
             return error_response(404, "not_found", f"no such page: {path}; try / (the dashboard), /healthz, "
-                                  "/api/state/territory, /api/events or the websocket at /ws")
+                                  "/api/state/territory, /api/events, /api/catalog, /api/schema or the websocket at /ws")
         except StoreError as e:
             return error_response(503, e.code, e.message)
         except TrackerError as e:
@@ -146,8 +150,14 @@ class Routes:
         after, limit = _int(query, "after", 0), _int(query, "limit", 100)
         rows = await self.hub.store.read(after, min(limit, MAX_EVENTS_PAGE))
         head = await self.hub.store.head()
-        return json_response(200, {"events": [decode(r.position, r.recorded_at, r.data).as_json() for r in rows],
-                                   "head": head})
+        records = [decode(r.position, r.recorded_at, r.data) for r in rows]
+        return json_response(200, {"events": [{**r.as_json(), **described(r.event)} for r in records], "head": head})
+
+
+@functools.cache
+def _schema() -> bytes:
+    """The events' JSON Schema (`tracker schema`), serialised once."""
+    return orjson.dumps(json_schema())
 
 
 def _int(query: dict[str, str], name: str, default: int) -> int:
