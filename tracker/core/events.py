@@ -80,11 +80,14 @@ class Source(BaseModel):
 
 def _mark_references(schema: dict[str, Any], cls: type[BaseModel]) -> None:
     """In the JSON Schema, `"x-reference": "actor" | "place"` on each field that names one
-    (an id, name or alias), so that a form can offer the catalog's entries for it."""
+    (an id, name or alias), so that a form can offer the catalog's entries for it, and
+    `"x-registers": "actor" | "place"` on the types that add to the catalog."""
     for kind, fields in (("actor", getattr(cls, "ACTOR_FIELDS", ())), ("place", getattr(cls, "PLACE_FIELDS", ()))):
         for name in fields:
             if name in schema.get("properties", {}):
                 schema["properties"][name]["x-reference"] = kind
+    if getattr(cls, "REGISTERS", None):
+        schema["x-registers"] = cls.REGISTERS  # type: ignore[attr-defined]
 
 
 class Event(BaseModel):
@@ -96,6 +99,7 @@ class Event(BaseModel):
 
     ACTOR_FIELDS: ClassVar[tuple[str, ...]] = ()
     PLACE_FIELDS: ClassVar[tuple[str, ...]] = ()
+    REGISTERS: ClassVar[str | None] = None  # "actor" | "place": the catalog entry a registration adds
 
     type: str
     id: uuid.UUID | None = None
@@ -220,6 +224,7 @@ class ResourceControlled(Event):
 class ActorRegistered(Event):
     """Reference data: an actor's id, name and aliases. Registering an id again updates it."""
 
+    REGISTERS = "actor"
     occurred_on: IsoDate | None = None  # reference data and corrections need no date
     type: Literal["ActorRegistered"]
     actor: Slug
@@ -231,6 +236,7 @@ class ActorRegistered(Event):
 class PlaceRegistered(Event):
     """Reference data: a place's id, name and coordinates (`approximate` when estimated)."""
 
+    REGISTERS = "place"
     occurred_on: IsoDate | None = None  # reference data and corrections need no date
     type: Literal["PlaceRegistered"]
     place: Slug
