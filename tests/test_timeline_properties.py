@@ -171,7 +171,7 @@ def expected_render(records: list[Record], name: str, as_of: str | None, known_a
     entries = projection.render(state, catalog, waiting)
     for entry in entries:
         if entry["pending"]:
-            entry["pending_text"] = [possibly(e, catalog.name_of) for e in entry["pending"]]
+            entry["pending_text"] = [possibly(e, catalog.label) for e in entry["pending"]]
     return {"projection": name, "as_of": as_of or today(), "known_at": known_at.isoformat() if known_at else None,
             "recorded_at": recorded_at.isoformat() if recorded_at else None,
             "position": max((r.position for r in records if everything or r.recorded_at <= recorded_at), default=0),

@@ -48,6 +48,11 @@ class Catalog:
         entry = self.entries[kind].get(ident)
         return entry["name"] if entry else ident
 
+    def label(self, kind: str, ident: str) -> str:
+        """The name to show for an id: its registered name, else the id itself."""
+        entry = self.entries[kind].get(ident)  # type: ignore[index]
+        return entry["name"] if entry else ident
+
     def resolve(self, kind: Kind, text: str) -> str:
         """The id that `text` names (an id, a name or an alias, any case)."""
         found = self._names[kind].get(text.casefold())

@@ -92,6 +92,18 @@ class Deaths(BaseModel):
     high: Count | None = None
 
 
+def _mark_references(schema: dict[str, Any], cls: type[BaseModel]) -> None:
+    """In the JSON Schema, `"x-reference": "actor" | "place"` on each field that names one
+    (an id, name or alias), so that a form can offer the catalog's entries for it, and
+    `"x-registers": "actor" | "place"` on the types that add to the catalog."""
+    for kind, fields in (("actor", getattr(cls, "ACTOR_FIELDS", ())), ("place", getattr(cls, "PLACE_FIELDS", ()))):
+        for name in fields:
+            if name in schema.get("properties", {}):
+                schema["properties"][name]["x-reference"] = kind
+    if getattr(cls, "REGISTERS", None):
+        schema["x-registers"] = cls.REGISTERS  # type: ignore[attr-defined]
+
+
 class Event(BaseModel):
     """Fields every event has. Subclasses name their actor and place references in
     ACTOR_FIELDS / PLACE_FIELDS so that one resolver handles them all.
@@ -101,12 +113,14 @@ class Event(BaseModel):
     problem can name its field. New fields default to None so that an event written by an
     older release dumps to the same canonical text (idempotent re-appends depend on it)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True,
+                              json_schema_extra=_mark_references)
 
     ACTOR_FIELDS: ClassVar[tuple[str, ...]] = ()
     PLACE_FIELDS: ClassVar[tuple[str, ...]] = ()
     FIGURES: ClassVar[tuple[str, ...]] = ()  # the numbers `at_least` may name
     WINDOWED: ClassVar[bool] = True  # a fact with a time; registrations and retractions have none
+    REGISTERS: ClassVar[str | None] = None  # "actor" | "place": the catalog entry a registration adds
 
     type: str
     id: uuid.UUID | None = None
@@ -255,6 +269,7 @@ class ActorRegistered(Event):
     """Reference data: an actor's id, name and aliases. Registering an id again updates it."""
 
     WINDOWED = False
+    REGISTERS = "actor"
     type: Literal["ActorRegistered"]
     actor: Slug
     name: Text
@@ -268,6 +283,7 @@ class PlaceRegistered(Event):
     (The older `approximate: true` reads as 2, false as 1.)"""
 
     WINDOWED = False
+    REGISTERS = "place"
     type: Literal["PlaceRegistered"]
     place: Slug
     name: Text
@@ -297,6 +313,10 @@ EVENT_TYPES: dict[str, type[Event]] = {
                 ActorRegistered, PlaceRegistered, EventRetracted)
 }
 REGISTRATIONS = frozenset({"ActorRegistered", "PlaceRegistered"})
+# What a registration says about its actor or place: its own fields, not those every event
+# has (dates, sources, notes: they are about the report, not the actor or place).
+REFERENCE_FIELDS: dict[str, tuple[str, ...]] = {
+    t: tuple(f for f in EVENT_TYPES[t].model_fields if f not in Event.model_fields) for t in sorted(REGISTRATIONS)}
 
 AnyEvent = Annotated[
     Union[CityCaptured, AssaultLaunched, AssaultRepelled, AssetSeized, ForcesDeployed, ForcesWithdrawn,

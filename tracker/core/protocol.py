@@ -19,6 +19,7 @@ from .batch import MAX_EVENT_BYTES
 from .dates import parse_as_of, parse_known_at
 from .errors import BadQuery, TrackerError
 from .projections import PROJECTIONS, Projection
+from .summary import summarize, summary_parts
 
 OPS = ("subscribe", "unsubscribe", "query", "append", "auth", "catalog")
 MAX_MESSAGE_BYTES = MAX_EVENT_BYTES  # a frame over this closes the connection with 1009
@@ -241,8 +242,15 @@ def error(err: TrackerError, ref: Any = None) -> str:
 
 
 def event_body(position: int, recorded_at: str, event: dict[str, Any]) -> bytes:
-    """The part of an event message every subscriber shares, serialised once."""
-    return orjson.dumps({"position": position, "recorded_at": recorded_at, "event": event})
+    """The part of an event message every subscriber shares, serialised once: with the event,
+    its `summary` (what `tracker log` prints) and `summary_parts` (the same, references marked)."""
+    return orjson.dumps({"position": position, "recorded_at": recorded_at, "event": event,
+                         **described(event)})
+
+
+def described(event: dict[str, Any]) -> dict[str, Any]:
+    """The fields that say an event in prose: `summary` and `summary_parts` (summary.py)."""
+    return {"summary": summarize(event), "summary_parts": summary_parts(event)}
 
 
 def event_prefix(subscription: str) -> bytes:
@@ -256,8 +264,9 @@ def event_message(subscription: str, body: bytes) -> str:
 
 
 def snapshot(view: View, state: dict[str, Any], subscription: str | None = None, ref: Any = None) -> str:
+    projection = PROJECTIONS[view.projection]
     fields: dict[str, Any] = {"projection": view.projection, "position": state["position"],
-                              "key": list(PROJECTIONS[view.projection].key_fields), "state": state}
+                              "key": list(projection.key_fields), "collection": projection.collection, "state": state}
     if subscription is not None:
         fields["subscription"] = subscription
     return reply("snapshot", ref, **fields)

@@ -393,7 +393,7 @@ class Timeline:
         if waiting:  # one phrasing for every reader (CLI, watch, dashboard): "possibly captured by ..."
             for entry in entries:
                 if entry["pending"]:
-                    entry["pending_text"] = [possibly(e, catalog.name_of) for e in entry["pending"]]
+                    entry["pending_text"] = [possibly(e, catalog.label) for e in entry["pending"]]
         return {"projection": name, "as_of": as_of,
                 "known_at": known_at.isoformat() if known_at else None,
                 "recorded_at": recorded_at.isoformat() if recorded_at else None,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
 import mimetypes
 from http import HTTPStatus
 from pathlib import Path
@@ -23,7 +24,9 @@ from websockets.http11 import Request, Response
 
 from ..core import protocol
 from ..core.errors import BadQuery, StoreError, TrackerError
+from ..core.events import json_schema
 from ..core.projections import PROJECTIONS
+from ..core.protocol import described
 from .auth import Unauthorized, access, origin_allowed
 from .hub import Hub
 
@@ -98,8 +101,10 @@ class Routes:
             if path == "/api/catalog":
                 _query(url.query, path)
                 return json_response(200, await self.hub.catalog())
+            if path == "/api/schema":
+                return response(200, _schema(), "application/json")
             return error_response(404, "not_found", f"no such page: {path}; try / (the dashboard), /healthz, "
-                                  "/api/state/territory, /api/events or the websocket at /ws")
+                                  "/api/state/territory, /api/events, /api/catalog, /api/schema or the websocket at /ws")
         except StoreError as e:
             return error_response(503, e.code, e.message)
         except TrackerError as e:
@@ -149,7 +154,7 @@ class Routes:
         head = await self.tracker.head()  # read after the page: never behind its last event
         if not records and after > head:
             raise protocol.after_beyond_head(after, head)
-        return json_response(200, {"events": [r.as_json() for r in records], "head": head})
+        return json_response(200, {"events": [{**r.as_json(), **described(r.event)} for r in records], "head": head})
 
 
 def _query(text: str, route: str, path: str | None = None) -> dict[str, str]:
@@ -165,6 +170,12 @@ def _query(text: str, route: str, path: str | None = None) -> dict[str, str]:
                            count=count)
         query[name] = value
     return query
+
+
+@functools.cache
+def _schema() -> bytes:
+    """The events' JSON Schema (`tracker schema`), serialised once."""
+    return orjson.dumps(json_schema())
 
 
 def _int(query: dict[str, str], name: str, default: int) -> int:

@@ -30,7 +30,7 @@ import structlog
 
 from ..core import protocol
 from ..core.errors import StoreError
-from ..core.events import REGISTRATIONS
+from ..core.events import REFERENCE_FIELDS, REGISTRATIONS
 from ..core.projections import PROJECTIONS
 from ..core.protocol import View
 from ..core.records import Record
@@ -147,10 +147,7 @@ class Hub:
             outbox.wake()
 
     def render(self, view: View) -> dict[str, Any]:
-        # LEAD: once Timeline.render takes `recorded_at`, drop this guard and keep the one call below.
-        if view.recorded_at is None:
-            return self.tracker.timeline.render(view.projection, view.as_of, view.known_at)
-        return self.tracker.timeline.render(view.projection, view.as_of, view.known_at, recorded_at=view.recorded_at)
+        return self.tracker.timeline.render(view.projection, view.as_of, view.known_at, view.recorded_at)
 
     # Subscriptions. Each returns once the subscriber is registered; no await between the
     # state it is sent and its registration, so it misses no change and sees none twice.
@@ -224,9 +221,8 @@ class Hub:
                 "places": [{"place": k, **_reference(p)} for k, p in sorted(catalog.places.items())]}
 
 
-_NOT_REFERENCE = frozenset({"type", "actor", "place", "id", "sources", "reported_on", "occurred_on", "precision"})
-
-
 def _reference(registration: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in registration.items() if k not in _NOT_REFERENCE}
+    """A catalog entry: what the registration says of its actor or place (events.REFERENCE_FIELDS);
+    not its date, sources or notes, which are about the report."""
+    return {k: registration[k] for k in REFERENCE_FIELDS[registration["type"]] if k in registration}
 

@@ -1,84 +1,9 @@
-// The "add report" form: one event at a time, its type's fields built from TYPES below,
-// collected into the event schema of docs/events.md, and the server's validation issues shown
-// next to the fields they name.
+// The "add report" form: one event at a time, its types and their fields built from the
+// server's JSON Schema (schema.js describeSchema), collected into the event schema of
+// docs/events.md, and the server's validation issues shown next to the fields they name.
 
 import { el } from "./dom.js";
 import { uuid4 } from "./format.js";
-
-// kind: actor | place (a reference: id, name or alias, with a picker), text, count (whole
-// number >= 0, blank = unknown), number, bool, counts (name -> count rows), list (comma separated),
-// slug (an id), event (an event id).
-const TYPES = {
-  CityCaptured: {
-    help: "A place changes hands.",
-    fields: [["place", "place", "Place", true], ["captured_by", "actor", "Captured by", true],
-      ["captured_from", "actor", "Captured from"]],
-  },
-  AssaultLaunched: {
-    help: "An attack on a place begins; the attacker contests it until it captures it or is repelled.",
-    fields: [["place", "place", "Place", true], ["attacker", "actor", "Attacker", true],
-      ["defender", "actor", "Defender"]],
-  },
-  AssaultRepelled: {
-    help: "An assault fails: control is unchanged and the attacker no longer contests the place.",
-    fields: [["place", "place", "Place", true], ["attacker", "actor", "Attacker", true],
-      ["defender", "actor", "Defender", true]],
-  },
-  AssetSeized: {
-    help: "An actor takes materiel. Leave the quantity blank when the source gives no number.",
-    fields: [["actor", "actor", "Seized by", true], ["asset", "text", "Asset", true],
-      ["quantity", "count", "Quantity"], ["unit", "text", "Unit"], ["seized_from", "actor", "Seized from"],
-      ["place", "place", "Place"]],
-  },
-  ForcesDeployed: {
-    help: "Forces arrive at a place. Blank counts are unknown, not zero.",
-    fields: [["actor", "actor", "Actor", true], ["place", "place", "Place", true], ["personnel", "count", "Personnel"],
-      ["equipment", "counts", "Equipment"], ["units", "counts", "Units"], ["purpose", "text", "Purpose"]],
-  },
-  ForcesWithdrawn: {
-    help: "Forces leave a place. Blank counts are unknown, not zero.",
-    fields: [["actor", "actor", "Actor", true], ["place", "place", "Place", true], ["personnel", "count", "Personnel"],
-      ["equipment", "counts", "Equipment"], ["units", "counts", "Units"], ["purpose", "text", "Purpose"]],
-  },
-  CiviliansDisplaced: {
-    help: "Civilians flee or are expelled.",
-    fields: [["place", "place", "Displaced from", true], ["group", "text", "Group", true], ["count", "count", "Count"],
-      ["at_least", "bool", "The count is a lower bound"], ["by", "actor", "Displaced by"]],
-  },
-  AttackCarriedOut: {
-    help: "A strike, bombing or killing that is not an assault on control of a place.",
-    fields: [["place", "place", "Place", true], ["actor", "actor", "Carried out by", true], ["method", "text", "Method", true],
-      ["killed", "count", "Killed"], ["wounded", "count", "Wounded"]],
-  },
-  ResourceControlled: {
-    help: "An actor controls a share of a resource (a level, not a quantity seized).",
-    fields: [["actor", "actor", "Actor", true], ["resource", "text", "Resource", true], ["place", "place", "Place"],
-      ["share_percent", "number", "Share (%)"], ["at_least", "bool", "The figures are lower bounds"],
-      ["output", "count", "Output"], ["output_unit", "text", "Output unit"]],
-  },
-  ActorRegistered: {
-    help: "Reference data: a new actor (or new names for an existing id). The date is optional.",
-    dateOptional: true,
-    fields: [["actor", "slug", "Id (e.g. kurdish_peshmerga)", true], ["name", "text", "Name", true],
-      ["aliases", "list", "Aliases (comma separated)"], ["kind", "text", "Kind (e.g. armed group)", true]],
-  },
-  PlaceRegistered: {
-    help: "Reference data: a new place with its coordinates. The date is optional.",
-    dateOptional: true,
-    fields: [["place", "slug", "Id (e.g. kirkuk)", true], ["name", "text", "Name", true],
-      ["aliases", "list", "Aliases (comma separated)"], ["kind", "text", "Kind (e.g. city)", true],
-      ["country", "text", "Country", true], ["admin1", "text", "Province / admin1"],
-      ["lat", "number", "Latitude", true], ["lon", "number", "Longitude", true],
-      ["approximate", "bool", "Coordinates are approximate"]],
-  },
-  EventRetracted: {
-    help: "A correction: the event with this id counts in no state from now on. The date is optional.",
-    dateOptional: true,
-    fields: [["retracts", "event", "Id of the event retracted", true], ["reason", "text", "Reason", true]],
-  },
-};
-
-export const EVENT_TYPES = Object.keys(TYPES);
 
 const COMMON_FIELDS = { occurred_on: "f-occurred_on", precision: "f-precision", reported_on: "f-reported_on",
   notes: "f-notes", sources: "f-source-publisher", type: "f-type" };
@@ -89,19 +14,24 @@ const SOURCE_FIELDS = { publisher: "f-source-publisher", title: "f-source-title"
 export class ReportForm {
   /**
    * @param {HTMLFormElement} form
+   * @param {{types: object[], precisions: string[]}} described the event types, from describeSchema()
    * @param {(event: object) => Promise<object>} submit appends one event; resolves with the
    *   `appended` reply, rejects with an error carrying `code` and `details`.
    */
-  constructor(form, submit) {
+  constructor(form, described, submit) {
     this.form = form;
     this.submit = submit;
+    this.types = new Map(described.types.map((t) => [t.type, t]));
     this.typeSelect = form.querySelector("#f-type");
     this.container = form.querySelector("#type-fields");
     this.status = form.querySelector("#form-status");
     this.errors = form.querySelector("#form-errors");
     this.eventId = uuid4(); // kept until the event is stored, so that a retry is idempotent
     this.busy = false;
-    for (const type of EVENT_TYPES) this.typeSelect.append(el("option", { value: type, text: type }));
+    for (const type of this.types.keys()) this.typeSelect.append(el("option", { value: type, text: type }));
+    if (described.precisions.length) {
+      form.querySelector("#f-precision").replaceChildren(...described.precisions.map((p) => el("option", { value: p, text: p })));
+    }
     this.typeSelect.addEventListener("change", () => this.renderType());
     form.addEventListener("submit", (e) => {
       e.preventDefault();
@@ -116,19 +46,19 @@ export class ReportForm {
   }
 
   renderType() {
-    const spec = TYPES[this.type];
+    const spec = this.types.get(this.type);
     this.container.replaceChildren();
     this.form.querySelector("#type-help").textContent = spec.help;
     const dateLabel = this.form.querySelector('label[for="f-occurred_on"]');
     dateLabel.textContent = spec.dateOptional ? "Date (optional)" : "Date";
-    for (const [name, kind, label, required] of spec.fields) this.container.append(this.fieldFor(name, kind, label, required));
+    for (const { name, kind, label, required } of spec.fields) this.container.append(this.fieldFor(name, kind, label, required));
     this.clearErrors();
   }
 
   fieldFor(name, kind, label, required) {
     const id = `f-${name}`;
     const wrap = el("div", { class: `field field-${kind}`, "data-field": name });
-    const text = label;
+    const text = kind === "list" ? `${label} (comma separated)` : label;
     if (kind === "bool") {
       wrap.append(el("label", { class: "check" }, el("input", { type: "checkbox", id, name }), " " + text));
     } else if (kind === "counts") {
@@ -173,7 +103,7 @@ export class ReportForm {
   /** The event as the schema wants it, with blanks left out. Client-side problems are returned
    *  as issues in the server's shape, so that they are shown the same way. */
   collect() {
-    const spec = TYPES[this.type];
+    const spec = this.types.get(this.type);
     const issues = [];
     const event = { type: this.type, id: this.eventId };
     const value = (id) => this.form.querySelector(`#${id}`)?.value.trim() ?? "";
@@ -184,7 +114,7 @@ export class ReportForm {
     if (precision && precision !== "day") event.precision = precision;
     const reported = value("f-reported_on");
     if (reported) event.reported_on = reported;
-    for (const [name, kind, , required] of spec.fields) {
+    for (const { name, kind, required } of spec.fields) {
       const id = `f-${name}`;
       if (kind === "bool") {
         if (this.form.querySelector(`#${id}`).checked) event[name] = true;

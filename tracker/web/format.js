@@ -1,5 +1,6 @@
-// Pure helpers: dates with their precision, counts that may be unknown, one-line summaries,
-// stable colours per actor. No DOM here, so every rule is easy to read in one place.
+// Pure helpers for display: dates with their precision, counts that may be unknown, stable
+// colours per actor. No DOM here. (What an event says in prose is the server's: each event
+// message carries its `summary`.)
 
 const MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
   "September", "October", "November", "December"];
@@ -63,62 +64,6 @@ export function formatCounts(counts) {
   const entries = Object.entries(counts || {});
   if (!entries.length) return "";
   return entries.map(([name, n]) => `${name}: ${formatCount(n)}`).join(", ");
-}
-
-const n = (value, atLeast = false) =>
-  value === null || value === undefined ? "an unknown number of" : (atLeast ? "over " : "") + formatNumber(value);
-
-/** One line of prose per event, as tracker/summary.py summarize(), with display names.
- *  `name(kind, id)` turns an actor or place id into its name. */
-export function summarize(e, name = (_kind, id) => id) {
-  const a = (id) => name("actor", id);
-  const p = (id) => name("place", id);
-  const counts = (c) => Object.entries(c || {}).map(([k, v]) => `${n(v)} ${k}`).join(", ");
-  switch (e.type) {
-    case "CityCaptured":
-      return `${a(e.captured_by)} captured ${p(e.place)}` + (e.captured_from ? ` from ${a(e.captured_from)}` : "");
-    case "AssaultLaunched":
-      return `${a(e.attacker)} assaulted ${p(e.place)}` + (e.defender ? ` held by ${a(e.defender)}` : "");
-    case "AssaultRepelled":
-      return `${a(e.defender)} repelled ${a(e.attacker)} at ${p(e.place)}`;
-    case "AssetSeized": {
-      const unit = e.unit ? ` ${e.unit} of` : "";
-      return `${a(e.actor)} seized ${n(e.quantity)}${unit} ${e.asset}` +
-        (e.seized_from ? ` from ${a(e.seized_from)}` : "") + (e.place ? ` at ${p(e.place)}` : "");
-    }
-    case "ForcesDeployed":
-    case "ForcesWithdrawn": {
-      const deployed = e.type === "ForcesDeployed";
-      const parts = [];
-      if (e.personnel !== null && e.personnel !== undefined) parts.push(`${n(e.personnel)} personnel`);
-      for (const c of [counts(e.equipment), counts(e.units)]) if (c) parts.push(c);
-      return `${a(e.actor)} ${deployed ? "deployed" : "withdrew"} ${parts.join(", ") || "forces"} ` +
-        `${deployed ? "to" : "from"} ${p(e.place)}`;
-    }
-    case "CiviliansDisplaced":
-      return `${n(e.count, e.at_least)} ${e.group} displaced from ${p(e.place)}` + (e.by ? ` by ${a(e.by)}` : "");
-    case "AttackCarriedOut": {
-      const casualties = ["killed", "wounded"].filter((k) => e[k] !== null && e[k] !== undefined)
-        .map((k) => `${formatNumber(e[k])} ${k}`);
-      return `${a(e.actor)} attacked ${p(e.place)} (${e.method})` + (casualties.length ? `: ${casualties.join(", ")}` : "");
-    }
-    case "ResourceControlled": {
-      const share = e.share_percent !== null && e.share_percent !== undefined
-        ? `${e.at_least ? "over " : ""}${e.share_percent}% of ` : "";
-      const where = e.place ? ` in ${p(e.place)}` : "";
-      const output = e.output !== null && e.output !== undefined
-        ? ` (${formatNumber(e.output)}${e.output_unit ? " " + e.output_unit : ""})` : "";
-      return `${a(e.actor)} controls ${share}${e.resource}${where}${output}`;
-    }
-    case "ActorRegistered":
-      return `actor ${e.actor}: ${e.name} (${e.kind})`;
-    case "PlaceRegistered":
-      return `place ${e.place}: ${e.name} (${e.kind}, ${e.country})`;
-    case "EventRetracted":
-      return `retracted ${e.retracts}: ${e.reason}`;
-    default:
-      return e.type;
-  }
 }
 
 /** Split "CityCaptured" into "City captured" for labels. */

@@ -1,0 +1,163 @@
+// The dashboard's state module, without a DOM: node --test tests/js/
+// (run by tests/test_dashboard_state.py). With TRACKER_UPDATE_CASES naming a JSON file of
+// real projection states and the server's diffs between them (written by that test from
+// tracker/core/protocol.py), applyUpdate must give exactly the state the server renders.
+
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { test } from "node:test";
+
+import { describeSchema, fieldKind } from "../../tracker/web/schema.js";
+import {
+  applyUpdate, eventDates, feedRecords, headPosition, initialState, nameOf, projectionState, retractedBy, step,
+} from "../../tracker/web/state.js";
+
+const REGISTRATIONS = { ActorRegistered: "actor", PlaceRegistered: "place" };
+
+/** Run inputs through step(); the last state, and everything sent and changed on the way. */
+function run(inputs, state = initialState({ registrations: REGISTRATIONS })) {
+  const sent = [];
+  const changed = [];
+  for (const input of inputs) {
+    const out = step(state, input);
+    state = out.state;
+    sent.push(...out.send);
+    changed.push(...out.changed);
+  }
+  return { state, sent, changed };
+}
+
+/** Open a connection and acknowledge every subscription it asks for. */
+function connected(state) {
+  const opened = run([{ type: "connection-open" }], state);
+  const acks = opened.sent.filter((m) => m.op === "subscribe").map((m, i) => ({
+    type: "subscribed", ref: m.ref, subscription: `s${i + 1}`, ...(m.stream ? { stream: m.stream } : { projection: m.projection }),
+  }));
+  const done = run(acks, opened.state);
+  return { ...done, sent: opened.sent };
+}
+
+const event = (position, e, summary = e.type) => ({
+  type: "event", subscription: "s1", position, recorded_at: "2026-01-01T00:00:00+00:00", event: e, summary,
+  summary_parts: [summary],
+});
+
+test("opening asks for the catalog, the events after the last position and a snapshot per projection", () => {
+  const { sent, state } = connected(undefined);
+  assert.deepEqual(sent.map((m) => m.op + ":" + (m.stream || m.projection || "")),
+    ["catalog:", "subscribe:events", "subscribe:territory", "subscribe:arsenal", "subscribe:deployments"]);
+  assert.equal(sent[1].after, 0);
+  assert.equal(state.events.sub, "s1");
+  assert.equal(state.projections.territory.sub, "s2");
+  assert.equal(new Set(sent.map((m) => m.ref)).size, sent.length, "every request has its own ref");
+});
+
+test("events are kept once, in order; a reconnect resumes after the last one", () => {
+  let { state } = connected(undefined);
+  ({ state } = run([event(1, { type: "CityCaptured", id: "a", place: "mosul" }), event(2, { type: "AssetSeized" }),
+    event(2, { type: "AssetSeized" }), event(1, { type: "CityCaptured" })], state));
+  assert.deepEqual(state.log.records.map((r) => r.position), [1, 2]);
+  const again = run([{ type: "connection-closed" }, { type: "connection-open" }], state);
+  assert.equal(again.sent.find((m) => m.stream === "events").after, 2);
+  // a message of the old events subscription is not the new one's
+  const stale = run([{ ...event(3, { type: "AssetSeized" }), subscription: "old" }], again.state);
+  assert.equal(stale.state.log.last, 2);
+});
+
+test("the feed shows the server's summary, newest first, registrations only when asked", () => {
+  let { state } = connected(undefined);
+  ({ state } = run([
+    event(1, { type: "ActorRegistered", actor: "isis" }),
+    { ...event(2, { type: "CityCaptured", id: "x", place: "mosul", occurred_on: "2014-06-10" }), summary: "isis captured mosul",
+      summary_parts: [{ actor: "isis" }, " captured ", { place: "mosul" }] },
+    event(3, { type: "EventRetracted", retracts: "x", reason: "wrong", occurred_on: "2014-06-12" }),
+    { type: "caught_up", subscription: "s1", position: 3 },
+  ], state));
+  assert.deepEqual(feedRecords(state).shown.map((r) => r.position), [3, 2]);
+  assert.deepEqual(feedRecords(state, { registrations: true, limit: 2 }), {
+    shown: [state.log.records[2], state.log.records[1]], total: 3 });
+  assert.equal(state.log.records[1].summary, "isis captured mosul");
+  assert.equal(retractedBy(state, state.log.records[2].event).position, 2);
+  assert.ok(state.log.retracted.has("x"));
+  assert.deepEqual(eventDates(state), { min: "2014-06-10", max: "2014-06-12" });
+});
+
+test("the catalog is the server's answer, asked again when a newer registration arrives", () => {
+  let { state, sent } = connected(undefined);
+  const catalogRef = sent[0].ref;
+  let out = run([{ type: "catalog", ref: catalogRef, position: 1, actors: [{ actor: "isis", name: "ISIS" }],
+    places: [{ place: "mosul", name: "Mosul" }] }, event(1, { type: "ActorRegistered", actor: "isis" }),
+  { type: "caught_up", subscription: "s1", position: 1 }], state);
+  assert.equal(nameOf(out.state, "actor", "isis"), "ISIS");
+  assert.equal(nameOf(out.state, "place", "kirkuk"), "kirkuk");
+  assert.deepEqual(out.sent, [], "the catalog held already has position 1");
+  out = run([event(2, { type: "PlaceRegistered", place: "kirkuk" }), event(3, { type: "ActorRegistered" })], out.state);
+  assert.deepEqual(out.sent.map((m) => m.op), ["catalog"], "one request at a time");
+  out = run([{ type: "catalog", ref: out.sent[0].ref, position: 3, actors: [], places: [{ place: "kirkuk", name: "Kirkuk" }] }],
+    out.state);
+  assert.equal(nameOf(out.state, "place", "kirkuk"), "Kirkuk");
+  assert.deepEqual(out.sent, []);
+  // an older answer never replaces a newer one; a refused request falls back to HTTP
+  assert.equal(nameOf(run([{ type: "catalog", position: 2, actors: [], places: [] }], out.state).state, "place", "kirkuk"),
+    "Kirkuk");
+  const refused = run([event(4, { type: "ActorRegistered" })], out.state);
+  assert.deepEqual(run([{ type: "error", ref: refused.sent[0].ref, code: "unavailable" }], refused.state).sent,
+    [{ fetch: "/api/catalog" }]);
+});
+
+test("snapshots and updates by the key and collection the snapshot names; old subscriptions ignored", () => {
+  let { state } = connected(undefined);
+  const snapshot = { type: "snapshot", subscription: "s4", projection: "deployments", position: 5, key: ["actor", "place"],
+    collection: "deployments", state: { projection: "deployments", position: 5, deployments: [
+      { actor: "us", place: "iraq", personnel: 1 }, { actor: "us", place: "mosul", personnel: 2 }] } };
+  ({ state } = run([snapshot, { type: "update", subscription: "s4", projection: "deployments", position: 7,
+    changed: [{ actor: "iran", place: "iraq", personnel: 3 }, { actor: "us", place: "iraq", personnel: 4 }],
+    removed: [{ actor: "us", place: "mosul" }] }], state));
+  assert.deepEqual(projectionState(state, "deployments").deployments,
+    [{ actor: "iran", place: "iraq", personnel: 3 }, { actor: "us", place: "iraq", personnel: 4 }]);
+  assert.equal(headPosition(state), 7);
+  // a new view: the old subscriptions are dropped, their messages ignored, new ones taken
+  const moved = run([{ type: "view", as_of: "2014-06-20", known_at: null }], state);
+  assert.deepEqual(moved.sent.filter((m) => m.op === "unsubscribe").map((m) => m.subscription), ["s2", "s3", "s4"]);
+  assert.deepEqual(moved.sent.filter((m) => m.op === "subscribe").map((m) => m.as_of), ["2014-06-20", "2014-06-20", "2014-06-20"]);
+  const late = run([{ ...snapshot, state: { ...snapshot.state, deployments: [] } }], moved.state);
+  assert.equal(projectionState(late.state, "deployments").deployments.length, 2, "the old subscription's last words");
+  // a subscription acknowledged after it was superseded is dropped at once
+  const superseded = run([{ type: "view", as_of: null, known_at: null }], moved.state);
+  const stray = run([{ type: "subscribed", ref: moved.sent.find((m) => m.projection === "arsenal").ref,
+    subscription: "s9", projection: "arsenal" }], superseded.state);
+  assert.deepEqual(stray.sent, [{ op: "unsubscribe", subscription: "s9" }]);
+});
+
+test("applyUpdate orders entries by key as the server does, null keys first", () => {
+  const state = { position: 1, places: [{ place: "b" }, { place: "a b" }] };
+  const out = applyUpdate(state, ["place"], "places", { changed: [{ place: "a" }, { place: null }], removed: [], position: 2 });
+  assert.deepEqual(out.places.map((p) => p.place), [null, "a", "a b", "b"]);
+  assert.equal(out.position, 2);
+  assert.deepEqual(state.places.map((p) => p.place), ["b", "a b"], "the old state is left as it was");
+});
+
+test("the server's updates between real states give the server's states", { skip: !process.env.TRACKER_UPDATE_CASES }, () => {
+  const cases = JSON.parse(readFileSync(process.env.TRACKER_UPDATE_CASES, "utf8"));
+  assert.ok(cases.length > 10);
+  for (const c of cases) {
+    assert.deepEqual(applyUpdate(c.old, c.key, c.collection, c.update), c.new, c.name);
+  }
+});
+
+test("the form's types and fields come from the JSON Schema", { skip: !process.env.TRACKER_SCHEMA }, () => {
+  const schema = JSON.parse(readFileSync(process.env.TRACKER_SCHEMA, "utf8"));
+  const described = describeSchema(schema);
+  assert.equal(described.types[0].type, "CityCaptured");
+  assert.deepEqual(described.types.map((t) => t.type).sort(), Object.keys(schema.discriminator.mapping).sort());
+  assert.deepEqual(described.registrations, REGISTRATIONS);
+  const capture = described.types.find((t) => t.type === "CityCaptured");
+  assert.deepEqual(capture.fields.map((f) => [f.name, f.kind, f.required]),
+    [["place", "place", true], ["captured_by", "actor", true], ["captured_from", "actor", false]]);
+  const deployed = described.types.find((t) => t.type === "ForcesDeployed");
+  assert.deepEqual(Object.fromEntries(deployed.fields.map((f) => [f.name, f.kind])),
+    { actor: "actor", place: "place", personnel: "count", equipment: "counts", units: "counts", purpose: "text" });
+  assert.equal(described.types.find((t) => t.type === "EventRetracted").fields[0].kind, "event");
+  assert.ok(described.types.find((t) => t.type === "PlaceRegistered").dateOptional);
+  assert.equal(fieldKind({ anyOf: [{ type: "boolean" }, { type: "null" }] }), "bool");
+});

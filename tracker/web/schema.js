@@ -1,0 +1,60 @@
+// The event types and their fields, read from the server's JSON Schema (GET /api/schema,
+// the same as `tracker schema`). Pure: no DOM, no fetch.
+
+// Fields every event has: the form has fixed inputs for these, not per-type ones.
+const COMMON = new Set(["type", "id", "occurred_on", "precision", "reported_on", "sources", "notes"]);
+
+/** The parts of a property schema that are not null: [{type, format, ...}]. */
+function variants(prop) {
+  return (prop.anyOf || [prop]).filter((v) => v.type !== "null");
+}
+
+/** The form's kind of input for a property: actor | place (a reference, with a picker),
+ *  event (an event id), bool, count (a whole number >= 0, blank = unknown), number,
+ *  counts (name -> count rows), list (comma separated), text. */
+export function fieldKind(prop) {
+  if (prop["x-reference"]) return prop["x-reference"];
+  const [v = {}] = variants(prop);
+  if (v.type === "boolean") return "bool";
+  if (v.type === "integer") return "count";
+  if (v.type === "number") return "number";
+  if (v.type === "object") return "counts";
+  if (v.type === "array") return "list";
+  if (v.format === "uuid") return "event";
+  return "text";
+}
+
+/** "captured_by" -> "Captured by". */
+export function fieldLabel(name) {
+  const words = name.replace(/_/g, " ");
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+/**
+ * What the form and the page need from the schema:
+ * {types: [{type, help, dateOptional, fields: [{name, kind, label, required}]}],
+ *  registrations: {type: "actor" | "place"}, precisions: [...]}
+ */
+export function describeSchema(schema) {
+  const defs = schema.$defs || {};
+  const types = [];
+  const registrations = {};
+  let precisions = [];
+  for (const { $ref: ref = "" } of schema.oneOf || []) { // in the schema's own order
+    const def = defs[ref.split("/").pop()];
+    const type = def?.properties?.type?.const;
+    if (!type) continue;
+    const required = new Set(def.required || []);
+    const props = def.properties || {};
+    if (def["x-registers"]) registrations[type] = def["x-registers"];
+    if (props.precision?.enum) precisions = props.precision.enum;
+    types.push({
+      type,
+      help: def.description || "",
+      dateOptional: !required.has("occurred_on"),
+      fields: Object.entries(props).filter(([name]) => !COMMON.has(name))
+        .map(([name, prop]) => ({ name, kind: fieldKind(prop), label: fieldLabel(name), required: required.has(name) })),
+    });
+  }
+  return { types, registrations, precisions };
+}

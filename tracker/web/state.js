@@ -1,0 +1,273 @@
+// What the page knows, as a pure reducer: `step(state, input)` takes a server message (or one
+// of the page's own inputs below) and returns {state, send, changed}: the next state, the
+// requests to send, and which parts of the page to draw again. No DOM, no globals, no I/O:
+// tests/js/state.test.mjs runs it under `node --test`.
+//
+// Inputs of the page's own: {type: "connection-open"}, {type: "connection-closed"},
+// {type: "view", as_of, known_at}. Everything else is a message of docs/protocol.md.
+//
+// How it stays right across reconnects:
+// - the event log from position 1 up to `log.last`, from a subscription to the events stream;
+//   a reconnect subscribes again after `log.last`, so nothing is missed or doubled;
+// - one snapshot per projection for the current view (as_of, known_at), kept current by the
+//   server's updates, applied by the `key` and `collection` the snapshot names; a reconnect or
+//   a change of view takes new snapshots; messages of a subscription that is no longer
+//   current are ignored;
+// - the catalog is the server's `catalog` answer, asked for again whenever the log shows a
+//   registration newer than the catalog held.
+//
+// The log's arrays and maps grow in place (they are append-only, and a state only reads them
+// up to its own `log.last`): the rest of a state is never changed once returned.
+
+export const PROJECTIONS = ["territory", "arsenal", "deployments"];
+
+// The one event semantics the page knows by name: a retraction withdraws the event it names.
+const RETRACTION = { type: "EventRetracted", field: "retracts" };
+
+/** The state before anything is known. `registrations` maps the event types that register
+ *  catalog entries to "actor" | "place" (from the schema's x-registers). */
+export function initialState({ registrations = {} } = {}) {
+  const projections = {};
+  for (const p of PROJECTIONS) projections[p] = { ref: null, sub: null, snapshot: null };
+  return {
+    open: false,
+    nextRef: 1,
+    registrations,
+    view: { as_of: null, known_at: null },
+    catalog: { position: -1, actors: {}, places: {} },
+    catalogRef: null,
+    events: { ref: null, sub: null },
+    log: { records: [], byId: new Map(), retracted: new Set(), last: 0, caughtUp: false, lastRegistration: 0 },
+    projections,
+    problem: null, // the last refusal worth showing: {projection, message}
+  };
+}
+
+/** One step: {state, send: [requests], changed: [parts of the page to draw again]}. */
+export function step(state, input) {
+  const out = { state, send: [], changed: [] };
+  const handler = HANDLERS[input.type];
+  return handler ? handler(out, input) : out;
+}
+
+const HANDLERS = {
+  "connection-open": (out) => {
+    let s = { ...out.state, open: true, problem: null };
+    const projections = {};
+    for (const p of PROJECTIONS) projections[p] = { ...s.projections[p], ref: null, sub: null };
+    s = { ...s, projections };
+    s = request(s, out, (ref) => ({ op: "catalog", ref }), (st, ref) => ({ ...st, catalogRef: ref }), "catalog");
+    s = request(s, out, (ref) => ({ op: "subscribe", stream: "events", after: s.log.last, ref }),
+      (st, ref) => ({ ...st, events: { ref, sub: null } }), "events");
+    for (const p of PROJECTIONS) s = subscribe(s, out, p);
+    out.state = s;
+    return out;
+  },
+
+  "connection-closed": (out) => {
+    out.state = { ...out.state, open: false, catalogRef: null };
+    return out;
+  },
+
+  view: (out, { as_of = null, known_at = null }) => {
+    let s = out.state;
+    out.changed.push("view");
+    if (as_of === s.view.as_of && known_at === s.view.known_at) return out;
+    s = { ...s, view: { as_of, known_at } };
+    const projections = {};
+    for (const p of PROJECTIONS) {
+      const { sub } = s.projections[p];
+      if (sub && s.open) out.send.push({ op: "unsubscribe", subscription: sub });
+      projections[p] = { ...s.projections[p], ref: null, sub: null };
+    }
+    s = { ...s, projections };
+    if (s.open) for (const p of PROJECTIONS) s = subscribe(s, out, p);
+    out.state = s;
+    out.changed.push("feed");
+    return out;
+  },
+
+  subscribed: (out, m) => {
+    const s = out.state;
+    if (m.ref !== undefined && m.ref === s.events.ref) {
+      out.state = { ...s, events: { ...s.events, sub: m.subscription } };
+      return out;
+    }
+    const projection = PROJECTIONS.find((p) => s.projections[p].ref === m.ref);
+    if (projection) {
+      out.state = withProjection(s, projection, { sub: m.subscription });
+    } else if (m.projection && m.subscription) {
+      out.send.push({ op: "unsubscribe", subscription: m.subscription }); // superseded meanwhile
+    }
+    return out;
+  },
+
+  event: (out, m) => {
+    const s = out.state;
+    if (m.subscription !== s.events.sub || m.position <= s.log.last) return out; // held already: never doubled
+    const record = { position: m.position, recorded_at: m.recorded_at, event: m.event, summary: m.summary,
+      parts: m.summary_parts || [m.summary] };
+    const log = { ...s.log, last: m.position };
+    log.records.push(record);
+    const e = m.event;
+    if (e.id) log.byId.set(e.id, record);
+    if (e.type === RETRACTION.type) log.retracted.add(e[RETRACTION.field]);
+    if (s.registrations[e.type]) log.lastRegistration = m.position;
+    out.state = { ...s, log };
+    if (log.caughtUp) out.changed.push("feed", "range");
+    return askCatalog(out);
+  },
+
+  caught_up: (out, m) => {
+    const s = out.state;
+    if (m.subscription !== s.events.sub) return out;
+    out.state = { ...s, log: { ...s.log, caughtUp: true } };
+    out.changed.push("feed", "range");
+    return askCatalog(out);
+  },
+
+  snapshot: (out, m) => {
+    const projection = PROJECTIONS.find((p) => m.subscription && out.state.projections[p].sub === m.subscription);
+    if (!projection) return out; // an old subscription's last words, or a query's answer
+    out.state = withProjection(out.state, projection,
+      { snapshot: { state: m.state, key: m.key, collection: m.collection } });
+    out.changed.push(projection);
+    return out;
+  },
+
+  update: (out, m) => {
+    const projection = PROJECTIONS.find((p) => out.state.projections[p].sub === m.subscription);
+    const held = projection && out.state.projections[projection].snapshot;
+    if (!held) return out;
+    const state = applyUpdate(held.state, held.key, held.collection, m);
+    out.state = withProjection(out.state, projection, { snapshot: { ...held, state } });
+    out.changed.push(projection);
+    return out;
+  },
+
+  catalog: (out, m) => {
+    let s = out.state;
+    if (m.ref !== undefined && m.ref === s.catalogRef) s = { ...s, catalogRef: null };
+    if ((m.position ?? 0) >= s.catalog.position) {
+      const actors = Object.fromEntries((m.actors || []).map((a) => [a.actor, a]));
+      const places = Object.fromEntries((m.places || []).map((p) => [p.place, p]));
+      s = { ...s, catalog: { position: m.position ?? 0, actors, places } };
+      out.changed.push("catalog");
+    }
+    out.state = s;
+    return askCatalog(out);
+  },
+
+  error: (out, m) => {
+    const s = out.state;
+    const projection = PROJECTIONS.find((p) => m.ref !== undefined && s.projections[p].ref === m.ref);
+    if (projection) {
+      out.state = { ...withProjection(s, projection, { ref: null }), problem: { projection, message: m.message } };
+      out.changed.push("problem");
+    } else if (m.ref !== undefined && m.ref === s.catalogRef) {
+      out.state = { ...s, catalogRef: null };
+      out.send.push({ fetch: "/api/catalog" }); // the same answer over HTTP, fed back as a catalog message
+    }
+    return out;
+  },
+};
+
+/** Apply an update to a projection's state: replace or insert each changed entry by its key,
+ *  delete each removed one, take the update's position; entries in key order, as the server's
+ *  (tracker/core/protocol.py apply_update). */
+export function applyUpdate(state, key, collection, { changed = [], removed = [], position }) {
+  const id = (e) => key.map((f) => (e[f] === null || e[f] === undefined ? "" : String(e[f])));
+  const entries = new Map(state[collection].map((e) => [JSON.stringify(id(e)), e]));
+  for (const r of removed) entries.delete(JSON.stringify(id(r)));
+  for (const e of changed) entries.set(JSON.stringify(id(e)), e);
+  const sorted = [...entries.values()].sort((a, b) => compareKeys(id(a), id(b)));
+  return { ...state, position, [collection]: sorted };
+}
+
+function compareKeys(a, b) {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    if (a[i] !== b[i]) return a[i] < b[i] ? -1 : 1;
+  }
+  return a.length - b.length;
+}
+
+function withProjection(s, projection, fields) {
+  return { ...s, projections: { ...s.projections, [projection]: { ...s.projections[projection], ...fields } } };
+}
+
+function request(s, out, message, remember, name) {
+  const ref = `${name}-${s.nextRef}`;
+  out.send.push(message(ref));
+  return remember({ ...s, nextRef: s.nextRef + 1 }, ref);
+}
+
+function subscribe(s, out, projection) {
+  return request(s, out, (ref) => ({ op: "subscribe", projection, as_of: s.view.as_of, known_at: s.view.known_at, ref }),
+    (st, ref) => withProjection(st, projection, { ref }), `sub-${projection}`);
+}
+
+/** Ask for the catalog when the log holds a registration newer than it, once caught up. */
+function askCatalog(out) {
+  const s = out.state;
+  if (!s.open || !s.log.caughtUp || s.catalogRef !== null || s.log.lastRegistration <= s.catalog.position) return out;
+  out.state = request(s, out, (ref) => ({ op: "catalog", ref }), (st, ref) => ({ ...st, catalogRef: ref }), "catalog");
+  return out;
+}
+
+// ---------------------------------------------------------------- reading the state
+
+/** The projection's state for the current view, or null before its snapshot. */
+export function projectionState(state, projection) {
+  return state.projections[projection].snapshot?.state ?? null;
+}
+
+/** An actor's or place's name from the catalog; its id when unknown. */
+export function nameOf(state, kind, id) {
+  if (id === null || id === undefined) return "";
+  const entry = (kind === "actor" ? state.catalog.actors : state.catalog.places)[id];
+  return entry ? entry.name : id;
+}
+
+export function isRegistration(state, event) {
+  return Boolean(state.registrations[event.type]);
+}
+
+/** The newest records first, at most `limit`, registrations only if asked; and how many there are. */
+export function feedRecords(state, { registrations = false, limit = Infinity } = {}) {
+  const shown = [];
+  let total = 0;
+  for (let i = state.log.records.length - 1; i >= 0; i--) {
+    const r = state.log.records[i];
+    if (r.position > state.log.last || (!registrations && isRegistration(state, r.event))) continue;
+    total += 1;
+    if (shown.length < limit) shown.push(r);
+  }
+  return { shown, total };
+}
+
+/** The record a retraction withdraws, if the page holds it. */
+export function retractedBy(state, event) {
+  return event.type === RETRACTION.type ? state.log.byId.get(event[RETRACTION.field]) ?? null : null;
+}
+
+export function isRetracted(state, event) {
+  return Boolean(event.id) && state.log.retracted.has(event.id);
+}
+
+/** The first and last dates of the dated facts in the log (registrations aside), or null. */
+export function eventDates(state) {
+  let min = null;
+  let max = null;
+  for (const r of state.log.records) {
+    const d = r.event.occurred_on;
+    if (!d || isRegistration(state, r.event)) continue;
+    if (min === null || d < min) min = d;
+    if (max === null || d > max) max = d;
+  }
+  return min ? { min, max } : null;
+}
+
+/** The highest position the page has seen: the log's, or a projection's. */
+export function headPosition(state) {
+  return Math.max(state.log.last, ...PROJECTIONS.map((p) => projectionState(state, p)?.position || 0));
+}
