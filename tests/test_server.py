@@ -47,7 +47,7 @@ def seeded_file(tmp_path_factory) -> Path:
 
     async def build() -> None:
         async with await Tracker.open(str(path)) as tracker:
-            for seed in seed_files():
+            for seed in seed_files()[:1]:  # the report as first shipped (33 events; its corrections: test_seeds)
                 await tracker.append(parse(seed.read_text(encoding="utf-8"), str(seed)))
     asyncio.run(build())
     return path

@@ -172,29 +172,6 @@ async def test_bad_as_of_and_known_at_over_http_name_the_field(db):
             assert (status, error["code"], error["details"]["field"]) == (400, "bad_request", field), path
 
 
-def test_the_hub_hands_recorded_at_to_the_timeline():
-    """The view's `recorded_at` reaches Timeline.render as a keyword (the lead's wiring takes it
-    from there); a view without one renders as before."""
-    calls = []
-
-    class Timeline:
-        def render(self, *args, **kwargs):
-            calls.append((args, kwargs))
-            return {}
-
-    class Service:
-        timeline = Timeline()
-
-    from tracker.core.protocol import View
-    hub = Hub(Service())  # type: ignore[arg-type]
-    moment = datetime(2026, 1, 1, tzinfo=UTC)
-    hub.render(View("territory", "2014-06-30", None, moment))
-    hub.render(View("territory", None, None))
-    assert calls[0] == (("territory", "2014-06-30", None), {"recorded_at": moment})
-    assert calls[1][0] == ("territory", None, None) and calls[1][1].get("recorded_at") is None
-
-
-@pytest.mark.xfail(reason="Timeline.render does not take recorded_at yet: the lead's wiring", strict=False)
 async def test_recorded_at_serves_the_log_as_it_stood(db):
     async with server(db) as (port, tracker), client(port) as a:
         now = await a.request(op="query", projection="territory")

@@ -367,6 +367,6 @@ def test_streaming_rebuild_from_the_store_equals_replay(tmp_path_factory, record
     report, states, catalog = asyncio.run(_rebuild(path, records))
     assert report["events"] == report["position"] == len(records)
     for name, projection in PROJECTIONS.items():
-        assert states[name] == replay(records, projection), name
+        assert states[name] == replay(records, projection), name  # as of today, as rebuild folds
         assert report["projections"][name]["entries"] == len(states[name])
     assert (catalog.actors, catalog.places) == (catalog_of(records).actors, catalog_of(records).places)

@@ -100,6 +100,8 @@ def _mark_references(schema: dict[str, Any], cls: type[BaseModel]) -> None:
         for name in fields:
             if name in schema.get("properties", {}):
                 schema["properties"][name]["x-reference"] = kind
+    if not getattr(cls, "WINDOWED", True):
+        schema["x-untimed"] = True  # registrations and retractions have no time
     if getattr(cls, "REGISTERS", None):
         schema["x-registers"] = cls.REGISTERS  # type: ignore[attr-defined]
 

@@ -2,7 +2,10 @@
 // the same as `tracker schema`). Pure: no DOM, no fetch.
 
 // Fields every event has: the form has fixed inputs for these, not per-type ones.
-const COMMON = new Set(["type", "id", "occurred_on", "precision", "reported_on", "sources", "notes"]);
+const COMMON = new Set(["type", "id", "occurred_on", "precision", "reported_on", "sources", "notes",
+  // not offered by the form yet (a window, claim status, per-figure "at least", deaths): reports
+  // that need them are appended as files or over the websocket
+  "occurred_from", "occurred_to", "claim_status", "claimed_by", "at_least", "deaths", "geo_precision"]);
 
 /** The parts of a property schema that are not null: [{type, format, ...}]. */
 function variants(prop) {
@@ -51,7 +54,7 @@ export function describeSchema(schema) {
     types.push({
       type,
       help: def.description || "",
-      dateOptional: !required.has("occurred_on"),
+      dateOptional: Boolean(def["x-untimed"]),
       fields: Object.entries(props).filter(([name]) => !COMMON.has(name))
         .map(([name, prop]) => ({ name, kind: fieldKind(prop), label: fieldLabel(name), required: required.has(name) })),
     });
