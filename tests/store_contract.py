@@ -179,12 +179,12 @@ class StoreContract:
         sizes = [1 + (w % 4) for w in range(100)]
         results = await asyncio.gather(*(store.append([ev(f"g{w}-{i}") for i in range(n)])
                                          for w, n in enumerate(sizes)))
-        for positions, n in zip(results, sizes):
+        for positions, n in zip(results, sizes, strict=True):
             assert positions == list(range(positions[0], positions[0] + n))
         rows = await store.read()
         assert [r.position for r in rows] == list(range(1, sum(sizes) + 1))
         by_id = {r.id: r.position for r in rows}
-        for w, (positions, n) in enumerate(zip(results, sizes)):
+        for w, (positions, n) in enumerate(zip(results, sizes, strict=True)):
             assert [by_id[ev(f"g{w}-{i}").id] for i in range(n)] == positions
         stamps = [r.recorded_at for r in rows]
         assert stamps == sorted(stamps)

@@ -7,7 +7,7 @@ itself, kept in the repository at seeds/source/ (see its README).
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -78,7 +78,7 @@ async def test_deployments(seeded):
 
 
 async def test_nothing_was_known_before_the_article(seeded):
-    known_at = datetime(2014, 7, 22, 23, 59, 59, tzinfo=timezone.utc)
+    known_at = datetime(2014, 7, 22, 23, 59, 59, tzinfo=UTC)
     state = await seeded.state("deployments", "2014-07-23", known_at)
     assert state["deployments"] == []
     places = (await seeded.state("territory", None, known_at))["places"]

@@ -203,7 +203,8 @@ async def test_a_version_1_log_is_migrated_in_place(pg_dsn):
     try:
         await conn.execute(SCHEMA_V1)
         await conn.executemany("INSERT INTO tracker_events VALUES ($1, $2, now(), 'Thing', $3)",
-                               [(n, ev(n).id, json.dumps({"occurred_on": f"2014-01-{10 - n:02d}"})) for n in range(1, 6)])
+                               [(n, ev(n).id, json.dumps({"occurred_on": f"2014-01-{10 - n:02d}"}))
+                                for n in range(1, 6)])
     finally:
         await conn.close()
     async with await open_store(pg_dsn) as store:

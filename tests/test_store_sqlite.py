@@ -61,7 +61,8 @@ async def test_a_version_1_log_is_migrated_in_place(tmp_path):
     path = tmp_path / "v1.db"
     conn = sqlite3.connect(path)
     conn.executescript(SCHEMA_V1)
-    rows = [(n, ev(n).id, "2024-01-01T00:00:00.000000+00:00", "Thing", json.dumps({"occurred_on": f"2014-01-{10 - n:02d}"}))
+    rows = [(n, ev(n).id, "2024-01-01T00:00:00.000000+00:00", "Thing",
+             json.dumps({"occurred_on": f"2014-01-{10 - n:02d}"}))
             for n in range(1, 6)]
     conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?)", rows)
     conn.commit()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+
 import pytest
 
-from tests.test_cli import db, seeded, seeding  # noqa: F401  (fixtures)
-from tests.test_cli import run
+from tests.test_cli import db, run, seeded, seeding  # noqa: F401  (fixtures)
 from tests.test_cli import tracker as run_tracker
 from tests.test_pg_nodes import database  # noqa: F401  (fixture)
 

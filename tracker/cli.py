@@ -22,14 +22,14 @@ from . import __version__
 from .core.batch import Item
 from .core.dates import parse_as_of, parse_known_at
 from .core.errors import InputError, TrackerError, ValidationFailed
-from .logs import configure
 from .core.projections import PROJECTIONS
 from .core.reports import parse
+from .core.summary import summarize, when
+from .core.tables import render_state, table
+from .logs import configure
 from .seeds import seed_files
 from .service import Tracker
 from .store import resolve_url
-from .core.summary import summarize, when
-from .core.tables import render_state, table
 
 
 def _common(defaults: bool) -> argparse.ArgumentParser:

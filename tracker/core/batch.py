@@ -158,7 +158,8 @@ def _resolve_and_check(where: str, event: Event, catalog: Catalog, today: date,
                 resolved[field] = catalog.resolve(kind, text)
             except UnknownReference as e:
                 hint = (f"did you mean {' or '.join(repr(s) for s in e.suggestions)}?" if e.suggestions
-                        else f"register it first with {'an' if kind == 'actor' else 'a'} {kind.title()}Registered event")
+                        else f"register it first with {'an' if kind == 'actor' else 'a'} "
+                             f"{kind.title()}Registered event")
                 issues.append(Issue(where, field, f"unknown {kind} '{text}'", hint))
     if event.occurred_on is not None and event.occurred_on > today:
         issues.append(Issue(where, "occurred_on", f"{event.occurred_on} is later than the recording date {today}",
@@ -186,7 +187,7 @@ def _issue(where: str, model: type[Event], err: Any) -> Issue:
     field = "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else str(p)) for i, p in enumerate(loc)) or None
     kind, message = err["type"], err["msg"].removeprefix("Value error, ")
     if kind == "extra_forbidden":
-        close = difflib.get_close_matches(str(loc[-1]), [f for f in model.model_fields], n=1)
+        close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1)
         return Issue(where, field, f"unknown field for {model.__name__}",
                      f"did you mean '{close[0]}'?" if close else None)
     if kind == "missing":
@@ -201,7 +202,8 @@ def _issue(where: str, model: type[Event], err: Any) -> Issue:
 
 
 def _kind(value: Any) -> str:
-    return {list: "a list", str: "a string", type(None): "null", bool: "a boolean"}.get(type(value), type(value).__name__)
+    names = {list: "a list", str: "a string", type(None): "null", bool: "a boolean"}
+    return names.get(type(value), type(value).__name__)
 
 
 def _size(data: Any) -> int:

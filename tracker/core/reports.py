@@ -78,7 +78,7 @@ def _jsonl(text: str, name: str) -> list[Item]:
             continue
         size = len(line.encode())
         if isinstance(data, dict) and "events" in data:
-            found = _expand(data, where, lambda i: f"{where} (events[{i}])", issues)
+            found = _expand(data, where, lambda i, where=where: f"{where} (events[{i}])", issues)
             items += [Item(w, d, None) for w, d in found]
         else:
             items.append(Item(where, data, size))
@@ -91,13 +91,14 @@ def _json(text: str, name: str) -> list[Item]:
     try:
         data = _loads(text)
     except json.JSONDecodeError as e:
-        raise ValidationFailed([Issue(f"{name}:{e.lineno}", None, f"malformed JSON: {e.msg} at column {e.colno}")]) from None
+        issue = Issue(f"{name}:{e.lineno}", None, f"malformed JSON: {e.msg} at column {e.colno}")
+        raise ValidationFailed([issue]) from None
     start = _WS.match(text).end()
     line = lambda offset: text.count("\n", 0, offset) + 1  # noqa: E731
     issues: list[Issue] = []
     if isinstance(data, list):
         offsets = _array_offsets(text, start)
-        items = [Item(f"{name}:{line(o)}", d) for o, d in zip(offsets, data)]
+        items = [Item(f"{name}:{line(o)}", d) for o, d in zip(offsets, data, strict=True)]
     elif isinstance(data, dict) and "events" in data:
         member = _member_offset(text, start, "events")
         offsets = _array_offsets(text, member) if member is not None and text[member] == "[" else []
@@ -129,7 +130,7 @@ def _yaml(text: str, name: str) -> list[Item]:
         return []
     issues: list[Issue] = []
     if isinstance(data, list):
-        items = [Item(f"{name}:{n.start_mark.line + 1}", d) for n, d in zip(node.value, data)]
+        items = [Item(f"{name}:{n.start_mark.line + 1}", d) for n, d in zip(node.value, data, strict=True)]
     elif isinstance(data, dict) and "events" in data:
         events_node = next((v for k, v in node.value if k.value == "events"), None)
         lines = [n.start_mark.line + 1 for n in events_node.value] if isinstance(events_node, yaml.SequenceNode) else []

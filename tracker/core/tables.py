@@ -11,7 +11,7 @@ from .dates import describe
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     cells = [[_text(c) for c in row] for row in rows]
     widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
-    line = lambda values: "  ".join(v.ljust(w) for v, w in zip(values, widths)).rstrip()  # noqa: E731
+    line = lambda values: "  ".join(v.ljust(w) for v, w in zip(values, widths, strict=True)).rstrip()  # noqa: E731
     return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in cells)])
 
 
@@ -40,14 +40,16 @@ def render_state(answer: dict[str, Any]) -> str:
         when += f", as known at {answer['known_at']}"
     title = f"{name} {when} (log position {answer['position']})"
     if name == "territory":
-        rows = [(p["name"], p["controller_name"] or "unknown", describe(p["since"], p["since_precision"]) if p["since"] else "-",
+        rows = [(p["name"], p["controller_name"] or "unknown",
+                 describe(p["since"], p["since_precision"]) if p["since"] else "-",
                  ", ".join(p["contested_by"]) or "-", p["country"]) for p in answer["places"]]
         body = table(["place", "held by", "since", "contested by", "country"], rows)
     elif name == "arsenal":
         rows = [(a["name"], h["asset"], _amount(h["quantity"], h["known_minimum"]), h["unit"], h["reports"])
                 for a in answer["actors"] for h in a["holdings"]]
         rows += [(a["name"], r["resource"] + (f" in {r['place_name']}" if r["place"] else ""),
-                  (">= " if r["at_least"] else "") + (f"{r['share_percent']:g}%" if r["share_percent"] is not None else "?"),
+                  (">= " if r["at_least"] else "")
+                  + (f"{r['share_percent']:g}%" if r["share_percent"] is not None else "?"),
                   f"{r['output']:,} {r['output_unit'] or ''}".strip() if r["output"] is not None else "-", "control")
                  for a in answer["actors"] for r in a["resources"]]
         body = table(["actor", "asset", "quantity", "unit", "reports"], rows)

@@ -155,7 +155,7 @@ class Timeline:
                 keys.insert(i, key)
                 facts.insert(i, record)
         else:  # merge the two sorted runs: history from `at` on, and the batch
-            merged = list(zip(keys[at:], facts[at:]))
+            merged = list(zip(keys[at:], facts[at:], strict=True))
             merged += new
             merged.sort(key=_first)
             del keys[at:], facts[at:]

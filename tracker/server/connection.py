@@ -246,10 +246,12 @@ class Client:
 
     async def _append(self, request: Request) -> None:
         if not self.authorized:
-            raise ProtocolError("unauthorized", "appending needs the write token: send {\"op\": \"auth\", \"token\": ...} "
+            raise ProtocolError("unauthorized", "appending needs the write token: "
+                                "send {\"op\": \"auth\", \"token\": ...} "
                                 "first, or connect with an 'Authorization: Bearer <token>' header")
         if len(request.events) > MAX_APPEND_EVENTS:
-            raise ProtocolError("too_large", f"{len(request.events)} events in one append; at most {MAX_APPEND_EVENTS}: "
+            raise ProtocolError("too_large",
+                                f"{len(request.events)} events in one append; at most {MAX_APPEND_EVENTS}: "
                                 "split the batch (each part is appended atomically)", limit=MAX_APPEND_EVENTS)
         result = await self.hub.tracker.append(from_objects(request.events), request.expected_position)
         self.log.info("appended", events=len(result.positions), new=result.new,

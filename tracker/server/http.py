@@ -103,7 +103,8 @@ class Routes:
         connection.authorized = self.token is None  # type: ignore[attr-defined]
         if authorization is not None:
             scheme, _, value = authorization.partition(" ")
-            if self.token is None or scheme.lower() != "bearer" or not hmac.compare_digest(value.encode(), self.token.encode()):
+            if self.token is None or scheme.lower() != "bearer" \
+                    or not hmac.compare_digest(value.encode(), self.token.encode()):
                 log.warning("handshake token refused")
                 return error_response(401, "unauthorized", "wrong or unexpected bearer token")
             connection.authorized = True  # type: ignore[attr-defined]

@@ -129,7 +129,7 @@ class Hub:
 
     def _advance(self, records: list[Record]) -> None:
         """Synchronous on purpose: timeline, head and every subscriber move together."""
-        self.tracker.core.timeline.add(records)
+        self.tracker.timeline.add(records)
         self.head = records[-1].position
         self.ring.extend((r.position, protocol.event_body(r.position, r.recorded_at.isoformat(timespec="microseconds"),
                                                           r.event)) for r in records)
@@ -151,7 +151,7 @@ class Hub:
             outbox.wake()
 
     def render(self, view: View) -> dict[str, Any]:
-        return self.tracker.core.timeline.render(view.projection, view.as_of, view.known_at)
+        return self.tracker.timeline.render(view.projection, view.as_of, view.known_at)
 
     # Subscriptions. Each returns once the subscriber is registered; no await between the
     # state it is sent and its registration, so it misses no change and sees none twice.
@@ -215,7 +215,7 @@ class Hub:
 
     async def catalog(self) -> dict[str, Any]:
         await self.refresh()
-        catalog = self.tracker.core.timeline.catalog
+        catalog = self.tracker.timeline.catalog
         return {"position": self.head,
                 "actors": [{"actor": k, **_reference(a)} for k, a in sorted(catalog.actors.items())],
                 "places": [{"place": k, **_reference(p)} for k, p in sorted(catalog.places.items())]}

@@ -63,7 +63,8 @@ def answer(group: list[Request]) -> None:
             request.future.set_result(request.outcome or [])
 
 
-def plan(request: Request, head: int, stored: dict[str, tuple[int, str]]) -> tuple[list[int], list[tuple[int, NewEvent]]]:
+def plan(request: Request, head: int,
+         stored: dict[str, tuple[int, str]]) -> tuple[list[int], list[tuple[int, NewEvent]]]:
     """One caller's batch, as if it ran alone after `head`, given every id stored so far
     (the log's and the earlier requests' of this group): its positions and what is new.
     Raises IdConflict for an id stored with other data, PositionConflict for a stale

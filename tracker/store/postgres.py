@@ -36,8 +36,7 @@ from collections.abc import Iterable, Sequence
 
 import asyncpg
 
-from ..core.errors import (ConflictError, InputError, LogNotEmpty, SchemaVersionError,
-                      StoreUnavailable, TrackerError)
+from ..core.errors import ConflictError, InputError, LogNotEmpty, SchemaVersionError, StoreUnavailable, TrackerError
 from .base import EventStore, HistoryKey, NewEvent, StoredEvent, check_import, history_bounds
 from .group import GroupCommit, Request, answer, plan
 from .url import parse_store_url
@@ -90,7 +89,8 @@ _LAST = ("SELECT (SELECT position FROM tracker_events ORDER BY position DESC LIM
          "GREATEST(clock_timestamp(), (SELECT recorded_at FROM tracker_events ORDER BY position DESC LIMIT 1))")
 _LOOKUP = f"SELECT {_COLUMNS} FROM tracker_events WHERE id = ANY($1::text[])"
 _INSERT = (f"INSERT INTO tracker_events ({_COLUMNS}) "
-           "SELECT p, i, $5::timestamptz, t, d FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS u(p, i, t, d)")
+           "SELECT p, i, $5::timestamptz, t, d "
+           "FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS u(p, i, t, d)")
 _HEAD = "SELECT COALESCE(MAX(position), 0) FROM tracker_events"
 _HISTORY = (f"SELECT {_COLUMNS}, occurred_on FROM tracker_events WHERE (occurred_on, position) > ($1, $2) "
             "AND position <= $3 ORDER BY occurred_on, position LIMIT $4")
@@ -395,7 +395,7 @@ class PostgresStore(GroupCommit, EventStore):
             try:
                 conn = await asyncpg.connect(self.dsn, timeout=CONNECT_TIMEOUT_S)
                 dropped = asyncio.Event()
-                conn.add_termination_listener(lambda _conn: dropped.set())
+                conn.add_termination_listener(lambda _conn, dropped=dropped: dropped.set())
                 await conn.add_listener(CHANNEL, lambda *_: self._wake())
                 self._wake()  # whatever was appended while not listening: waiters look again
                 while not self._closed and not conn.is_closed():

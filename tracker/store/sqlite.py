@@ -159,7 +159,7 @@ class SQLiteStore(GroupCommit, EventStore):
                     request.outcome = _translate(e, self.path) if isinstance(e, sqlite3.Error) else e
                     continue
                 db.execute("RELEASE request")
-                for event, position in zip(request.events, positions):
+                for event, position in zip(request.events, positions, strict=True):
                     if position > head and event.id not in fresh:
                         fresh[event.id] = (position, event.data)
                 head = max([head, *positions])

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from sys import intern
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 from ..catalog import Catalog
 from ..dates import describe
 from ..records import Record
-from .base import Projection, State, cite
+from .base import Handler, Projection, State, cite
 
 
 class Change(NamedTuple):
@@ -65,7 +65,7 @@ def _assaulted(state: State, record: Record) -> None:
     held = state.get(e["place"], UNHELD)
     attacker = e["attacker"]
     if attacker != held.controller and attacker not in held.contested_by:
-        state[e["place"]] = held._replace(contested_by=held.contested_by + (attacker,))
+        state[e["place"]] = held._replace(contested_by=(*held.contested_by, attacker))
 
 
 def _repelled(state: State, record: Record) -> None:
@@ -88,7 +88,8 @@ class Territory(Projection):
     name = "territory"
     collection = "places"
     key_fields = ("place",)
-    handlers = {"CityCaptured": _captured, "AssaultLaunched": _assaulted, "AssaultRepelled": _repelled}
+    handlers: ClassVar[dict[str, Handler]] = {
+        "CityCaptured": _captured, "AssaultLaunched": _assaulted, "AssaultRepelled": _repelled}
 
     def render(self, state: State, catalog: Catalog) -> list[dict[str, Any]]:
         out = []
