@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 import orjson
@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from .catalog import Catalog, UnknownReference
 from .dates import window_start
 from .errors import Issue, ValidationFailed
-from .events import EVENT_TYPES, MAX_COUNT, NO_NUL, REGISTRATIONS, Event, canonical
+from .events import EVENT_TYPES, MAX_COUNT, NO_NUL, REGISTRATIONS, Event, EventRetracted, canonical
 from .ids import uuid7
 
 MAX_EVENT_BYTES = 1 << 20  # 1 MiB, the websocket message limit too
@@ -131,7 +131,7 @@ def _check(item: Item, catalog: Catalog, today: date, stored_types: Mapping[str,
     if issues:
         return issues
     found = canonical(event)
-    if found.get("occurred_on") and found.get("precision", "day") != "day":
+    if event.occurred_on is not None and found.get("precision", "day") != "day":
         # A fact known only to a window sorts, and is stored, at the window's first day.
         found["occurred_on"] = window_start(event.occurred_on, event.precision).isoformat()
     found.update(resolved)  # each reference by its id: resolved once, in the check
@@ -149,7 +149,9 @@ def _resolve_and_check(where: str, event: Event, catalog: Catalog, today: date,
     """The issues of a validated event, and the id that each of its references names."""
     issues = []
     resolved: dict[str, str] = {}
-    for kind, fields in (("actor", event.ACTOR_FIELDS), ("place", event.PLACE_FIELDS)):
+    kinds: tuple[tuple[Literal["actor", "place"], tuple[str, ...]], ...] = (
+        ("actor", event.ACTOR_FIELDS), ("place", event.PLACE_FIELDS))
+    for kind, fields in kinds:
         for field in fields:
             text = getattr(event, field)
             if text is None:
@@ -170,7 +172,7 @@ def _resolve_and_check(where: str, event: Event, catalog: Catalog, today: date,
         elif event.occurred_on is not None and event.reported_on < event.occurred_on:
             issues.append(Issue(where, "reported_on", f"{event.reported_on} is before occurred_on {event.occurred_on}",
                                 "a fact cannot be reported before it happens"))
-    if event.type == "EventRetracted":
+    if isinstance(event, EventRetracted):
         target = str(event.retracts)
         target_type = batch_types.get(target) or stored_types.get(target)
         if target_type is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import date
-from typing import Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, TypeAdapter, field_validator
 
@@ -89,7 +89,10 @@ class Event(BaseModel):
 
     type: str
     id: uuid.UUID | None = None
-    occurred_on: IsoDate
+    if TYPE_CHECKING:  # what a reader of any Event gets: registrations and retractions may have no date
+        occurred_on: date | None
+    else:  # what pydantic validates here: a fact's date is required (the dateless types override it)
+        occurred_on: IsoDate
     precision: Precision = "day"
     reported_on: IsoDate | None = None
     sources: Annotated[list[Source], Field(min_length=1)]

@@ -57,7 +57,8 @@ _DAY_STARTS: dict[str, datetime] = {}  # reported_on -> its start of day: a few 
 def decode_many(stored: Iterable[Any]) -> list[Record]:
     """`decode` for a page of StoredEvents: the replay fast path (no validation, one
     orjson parse per event, each reported_on day parsed once per process)."""
-    loads, starts, out = orjson.loads, _DAY_STARTS, []
+    loads, starts = orjson.loads, _DAY_STARTS
+    out: list[Record] = []
     append = out.append
     for s in stored:
         event = loads(s.data)

@@ -93,7 +93,7 @@ def _json(text: str, name: str) -> list[Item]:
     except json.JSONDecodeError as e:
         issue = Issue(f"{name}:{e.lineno}", None, f"malformed JSON: {e.msg} at column {e.colno}")
         raise ValidationFailed([issue]) from None
-    start = _WS.match(text).end()
+    start = _skip_ws(text, 0)
     line = lambda offset: text.count("\n", 0, offset) + 1  # noqa: E731
     issues: list[Issue] = []
     if isinstance(data, list):
@@ -126,7 +126,7 @@ def _yaml(text: str, name: str) -> list[Item]:
         raise ValidationFailed([Issue(where, None, f"malformed YAML: {reason}")]) from None
     except RecursionError:
         raise ValidationFailed([Issue(name, None, "malformed YAML: nested too deeply")]) from None
-    if data is None:
+    if node is None or data is None:
         return []
     issues: list[Issue] = []
     if isinstance(data, list):
@@ -134,8 +134,8 @@ def _yaml(text: str, name: str) -> list[Item]:
     elif isinstance(data, dict) and "events" in data:
         events_node = next((v for k, v in node.value if k.value == "events"), None)
         lines = [n.start_mark.line + 1 for n in events_node.value] if isinstance(events_node, yaml.SequenceNode) else []
-        where = lambda i: f"{name}:{lines[i]} (events[{i}])" if i < len(lines) else f"{name} (events[{i}])"  # noqa: E731
-        items = [Item(w, d) for w, d in _expand(data, f"{name}:{node.start_mark.line + 1}", where, issues)]
+        event_at = lambda i: f"{name}:{lines[i]} (events[{i}])" if i < len(lines) else f"{name} (events[{i}])"  # noqa: E731
+        items = [Item(w, d) for w, d in _expand(data, f"{name}:{node.start_mark.line + 1}", event_at, issues)]
     else:
         items = [Item(f"{name}:{node.start_mark.line + 1}", data)]
     if issues:
@@ -168,32 +168,39 @@ def _expand(report: dict[str, Any], where: str, where_event, issues: list[Issue]
     return out
 
 
+def _skip_ws(text: str, at: int) -> int:
+    """The offset of the first character at or after `at` that is not JSON whitespace."""
+    match = _WS.match(text, at)
+    assert match is not None  # the pattern matches the empty string, so it always matches
+    return match.end()
+
+
 def _array_offsets(text: str, start: int) -> list[int]:
     """Where each element of the JSON array opening at `start` begins (the text parses)."""
     offsets: list[int] = []
-    at = _WS.match(text, start + 1).end()
+    at = _skip_ws(text, start + 1)
     if text[at] == "]":
         return offsets
     while True:
         offsets.append(at)
         _, at = _DECODER.raw_decode(text, at)
-        at = _WS.match(text, at).end()
+        at = _skip_ws(text, at)
         if text[at] != ",":
             return offsets
-        at = _WS.match(text, at + 1).end()
+        at = _skip_ws(text, at + 1)
 
 
 def _member_offset(text: str, start: int, key: str) -> int | None:
     """Where the value of `key` in the JSON object opening at `start` begins."""
-    at = _WS.match(text, start + 1).end()
+    at = _skip_ws(text, start + 1)
     while text[at] != "}":
         name, at = _DECODER.raw_decode(text, at)
-        at = _WS.match(text, at).end() + 1  # past ':'
-        at = _WS.match(text, at).end()
+        at = _skip_ws(text, at) + 1  # past ':'
+        at = _skip_ws(text, at)
         if name == key:
             return at
         _, at = _DECODER.raw_decode(text, at)
-        at = _WS.match(text, at).end()
+        at = _skip_ws(text, at)
         if text[at] == ",":
-            at = _WS.match(text, at + 1).end()
+            at = _skip_ws(text, at + 1)
     return None

@@ -39,6 +39,7 @@ def render_state(answer: dict[str, Any]) -> str:
     if answer["known_at"]:
         when += f", as known at {answer['known_at']}"
     title = f"{name} {when} (log position {answer['position']})"
+    rows: list[tuple[Any, ...]]
     if name == "territory":
         rows = [(p["name"], p["controller_name"] or "unknown",
                  describe(p["since"], p["since_precision"]) if p["since"] else "-",

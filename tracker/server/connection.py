@@ -148,10 +148,10 @@ class Outbox:
             written = len(frame)
             head = self.hub.head
             while sub.sent < head and written < PUSH_BYTES:
-                body = self.hub.from_ring(sub.sent + 1)
-                if body is None:
+                more = self.hub.from_ring(sub.sent + 1)
+                if more is None:
                     break
-                frame = sub.prefix + body[1:]
+                frame = sub.prefix + more[1:]
                 self.ws.protocol.send_text(frame)
                 sub.sent += 1
                 written += len(frame)
@@ -205,8 +205,8 @@ class Client:
             self.subscriptions[sub.id] = sub
             return
         await self.hub.refresh()  # so `caught_up` means: up to the log's head as of this request
-        sub = self.hub.subscribe_events(self.outbox, request.after or 0, request.ref)
-        self.outbox.events[sub.id] = sub
+        events = self.hub.subscribe_events(self.outbox, request.after or 0, request.ref)
+        self.outbox.events[events.id] = events
         self.outbox.wake()
 
     def _sender_done(self, task: asyncio.Task) -> None:
@@ -227,6 +227,7 @@ class Client:
         self.log.info("unsubscribed", subscription=name)
 
     async def _query(self, request: Request) -> None:
+        assert request.view is not None  # parse_request refuses a query without one
         state = await self.hub.query(request.view)
         self.outbox.put(protocol.snapshot(request.view, state, ref=request.ref))
 
@@ -236,7 +237,7 @@ class Client:
     async def _auth(self, request: Request) -> None:
         if self.token is None:
             self.authorized = True  # no token configured: appends are open (loopback only)
-        elif hmac.compare_digest(request.token.encode(), self.token.encode()):
+        elif request.token is not None and hmac.compare_digest(request.token.encode(), self.token.encode()):
             self.authorized = True
         else:
             self.authorized = False
@@ -249,6 +250,7 @@ class Client:
             raise ProtocolError("unauthorized", "appending needs the write token: "
                                 "send {\"op\": \"auth\", \"token\": ...} "
                                 "first, or connect with an 'Authorization: Bearer <token>' header")
+        assert request.events is not None  # parse_request refuses an append without a list of events
         if len(request.events) > MAX_APPEND_EVENTS:
             raise ProtocolError("too_large",
                                 f"{len(request.events)} events in one append; at most {MAX_APPEND_EVENTS}: "

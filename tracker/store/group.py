@@ -45,7 +45,8 @@ class GroupCommit:
 
     def take(self) -> list[Request]:
         """The next group: queued requests in order, up to GROUP_EVENTS events."""
-        group, size = [], 0
+        group: list[Request] = []
+        size = 0
         while self._queue and (not group or size + len(self._queue[0].events) <= GROUP_EVENTS):
             request = self._queue.pop(0)
             group.append(request)

@@ -35,6 +35,7 @@ import logging
 from collections.abc import Iterable, Sequence
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from ..core.errors import ConflictError, InputError, LogNotEmpty, SchemaVersionError, StoreUnavailable, TrackerError
 from .base import EventStore, HistoryKey, NewEvent, StoredEvent, check_import, history_bounds
@@ -206,7 +207,7 @@ class PostgresStore(GroupCommit, EventStore):
             return result
         raise AssertionError("unreachable")
 
-    async def _release(self, conn: asyncpg.Connection) -> None:
+    async def _release(self, conn: PoolConnectionProxy) -> None:
         try:
             await self._pool.release(conn)
         except Exception:  # its reset failed: the pool has dropped it and will connect anew
@@ -257,7 +258,9 @@ class PostgresStore(GroupCommit, EventStore):
         await conn.execute(f"BEGIN; SELECT pg_advisory_xact_lock({APPEND_LOCK})")
         try:
             # A statement after the lock: its snapshot sees every earlier append committed.
-            last, stamp = await conn.fetchrow(_LAST)
+            row = await conn.fetchrow(_LAST)
+            assert row is not None  # an aggregate: always one row
+            last, stamp = row
             head = last or 0
             ids = list({e.id for request in group for e in request.events})
             stored = {r["id"]: (r["position"], r["data"]) for r in await conn.fetch(_LOOKUP, ids)} if ids else {}
@@ -440,7 +443,7 @@ class PostgresStore(GroupCommit, EventStore):
             self._pool.terminate()
 
 
-def _terminate(conn: asyncpg.Connection) -> None:
+def _terminate(conn: asyncpg.Connection | PoolConnectionProxy) -> None:
     try:
         conn.terminate()
     except Exception:  # released already, or closed

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
@@ -60,7 +61,7 @@ _CHUNK = 500  # ids per IN (...) query, well under SQLite's variable limit
 BUSY_TIMEOUT_S = 30.0
 
 
-def _row(row: tuple) -> StoredEvent:
+def _row(row: Sequence[Any]) -> StoredEvent:
     return StoredEvent(row[0], row[1], datetime.fromisoformat(row[2]), row[3], row[4])
 
 
@@ -204,7 +205,7 @@ class SQLiteStore(GroupCommit, EventStore):
         if limit <= 0:
             return [], None
         try:
-            rows = await self._reader.execute_fetchall(_HISTORY, (*history_bounds(after, upto), limit))
+            rows = list(await self._reader.execute_fetchall(_HISTORY, (*history_bounds(after, upto), limit)))
         except sqlite3.Error as e:
             raise _translate(e, self.path) from e
         stamps: dict[str, datetime] = {}
@@ -227,10 +228,11 @@ class SQLiteStore(GroupCommit, EventStore):
             except sqlite3.Error:
                 pass
         try:
-            (head,) = await (await self._reader.execute(_HEAD)).fetchone()
+            row = await (await self._reader.execute(_HEAD)).fetchone()
         except sqlite3.Error as e:
             raise _translate(e, self.path) from e
-        return head
+        assert row is not None  # an aggregate: always one row
+        return row[0]
 
     async def lookup(self, ids: Iterable[str]) -> dict[str, StoredEvent]:
         self._check_open()
