@@ -30,12 +30,9 @@ from pathlib import Path
 
 import asyncpg
 
+from tests.conftest import ROOT, Databases, seconds
 from tracker.store import NewEvent, open_store
 from tracker.store.postgres import CHANNEL, PostgresStore
-
-from .test_store_postgres import Databases
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 class BrokenStore(PostgresStore):
@@ -105,7 +102,7 @@ def _cli_writer(dsn: str, folder: Path, runs: int, acked: dict[str, int], failur
         path = folder / f"cli{n}.jsonl"
         path.write_text("\n".join(lines) + "\n")
         done = subprocess.run([sys.executable, "-m", "tracker", "append", "--json", "--db", dsn, str(path)],
-                              capture_output=True, text=True, timeout=60, cwd=folder)
+                              capture_output=True, text=True, timeout=seconds(60), cwd=folder)
         if done.returncode != 0:
             failures.append(done.stderr)
             return
@@ -139,7 +136,7 @@ async def _run(dsn: str, tmp_path: Path, *, writers: int, count: int, cli_runs: 
                 continue
             if done.done() and after >= await reader.head():
                 break
-            await reader.wait(after, timeout=0.2)
+            await reader.wait(after, timeout=seconds(0.2))
         await done
         for proc, output in zip(procs, outputs, strict=True):
             assert proc.returncode == 0

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import ROOT, append_seeds
 from tracker.core.reports import parse
 from tracker.seeds import seed_files
 from tracker.service import Tracker
 
-ARTICLE = Path(__file__).resolve().parents[1] / "seeds" / "source" / "000_4ca01505c56ca447.txt"
+ARTICLE = ROOT / "seeds" / "source" / "000_4ca01505c56ca447.txt"
 
 
 def load_file(path: Path):
@@ -26,8 +27,7 @@ def load_file(path: Path):
 @pytest.fixture
 async def seeded(tmp_path):
     async with await Tracker.open(str(tmp_path / "seeded.db")) as tracker:
-        for path in seed_files():
-            await tracker.append(load_file(path))
+        await append_seeds(tracker)
         yield tracker
 
 
