@@ -332,7 +332,7 @@ class Fixture:
 
     def messages(self, facts: list[dict[str, Any]]) -> list[str]:
         """What tracker sends a subscriber for these facts appended at the head."""
-        from tracker import protocol
+        from tracker.core import protocol
         return [protocol.event_message("s1", protocol.event_body(self.head + i, RECORDED_AT, e))
                 for i, e in enumerate(facts, start=1)]
 

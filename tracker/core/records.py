@@ -21,7 +21,7 @@ class Record(NamedTuple):
 
     position: int
     recorded_at: datetime
-    event: dict[str, Any]  # the canonical event (tracker.events.canonical)
+    event: dict[str, Any]  # the canonical event (tracker.core.events.canonical)
     known_from: datetime  # reported_on's start of day if given, else recorded_at
 
     @property
