@@ -49,9 +49,9 @@ def table(figures: list[core.Figure]) -> str:
         lines.append((f"{f.name} [{f.size}]", f"{f.value:,.6g} {f.unit}", anchor,
                       "" if f.ratio is None else f"{f.ratio:.3g}", f.target, "yes" if f.met else "NO"))
     widths = [max(len(str(row[i])) for row in [head, *lines]) for i in range(len(head))]
-    out = ["  ".join(str(c).ljust(w) for c, w in zip(head, widths))]
+    out = ["  ".join(str(c).ljust(w) for c, w in zip(head, widths, strict=True))]
     out.append("  ".join("-" * w for w in widths))
-    out += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)) for row in lines]
+    out += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in lines]
     return "\n".join(out)
 
 

@@ -95,7 +95,8 @@ def append_figures(ctx: Context) -> list[Figure]:
                 theirs.append(len(rows) / bare.executemany(path, prepared))
                 del prepared
             ctx.remove(path)
-    batched = rate_figure("batched append, validated, durable", "events/s", f"{s.batched:,} events, {s.batch:,} per batch",
+    batched = rate_figure("batched append, validated, durable", "events/s",
+                          f"{s.batched:,} events, {s.batch:,} per batch",
                           ours, "bare sqlite3 executemany, same schema and indexes", theirs, 100_000, 0.5,
                           notes="tracker: pydantic validation, name resolution, canonical JSON, idempotency, "
                                 "one transaction per batch")
@@ -103,7 +104,7 @@ def append_figures(ctx: Context) -> list[Figure]:
     rows = workload.rows(s.concurrent)
     sample = rows[:min(len(rows), 20_000)]
     ours, theirs = [], []
-    for run in range(s.runs):
+    for _ in range(s.runs):
         settle()
         path = ctx.path("concurrent")
         ours.append((len(rows) - len(split(rows)[0])) / asyncio.run(tracker_concurrent(path, rows, s.clients)))

@@ -9,8 +9,8 @@ import time
 from datetime import timedelta
 
 from tracker.core.projections import PROJECTIONS
-from tracker.service import Tracker
 from tracker.core.timeline import replay as from_scratch
+from tracker.service import Tracker
 
 from .core import Context, Figure, benchmark, median, settle
 from .replay import fixture
@@ -19,7 +19,7 @@ from .workload import DAYS, START
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def measure(path: str, queries: int, seeds: list[int]) -> list[tuple[list[float], float]]:
@@ -43,7 +43,7 @@ async def measure(path: str, queries: int, seeds: list[int]) -> list[tuple[list[
             # the anchor: the same question answered by folding the whole log from scratch
             records = timeline.records()
             started = time.perf_counter()
-            for name, projection in PROJECTIONS.items():
+            for projection in PROJECTIONS.values():
                 from_scratch(records, projection, dates[0])
             out.append((latencies, (time.perf_counter() - started) * 1000))
             del records
@@ -60,10 +60,10 @@ def asof_figures(ctx: Context) -> list[Figure]:
         p99s.append(percentile(latencies, 0.99))
         scratch.append(full)
     p50, p99, anchor = median(p50s), median(p99s), median(scratch)
-    common = dict(unit="ms", size=f"{n:,} events, {q:,} queries", anchor="fold from scratch (timeline.replay)",
-                  anchor_value=round(anchor, 2), durability="in memory, after catch-up", runs=len(p50s),
-                  notes="each query: territory, arsenal and deployments as of one random date; "
-                        "one catch-up of the timeline (as a starting server), then one set of queries per run")
+    common = {"unit": "ms", "size": f"{n:,} events, {q:,} queries", "anchor": "fold from scratch (timeline.replay)",
+                  "anchor_value": round(anchor, 2), "durability": "in memory, after catch-up", "runs": len(p50s),
+                  "notes": "each query: territory, arsenal and deployments as of one random date; "
+                        "one catch-up of the timeline (as a starting server), then one set of queries per run"}
     return [Figure("state as of a random date, p50", round(p50, 3), ratio=round(p50 / anchor, 5),
                    target="<= 5 ms", met=p50 <= 5, **common),
             Figure("state as of a random date, p99", round(p99, 3), ratio=round(p99 / anchor, 5),

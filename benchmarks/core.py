@@ -101,7 +101,7 @@ def rate_figure(name: str, unit: str, size: str, ours: list[float], anchor: str 
     """A throughput figure: the median of each side, the median of the per-run ratios."""
     value = median(ours)
     anchor_value = median(theirs) if theirs else None
-    ratio = median([a / b for a, b in zip(ours, theirs)]) if theirs else None
+    ratio = median([a / b for a, b in zip(ours, theirs, strict=True)]) if theirs else None
     goals, met = [], True
     if minimum is not None:
         goals.append(f">= {minimum:,.0f} {unit}")

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import resource
 import shutil
 import signal
@@ -38,7 +37,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +45,7 @@ import orjson
 
 from .core import Context, Figure, benchmark, median, rate_figure, settle
 
-RECORDED_AT = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc).isoformat(timespec="microseconds")
+RECORDED_AT = datetime(2024, 5, 1, 12, 0, tzinfo=UTC).isoformat(timespec="microseconds")
 
 
 @dataclass
@@ -222,7 +221,7 @@ async def clients_main(spec: dict[str, Any]) -> dict[str, Any]:
     sent_at: list[float] = []
     started = time.perf_counter()
     sent = 0
-    for request, count in zip(requests, counts):
+    for request, count in zip(requests, counts, strict=True):
         if mode == "latency":
             while d.everyone < sent:
                 d.moved.clear()
@@ -333,7 +332,7 @@ class Fixture:
 
     def messages(self, facts: list[dict[str, Any]]) -> list[str]:
         """What tracker sends a subscriber for these facts appended at the head."""
-        from tracker import protocol
+        from tracker.core import protocol
         return [protocol.event_message("s1", protocol.event_body(self.head + i, RECORDED_AT, e))
                 for i, e in enumerate(facts, start=1)]
 
@@ -384,7 +383,7 @@ def latency_figures(ctx: Context) -> list[Figure]:
             _check(result, f"latency, {side}")
             (ours if side == "tracker" else theirs).append(result)
     p99, anchor = median([r["p99"] for r in ours]), median([r["p99"] for r in theirs])
-    ratio = median([a["p99"] / b["p99"] for a, b in zip(ours, theirs)])
+    ratio = median([a["p99"] / b["p99"] for a, b in zip(ours, theirs, strict=True)])
     extra = {side: {k: round(median([r[k] for r in rs]), 2) for k in ("p50", "p99", "max", "all_have_it_p50")}
              for side, rs in (("tracker", ours), ("bare", theirs))}
     return [Figure(f"append-to-delivered latency p99 ({s.latency_subscribers:,} websocket subscribers)",

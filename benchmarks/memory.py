@@ -18,9 +18,10 @@ def peak_mib() -> float:
     """This process's peak RSS. VmHWM belongs to the process image, so unlike getrusage's
     ru_maxrss it does not carry the parent's peak across fork and exec."""
     try:
-        for line in open("/proc/self/status"):
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
@@ -60,7 +61,8 @@ def memory_figures(ctx: Context) -> list[Figure]:
                    f"{large_n:,} vs {small_n:,} events", f"the same replay of {small_n:,} events",
                    round(median(smalls), 1), round(ratio, 3), "<= 1.5 x anchor", ratio <= 1.5,
                    durability="read-only (log written WAL synchronous=FULL)", runs=len(ratios),
-                   notes=f"Tracker.replay() in a fresh process; the interpreter with tracker imported: {baseline:.0f} MiB")]
+                   notes="Tracker.replay() in a fresh process; "
+                         f"the interpreter with tracker imported: {baseline:.0f} MiB")]
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ concurrent clients (group commit: what tracker offers a caller with one event to
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from typing import Any
 
@@ -149,7 +148,7 @@ def peer_figures(ctx: Context) -> list[Figure]:
     single = workload.rows(max(s.peer_single, 2 * s.clients))
     facts = len(split(single)[1])
     ours, theirs = [], []
-    for run in range(s.runs):
+    for _ in range(s.runs):
         settle()
         mine = ctx.path("peer-one-ours")
         ours.append(facts / asyncio.run(tracker_concurrent(mine, single, s.clients)))

@@ -105,9 +105,7 @@ def raw_events(n: int, seed: int = 7) -> Iterator[dict[str, Any]]:
                                  "reported_on": reported.isoformat(), "sources": [_source(rng, day)]}
         if kind == "CityCaptured":
             event.update(place=place, captured_by=world.actor(actor), captured_from=world.actor(other))
-        elif kind == "AssaultLaunched":
-            event.update(place=place, attacker=world.actor(actor), defender=world.actor(other))
-        elif kind == "AssaultRepelled":
+        elif kind == "AssaultLaunched" or kind == "AssaultRepelled":
             event.update(place=place, attacker=world.actor(actor), defender=world.actor(other))
         elif kind == "AssetSeized":
             asset, unit = rng.choice(ASSETS)

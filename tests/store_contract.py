@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from tests.conftest import seconds
 from tracker.core.errors import IdConflict, InputError, LogNotEmpty, PositionConflict, StoreUnavailable
 from tracker.store import EventStore, NewEvent, StoredEvent
 
@@ -230,12 +231,12 @@ class StoreContract:
         sizes = [1 + (w % 4) for w in range(100)]
         results = await asyncio.gather(*(store.append([ev(f"g{w}-{i}") for i in range(n)])
                                          for w, n in enumerate(sizes)))
-        for positions, n in zip(results, sizes):
+        for positions, n in zip(results, sizes, strict=True):
             assert positions == list(range(positions[0], positions[0] + n))
         rows = await store.read()
         assert [r.position for r in rows] == list(range(1, sum(sizes) + 1))
         by_id = {r.id: r.position for r in rows}
-        for w, (positions, n) in enumerate(zip(results, sizes)):
+        for w, (positions, n) in enumerate(zip(results, sizes, strict=True)):
             assert [by_id[ev(f"g{w}-{i}").id] for i in range(n)] == positions
         stamps = [r.recorded_at for r in rows]
         assert stamps == sorted(stamps)
@@ -290,8 +291,8 @@ class StoreContract:
 
     async def test_wait_wakes_on_append(self, store):
         loop = asyncio.get_running_loop()
-        waiter = asyncio.create_task(store.wait(0, timeout=5))
-        await asyncio.sleep(0.05)
+        waiter = asyncio.create_task(store.wait(0, timeout=seconds(5)))
+        await asyncio.sleep(seconds(0.05))
         started = loop.time()
         await store.append([ev(1)])
         assert await waiter == 1
@@ -299,7 +300,7 @@ class StoreContract:
 
     async def test_wait_returns_at_once_when_behind(self, store):
         await store.append([ev(1), ev(2)])
-        assert await asyncio.wait_for(store.wait(1, timeout=5), 1) == 2
+        assert await asyncio.wait_for(store.wait(1, timeout=seconds(5)), 1) == 2
 
     async def test_wait_times_out_with_the_head(self, store):
         await store.append([ev(1)])
@@ -311,8 +312,8 @@ class StoreContract:
     async def test_wait_sees_appends_through_another_store_object(self, store):
         other = await self.open_again(store)
         try:
-            waiter = asyncio.create_task(store.wait(0, timeout=5))
-            await asyncio.sleep(0.05)
+            waiter = asyncio.create_task(store.wait(0, timeout=seconds(5)))
+            await asyncio.sleep(seconds(0.05))
             await other.append([ev(1)])
             assert await asyncio.wait_for(waiter, 1.5) == 1
         finally:

@@ -7,7 +7,6 @@ the one or two subprocesses they exercise, not for seeding.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 import os
 import re
 import shutil
@@ -16,6 +15,7 @@ import subprocess
 import sys
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest

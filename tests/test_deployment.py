@@ -7,11 +7,10 @@ scale-out itself is tested with real processes in tests/test_pg_nodes.py.)
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import ROOT
 
 
 def test_compose_runs_two_nodes_on_one_postgres_with_health_checks():

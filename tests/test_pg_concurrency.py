@@ -18,25 +18,21 @@ Needs TRACKER_TEST_PG_DSN, as tests/test_store_postgres.py.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import random
 import subprocess
 import sys
 import textwrap
 import threading
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
 import asyncpg
-import pytest
 
+from tests.conftest import ROOT, Databases, seconds
 from tracker.store import NewEvent, open_store
 from tracker.store.postgres import CHANNEL, PostgresStore
-
-from .test_store_postgres import Databases
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 class BrokenStore(PostgresStore):
@@ -53,7 +49,7 @@ class BrokenStore(PostgresStore):
                 await conn.executemany(
                     "INSERT INTO tracker_events (position, id, recorded_at, type, data) "
                     "VALUES ($1, $2, clock_timestamp(), $3, $4)",
-                    [(p, e.id, e.type, e.data) for p, e in zip(positions, events)])
+                    [(p, e.id, e.type, e.data) for p, e in zip(positions, events, strict=True)])
                 await asyncio.sleep(random.uniform(0, 0.01))  # some work between numbering and commit
                 await conn.execute(f"SELECT pg_notify('{CHANNEL}', '')")
             return positions
@@ -106,12 +102,12 @@ def _cli_writer(dsn: str, folder: Path, runs: int, acked: dict[str, int], failur
         path = folder / f"cli{n}.jsonl"
         path.write_text("\n".join(lines) + "\n")
         done = subprocess.run([sys.executable, "-m", "tracker", "append", "--json", "--db", dsn, str(path)],
-                              capture_output=True, text=True, timeout=60, cwd=folder)
+                              capture_output=True, text=True, timeout=seconds(60), cwd=folder)
         if done.returncode != 0:
             failures.append(done.stderr)
             return
         result = json.loads(done.stdout)
-        acked.update(zip(result["ids"], result["positions"]))
+        acked.update(zip(result["ids"], result["positions"], strict=True))
 
 
 async def _run(dsn: str, tmp_path: Path, *, writers: int, count: int, cli_runs: int, broken: bool):
@@ -140,9 +136,9 @@ async def _run(dsn: str, tmp_path: Path, *, writers: int, count: int, cli_runs: 
                 continue
             if done.done() and after >= await reader.head():
                 break
-            await reader.wait(after, timeout=0.2)
+            await reader.wait(after, timeout=seconds(0.2))
         await done
-        for proc, output in zip(procs, outputs):
+        for proc, output in zip(procs, outputs, strict=True):
             assert proc.returncode == 0
             for line in output.result()[0].splitlines():
                 ident, position = line.split()
@@ -170,10 +166,10 @@ async def test_concurrent_writers_and_a_tailing_reader_miss_nothing(tmp_path):
     assert seen == positions, "the tailing reader saw every position exactly once, in order"
     # the writers' commits did interleave: no writer's events form one block
     owners = [json.loads(r.data).get("writer", "cli") for r in stored]
-    switches = sum(a != b for a, b in zip(owners, owners[1:]))
+    switches = sum(a != b for a, b in itertools.pairwise(owners))
     assert switches > 100
-    cli_at = [p for p, owner in zip(positions, owners) if owner == "cli"]
-    assert min(cli_at) < max(p for p, owner in zip(positions, owners) if owner != "cli"), \
+    cli_at = [p for p, owner in zip(positions, owners, strict=True) if owner == "cli"]
+    assert min(cli_at) < max(p for p, owner in zip(positions, owners, strict=True) if owner != "cli"), \
         "the CLI's appends ran among the other writers'"
 
 

@@ -139,7 +139,8 @@ class TestTerritory:
         assert one("territory", log)["contested_by"] == ["peshmerga"]
 
     def test_another_report_of_the_same_hold_keeps_the_earlier_since(self):
-        place = one("territory", [captured(1, "mosul", "isis", "2014-06-10"), captured(2, "mosul", "isis", "2014-06-12")])
+        place = one("territory", [captured(1, "mosul", "isis", "2014-06-10"),
+                                  captured(2, "mosul", "isis", "2014-06-12")])
         assert place["since"] == "2014-06-10" and len(place["history"]) == 1
 
     def test_a_late_june_capture_does_not_override_a_july_recapture(self):
@@ -249,7 +250,8 @@ class TestArsenal:
         assert (r["resource"], r["share_percent"], r["output"], r["at_least"]) == ("Crude Oil", 10.0, None, [])
 
     def test_a_resource_level_for_one_place_is_kept_apart(self):
-        log = [registered(1, MOSUL), rec(2, "ResourceControlled", actor="isis", resource="crude oil", share_percent=5.0),
+        log = [registered(1, MOSUL),
+               rec(2, "ResourceControlled", actor="isis", resource="crude oil", share_percent=5.0),
                rec(3, "ResourceControlled", actor="isis", resource="crude oil", place="mosul", share_percent=60.0)]
         [actor] = render("arsenal", log)
         assert [(r["place"], r["place_name"], r["share_percent"]) for r in actor["resources"]] == \

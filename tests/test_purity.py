@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import ROOT, seconds
+
 PACKAGE = ROOT / "tracker"
 CORE = PACKAGE / "core"
 
@@ -182,5 +183,6 @@ def test_importing_the_core_loads_no_io_module():
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
             "{'asyncio', 'sqlite3', 'aiosqlite', 'asyncpg', 'websockets', 'structlog'} "
             "or m.startswith(('tracker.store', 'tracker.server', 'tracker.service'))); print(','.join(bad))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT,
+                         timeout=seconds(60))
     assert out.stdout.strip() == "", f"importing the core loaded {out.stdout.strip()}"

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.client import ClientProtocol
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.frames import Close
 from websockets.protocol import State
 from websockets.uri import parse_uri
@@ -249,7 +249,7 @@ async def test_updates_applied_to_a_snapshot_equal_a_fresh_query(db):
             while True:
                 try:
                     message = await sub.recv(timeout=0.3)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     break
                 assert message["type"] == "update" and message["position"] <= head
                 view, state = held[message["subscription"]]

@@ -6,14 +6,11 @@ interfaces."""
 from __future__ import annotations
 
 import asyncio
-import json
-from datetime import UTC, datetime
 
 import pytest
 
 from tests.test_server import capture, client, db, http, seeded_file, server  # noqa: F401 (fixtures)
 from tracker.core.protocol import FIELDS
-from tracker.server.hub import Hub
 from tracker.server.http import PARAMS
 
 HEAD = 33  # the seeded log

@@ -22,14 +22,14 @@ from . import __version__
 from .core.batch import Item
 from .core.dates import parse_as_of, parse_known_at
 from .core.errors import InputError, TrackerError, ValidationFailed
-from .logs import configure
 from .core.projections import PROJECTIONS
 from .core.reports import parse
-from .seeds import seed_files
-from .service import Tracker
-from .store import resolve_url
 from .core.summary import summarize, when
 from .core.tables import render_state, table
+from .logs import configure
+from .seeds import seed_files
+from .service import Tracker
+from .store import StoredEvent, resolve_url
 
 
 def _common(defaults: bool) -> argparse.ArgumentParser:
@@ -37,7 +37,7 @@ def _common(defaults: bool) -> argparse.ArgumentParser:
     argparse copies a subparser's defaults over the namespace, so `tracker --db X state`
     would otherwise lose X."""
     common = argparse.ArgumentParser(add_help=False)
-    unset = {} if defaults else {"default": argparse.SUPPRESS}
+    unset: dict[str, Any] = {} if defaults else {"default": argparse.SUPPRESS}
     common.add_argument("--db", help="the store: a SQLite file path (default ./tracker.db, or $TRACKER_DB)", **unset)
     common.add_argument("--log-json", action="store_true", help="logs as JSON lines on stderr", **unset)
     common.add_argument("-v", "--verbose", action="store_true", help="log what happens (info level)", **unset)
@@ -168,7 +168,7 @@ async def _run(args: argparse.Namespace) -> int:
     raise AssertionError(args.command)
 
 
-def _read_export(name: str) -> list:
+def _read_export(name: str) -> list[StoredEvent]:
     from .transfer import parse_export
 
     try:
@@ -180,7 +180,7 @@ def _read_export(name: str) -> list:
     return parse_export(text, "<stdin>" if name == "-" else name)
 
 
-async def _transfer(tracker: Tracker, args: argparse.Namespace, records: list | None) -> int:
+async def _transfer(tracker: Tracker, args: argparse.Namespace, records: list[StoredEvent] | None) -> int:
     from .transfer import digest, export
 
     store = tracker.store
@@ -199,6 +199,7 @@ async def _transfer(tracker: Tracker, args: argparse.Namespace, records: list | 
             await export(store, sys.stdout.write)
         return 0
     if args.command == "import":
+        assert records is not None  # read before the store was opened
         count = await store.import_events(records)
         print(f"imported {count} events into {store.url}; log head at {await store.head()}")
         return 0

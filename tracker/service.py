@@ -20,13 +20,13 @@ import structlog
 from .core.batch import Item, Prepared, paused_gc, prepare, retract_targets
 from .core.catalog import Catalog
 from .core.dates import utc_now
-from .core.events import REGISTRATIONS
 from .core.errors import BadQuery
+from .core.events import REGISTRATIONS
 from .core.fold import Fold
 from .core.projections import PROJECTIONS, State
 from .core.records import Record, decode_many, knowledge_time
-from .store import EventStore, NewEvent, open_store
 from .core.timeline import Timeline, order, today
+from .store import EventStore, NewEvent, open_store
 
 # Decoded records are folded this many at a time: a small batch of fresh dicts stays in the CPU's
 # caches between decode and fold (measured: 200-1,000 decode ~1.5x faster than 20,000 at once).

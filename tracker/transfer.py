@@ -83,7 +83,8 @@ def parse_export(text: str, name: str) -> list[StoredEvent]:
                                 "an import takes a whole log: positions 1, 2, 3, ... without a gap"))
             continue
         if records and at < records[-1].recorded_at:
-            issues.append(Issue(where, "recorded_at", "earlier than the record before it; a log's times never decrease"))
+            issues.append(Issue(where, "recorded_at",
+                                "earlier than the record before it; a log's times never decrease"))
             continue
         records.append(StoredEvent(position, ident, at.astimezone(UTC), event["type"], orjson.dumps(event).decode()))
     if issues:

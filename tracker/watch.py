@@ -52,7 +52,8 @@ async def watch(options: WatchOptions, out: Callable[[str], None] = print) -> in
         try:
             async with connect(options.url, open_timeout=10, max_size=None) as ws:
                 delay = 0.5
-                await ws.send(orjson.dumps({"op": "subscribe", "stream": "events", "after": last, "ref": "events"}).decode())
+                await ws.send(orjson.dumps({"op": "subscribe", "stream": "events", "after": last,
+                                            "ref": "events"}).decode())
                 if options.projection:
                     await ws.send(orjson.dumps({"op": "subscribe", "projection": options.projection,
                                                 "as_of": options.as_of, "known_at": options.known_at,
@@ -79,11 +80,12 @@ async def watch(options: WatchOptions, out: Callable[[str], None] = print) -> in
                             out(_snapshot_text(state))
                     elif kind == "update" and state is not None:
                         projection = PROJECTIONS[message["projection"]]
-                        state = apply_update(projection, state, message["changed"], message["removed"], message["position"])
+                        state = apply_update(projection, state, message["changed"], message["removed"],
+                                             message["position"])
                         if not options.json:
                             for line in _update_lines(message):
                                 out(line)
-        except (OSError, ConnectionClosed, asyncio.TimeoutError) as e:
+        except (TimeoutError, OSError, ConnectionClosed) as e:
             if not options.reconnect:
                 raise StoreUnavailable(f"lost the server at {options.url}: {e}") from None
             print(f"tracker watch: {_why(e)}; reconnecting in {delay:.1f} s from position {last}",
@@ -91,7 +93,8 @@ async def watch(options: WatchOptions, out: Callable[[str], None] = print) -> in
             await asyncio.sleep(delay * (1 + random.random() / 4))
             delay = min(delay * 2, 10.0)
         except InvalidURI:
-            raise InputError(f"--url: {options.url!r} is not a websocket URL; for example ws://127.0.0.1:8765/ws") from None
+            raise InputError(f"--url: {options.url!r} is not a websocket URL; "
+                             "for example ws://127.0.0.1:8765/ws") from None
         except InvalidHandshake as e:
             raise ServerRefused(f"{options.url} refused the websocket: {e}") from None
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import date
-from typing import Annotated, Any, ClassVar, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, TypeAdapter, field_validator
 
@@ -321,9 +321,7 @@ REFERENCE_FIELDS: dict[str, tuple[str, ...]] = {
     t: tuple(f for f in EVENT_TYPES[t].model_fields if f not in Event.model_fields) for t in sorted(REGISTRATIONS)}
 
 AnyEvent = Annotated[
-    Union[CityCaptured, AssaultLaunched, AssaultRepelled, AssetSeized, ForcesDeployed, ForcesWithdrawn,
-          CiviliansDisplaced, AttackCarriedOut, ResourceControlled, ActorRegistered, PlaceRegistered,
-          EventRetracted],
+    CityCaptured | AssaultLaunched | AssaultRepelled | AssetSeized | ForcesDeployed | ForcesWithdrawn | CiviliansDisplaced | AttackCarriedOut | ResourceControlled | ActorRegistered | PlaceRegistered | EventRetracted,
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(AnyEvent)

@@ -152,7 +152,8 @@ def _unsubscribe(op: str, ref: Any, body: dict[str, Any]) -> Request:
     check_fields(body, FIELDS[op], f"op '{op}'", ref=ref)
     subscription = body.get("subscription")
     if not isinstance(subscription, str):
-        raise ProtocolError("bad_request", "unsubscribe needs the 'subscription' id its subscribe was acknowledged with",
+        raise ProtocolError("bad_request",
+                            "unsubscribe needs the 'subscription' id its subscribe was acknowledged with",
                             ref=ref, field="subscription")
     return Request(op, ref, body, subscription=subscription)
 
@@ -279,7 +280,7 @@ def diff(projection: Projection, old: dict[str, Any], new: dict[str, Any]) -> tu
     before = {key(e): e for e in old[projection.collection]}
     after = {key(e): e for e in new[collection]}
     changed = [e for k, e in after.items() if before.get(k) != e]
-    removed = [dict(zip(projection.key_fields, k)) for k in before if k not in after]
+    removed = [dict(zip(projection.key_fields, k, strict=True)) for k in before if k not in after]
     return changed, removed
 
 

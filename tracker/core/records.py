@@ -6,8 +6,8 @@ model validation: that is the replay fast path.
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from collections.abc import Iterable
+from datetime import date, datetime
 from typing import Any, NamedTuple
 
 import orjson

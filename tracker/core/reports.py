@@ -78,7 +78,7 @@ def _jsonl(text: str, name: str) -> list[Item]:
             continue
         size = len(line.encode())
         if isinstance(data, dict) and "events" in data:
-            found = _expand(data, where, lambda i: f"{where} (events[{i}])", issues)
+            found = _expand(data, where, lambda i, where=where: f"{where} (events[{i}])", issues)
             items += [Item(w, d, None) for w, d in found]
         else:
             items.append(Item(where, data, size))
@@ -91,13 +91,14 @@ def _json(text: str, name: str) -> list[Item]:
     try:
         data = _loads(text)
     except json.JSONDecodeError as e:
-        raise ValidationFailed([Issue(f"{name}:{e.lineno}", None, f"malformed JSON: {e.msg} at column {e.colno}")]) from None
-    start = _WS.match(text).end()
+        issue = Issue(f"{name}:{e.lineno}", None, f"malformed JSON: {e.msg} at column {e.colno}")
+        raise ValidationFailed([issue]) from None
+    start = _skip_ws(text, 0)
     line = lambda offset: text.count("\n", 0, offset) + 1  # noqa: E731
     issues: list[Issue] = []
     if isinstance(data, list):
         offsets = _array_offsets(text, start)
-        items = [Item(f"{name}:{line(o)}", d) for o, d in zip(offsets, data)]
+        items = [Item(f"{name}:{line(o)}", d) for o, d in zip(offsets, data, strict=True)]
     elif isinstance(data, dict) and "events" in data:
         member = _member_offset(text, start, "events")
         offsets = _array_offsets(text, member) if member is not None and text[member] == "[" else []
@@ -125,16 +126,16 @@ def _yaml(text: str, name: str) -> list[Item]:
         raise ValidationFailed([Issue(where, None, f"malformed YAML: {reason}")]) from None
     except RecursionError:
         raise ValidationFailed([Issue(name, None, "malformed YAML: nested too deeply")]) from None
-    if data is None:
+    if node is None or data is None:
         return []
     issues: list[Issue] = []
     if isinstance(data, list):
-        items = [Item(f"{name}:{n.start_mark.line + 1}", d) for n, d in zip(node.value, data)]
+        items = [Item(f"{name}:{n.start_mark.line + 1}", d) for n, d in zip(node.value, data, strict=True)]
     elif isinstance(data, dict) and "events" in data:
         events_node = next((v for k, v in node.value if k.value == "events"), None)
         lines = [n.start_mark.line + 1 for n in events_node.value] if isinstance(events_node, yaml.SequenceNode) else []
-        where = lambda i: f"{name}:{lines[i]} (events[{i}])" if i < len(lines) else f"{name} (events[{i}])"  # noqa: E731
-        items = [Item(w, d) for w, d in _expand(data, f"{name}:{node.start_mark.line + 1}", where, issues)]
+        event_at = lambda i: f"{name}:{lines[i]} (events[{i}])" if i < len(lines) else f"{name} (events[{i}])"  # noqa: E731
+        items = [Item(w, d) for w, d in _expand(data, f"{name}:{node.start_mark.line + 1}", event_at, issues)]
     else:
         items = [Item(f"{name}:{node.start_mark.line + 1}", data)]
     if issues:
@@ -167,32 +168,39 @@ def _expand(report: dict[str, Any], where: str, where_event, issues: list[Issue]
     return out
 
 
+def _skip_ws(text: str, at: int) -> int:
+    """The offset of the first character at or after `at` that is not JSON whitespace."""
+    match = _WS.match(text, at)
+    assert match is not None  # the pattern matches the empty string, so it always matches
+    return match.end()
+
+
 def _array_offsets(text: str, start: int) -> list[int]:
     """Where each element of the JSON array opening at `start` begins (the text parses)."""
     offsets: list[int] = []
-    at = _WS.match(text, start + 1).end()
+    at = _skip_ws(text, start + 1)
     if text[at] == "]":
         return offsets
     while True:
         offsets.append(at)
         _, at = _DECODER.raw_decode(text, at)
-        at = _WS.match(text, at).end()
+        at = _skip_ws(text, at)
         if text[at] != ",":
             return offsets
-        at = _WS.match(text, at + 1).end()
+        at = _skip_ws(text, at + 1)
 
 
 def _member_offset(text: str, start: int, key: str) -> int | None:
     """Where the value of `key` in the JSON object opening at `start` begins."""
-    at = _WS.match(text, start + 1).end()
+    at = _skip_ws(text, start + 1)
     while text[at] != "}":
         name, at = _DECODER.raw_decode(text, at)
-        at = _WS.match(text, at).end() + 1  # past ':'
-        at = _WS.match(text, at).end()
+        at = _skip_ws(text, at) + 1  # past ':'
+        at = _skip_ws(text, at)
         if name == key:
             return at
         _, at = _DECODER.raw_decode(text, at)
-        at = _WS.match(text, at).end()
+        at = _skip_ws(text, at)
         if text[at] == ",":
-            at = _WS.match(text, at + 1).end()
+            at = _skip_ws(text, at + 1)
     return None

@@ -76,9 +76,15 @@ async def run(tracker: Tracker, settings: Settings,
     check(settings)
     loop = asyncio.get_running_loop()
     stop = stop or loop.create_future()
+    stopping = stop  # not optional: what the signal handler resolves
+
+    def on_signal(s: signal.Signals) -> None:
+        if not stopping.done():
+            stopping.set_result(s)
+
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
-            loop.add_signal_handler(sig, lambda s=sig: stop.done() or stop.set_result(s))
+            loop.add_signal_handler(sig, on_signal, sig)
         except (NotImplementedError, RuntimeError):  # not the main thread, or not POSIX
             pass
     hub = Hub(tracker, ring=settings.ring)

@@ -6,7 +6,9 @@ from ..core.errors import StoreUnavailable
 from .base import EventStore, HistoryKey, NewEvent, StoredEvent
 from .url import StoreURL, parse_store_url, resolve_url
 
-__all__ = ["EventStore", "HistoryKey", "NewEvent", "StoredEvent", "StoreURL", "open_store", "parse_store_url", "resolve_url"]
+__all__ = [
+    "EventStore", "HistoryKey", "NewEvent", "StoreURL", "StoredEvent", "open_store", "parse_store_url", "resolve_url",
+]
 
 
 async def open_store(url: str) -> EventStore:

@@ -45,7 +45,8 @@ class GroupCommit:
 
     def take(self) -> list[Request]:
         """The next group: queued requests in order, up to GROUP_EVENTS events."""
-        group, size = [], 0
+        group: list[Request] = []
+        size = 0
         while self._queue and (not group or size + len(self._queue[0].events) <= GROUP_EVENTS):
             request = self._queue.pop(0)
             group.append(request)
@@ -63,7 +64,8 @@ def answer(group: list[Request]) -> None:
             request.future.set_result(request.outcome or [])
 
 
-def plan(request: Request, head: int, stored: dict[str, tuple[int, str]]) -> tuple[list[int], list[tuple[int, NewEvent]]]:
+def plan(request: Request, head: int,
+         stored: dict[str, tuple[int, str]]) -> tuple[list[int], list[tuple[int, NewEvent]]]:
     """One caller's batch, as if it ran alone after `head`, given every id stored so far
     (the log's and the earlier requests' of this group): its positions and what is new.
     Raises IdConflict for an id stored with other data, PositionConflict for a stale

@@ -35,9 +35,9 @@ import logging
 from collections.abc import Iterable, Sequence
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
-from ..core.errors import (ConflictError, InputError, LogNotEmpty, SchemaVersionError,
-                      StoreUnavailable, TrackerError)
+from ..core.errors import ConflictError, InputError, LogNotEmpty, SchemaVersionError, StoreUnavailable, TrackerError
 from .base import EventStore, HistoryKey, NewEvent, StoredEvent, check_import, history_bounds
 from .group import GroupCommit, Request, answer, plan
 from .url import parse_store_url
@@ -101,7 +101,8 @@ _LAST = ("SELECT (SELECT position FROM tracker_events ORDER BY position DESC LIM
          "GREATEST(clock_timestamp(), (SELECT recorded_at FROM tracker_events ORDER BY position DESC LIMIT 1))")
 _LOOKUP = f"SELECT {_COLUMNS} FROM tracker_events WHERE id = ANY($1::text[])"
 _INSERT = (f"INSERT INTO tracker_events ({_COLUMNS}) "
-           "SELECT p, i, $5::timestamptz, t, d FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS u(p, i, t, d)")
+           "SELECT p, i, $5::timestamptz, t, d "
+           "FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS u(p, i, t, d)")
 _HEAD = "SELECT COALESCE(MAX(position), 0) FROM tracker_events"
 # An index scan of tracker_events_by_history from the bound, in index order: no sort.
 _HISTORY = (f"SELECT {_COLUMNS}, history_key FROM tracker_events WHERE (history_key, position) > ($1, $2) "
@@ -218,7 +219,7 @@ class PostgresStore(GroupCommit, EventStore):
             return result
         raise AssertionError("unreachable")
 
-    async def _release(self, conn: asyncpg.Connection) -> None:
+    async def _release(self, conn: PoolConnectionProxy) -> None:
         try:
             await self._pool.release(conn)
         except Exception:  # its reset failed: the pool has dropped it and will connect anew
@@ -269,7 +270,9 @@ class PostgresStore(GroupCommit, EventStore):
         await conn.execute(f"BEGIN; SELECT pg_advisory_xact_lock({APPEND_LOCK})")
         try:
             # A statement after the lock: its snapshot sees every earlier append committed.
-            last, stamp = await conn.fetchrow(_LAST)
+            row = await conn.fetchrow(_LAST)
+            assert row is not None  # an aggregate: always one row
+            last, stamp = row
             head = last or 0
             ids = list({e.id for request in group for e in request.events})
             stored = {r["id"]: (r["position"], r["data"]) for r in await conn.fetch(_LOOKUP, ids)} if ids else {}
@@ -407,7 +410,7 @@ class PostgresStore(GroupCommit, EventStore):
             try:
                 conn = await asyncpg.connect(self.dsn, timeout=CONNECT_TIMEOUT_S)
                 dropped = asyncio.Event()
-                conn.add_termination_listener(lambda _conn: dropped.set())
+                conn.add_termination_listener(lambda _conn, dropped=dropped: dropped.set())
                 await conn.add_listener(CHANNEL, lambda *_: self._wake())
                 self._wake()  # whatever was appended while not listening: waiters look again
                 while not self._closed and not conn.is_closed():
@@ -452,7 +455,7 @@ class PostgresStore(GroupCommit, EventStore):
             self._pool.terminate()
 
 
-def _terminate(conn: asyncpg.Connection) -> None:
+def _terminate(conn: asyncpg.Connection | PoolConnectionProxy) -> None:
     try:
         conn.terminate()
     except Exception:  # released already, or closed

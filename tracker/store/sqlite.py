@@ -23,6 +23,7 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
@@ -65,7 +66,7 @@ _CHUNK = 500  # ids per IN (...) query, well under SQLite's variable limit
 BUSY_TIMEOUT_S = 30.0
 
 
-def _row(row: tuple) -> StoredEvent:
+def _row(row: Sequence[Any]) -> StoredEvent:
     return StoredEvent(row[0], row[1], datetime.fromisoformat(row[2]), row[3], row[4])
 
 
@@ -164,7 +165,7 @@ class SQLiteStore(GroupCommit, EventStore):
                     request.outcome = _translate(e, self.path) if isinstance(e, sqlite3.Error) else e
                     continue
                 db.execute("RELEASE request")
-                for event, position in zip(request.events, positions):
+                for event, position in zip(request.events, positions, strict=True):
                     if position > head and event.id not in fresh:
                         fresh[event.id] = (position, event.data)
                 head = max([head, *positions])
@@ -209,7 +210,7 @@ class SQLiteStore(GroupCommit, EventStore):
         if limit <= 0:
             return [], None
         try:
-            rows = await self._reader.execute_fetchall(_HISTORY, (*history_bounds(after, upto), limit))
+            rows = list(await self._reader.execute_fetchall(_HISTORY, (*history_bounds(after, upto), limit)))
         except sqlite3.Error as e:
             raise _translate(e, self.path) from e
         stamps: dict[str, datetime] = {}
@@ -232,10 +233,11 @@ class SQLiteStore(GroupCommit, EventStore):
             except sqlite3.Error:
                 pass
         try:
-            (head,) = await (await self._reader.execute(_HEAD)).fetchone()
+            row = await (await self._reader.execute(_HEAD)).fetchone()
         except sqlite3.Error as e:
             raise _translate(e, self.path) from e
-        return head
+        assert row is not None  # an aggregate: always one row
+        return row[0]
 
     async def lookup(self, ids: Iterable[str]) -> dict[str, StoredEvent]:
         self._check_open()

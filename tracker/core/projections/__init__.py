@@ -9,4 +9,4 @@ from .territory import Territory
 
 PROJECTIONS: dict[str, Projection] = {p.name: p for p in (Territory(), Arsenal(), Deployments())}
 
-__all__ = ["PROJECTIONS", "Pending", "Projection", "State", "Arsenal", "Deployments", "Territory"]
+__all__ = ["PROJECTIONS", "Arsenal", "Deployments", "Pending", "Projection", "State", "Territory"]

@@ -7,7 +7,7 @@ changes. So a checkpoint is a shallow `dict(state)` copy, cheap whatever the his
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 from ..catalog import Catalog
 from ..records import Record
@@ -27,7 +27,7 @@ class Projection:
     name: str = ""
     collection: str = ""  # the key of the rendered list: "places", "actors", "deployments"
     key_fields: tuple[str, ...] = ()  # the fields that identify a rendered entry
-    handlers: dict[str, Handler] = {}
+    handlers: ClassVar[dict[str, Handler]] = {}
 
     def state_key(self, event: dict[str, Any]) -> Any:
         """The state entry that the event's handler reads and writes."""
