@@ -104,7 +104,8 @@ def without(record: dict, key: str) -> dict:
 
 BAD_RECORDS = [  # (case, the bad record, its field, a phrase of the reason)
     ("malformed JSON", '{"type": "CityCaptured", "occurred_on": "2014-06-10",', None, "malformed JSON"),
-    ("unknown type", capture(type="CityCapture"), "type", "unknown event type 'CityCapture' (did you mean 'CityCaptured'?)"),
+    ("unknown type", capture(type="CityCapture"), "type",
+     "unknown event type 'CityCapture' (did you mean 'CityCaptured'?)"),
     ("missing field", without(capture(), "captured_by"), "captured_by", "required field is missing"),
     ("extra field", capture(captured_at="2014-06-10"), "captured_at", "unknown field for CityCaptured"),
     ("negative quantity", {"type": "AssetSeized", "occurred_on": "2014-06-10", "actor": "isis", "asset": "Humvee",
@@ -122,7 +123,8 @@ BAD_RECORDS = [  # (case, the bad record, its field, a phrase of the reason)
     ("reported before it occurred", capture(occurred_on="2014-06-10", reported_on="2014-06-09"), "reported_on",
      "2014-06-09 is before occurred_on 2014-06-10"),
     ("no source", capture(sources=[]), "sources", "at least 1 item"),
-    ("source without publisher", capture(sources=[{"title": "x"}]), "sources[0].publisher", "required field is missing"),
+    ("source without publisher", capture(sources=[{"title": "x"}]), "sources[0].publisher",
+     "required field is missing"),
     ("unknown place", capture(place="Mosull"), "place", "unknown place 'Mosull' (did you mean 'mosul'?)"),
     ("unknown actor", capture(captured_by="Islamic Stat"), "captured_by",
      "unknown actor 'Islamic Stat' (did you mean 'isis'?)"),
@@ -167,7 +169,7 @@ def bad_record_runs(seeded: Path, tmp_path_factory) -> dict[str, tuple]:
         return done, before, stored(db)
 
     with ThreadPoolExecutor(os.cpu_count() or 2) as pool:
-        return dict(zip((case[0] for case in BAD_RECORDS), pool.map(attempt, BAD_RECORDS)))
+        return dict(zip((case[0] for case in BAD_RECORDS), pool.map(attempt, BAD_RECORDS), strict=True))
 
 
 @pytest.mark.parametrize(("case", "record", "field", "reason"), BAD_RECORDS, ids=[case[0] for case in BAD_RECORDS])
@@ -322,7 +324,8 @@ def test_unknown_store_scheme(tmp_path: Path, where: str) -> None:
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (("--as-of", "notadate"), "--as-of: expected an ISO date YYYY-MM-DD, got 'notadate' (or YYYY-MM, YYYY for the end of a month or year); "
+    (("--as-of", "notadate"), "--as-of: expected an ISO date YYYY-MM-DD, got 'notadate' "
+                             "(or YYYY-MM, YYYY for the end of a month or year); "
                              "for example --as-of 2014-06-20"),
     (("--as-of", "2014-02-30"), "--as-of: '2014-02-30' is not a real calendar date"),
     (("--known-at", "last tuesday"), "--known-at: 'last tuesday' is neither a date nor a date and time"),

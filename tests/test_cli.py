@@ -39,7 +39,8 @@ def run(*args: str, cwd: Path, env: dict[str, str] | None = None, stdin: str | N
                           input=stdin, capture_output=True, text=True, timeout=60)
     assert "Traceback" not in done.stderr, done.stderr
     if expect is not None:
-        assert done.returncode == expect, f"{args}: exit {done.returncode}\nstdout: {done.stdout}\nstderr: {done.stderr}"
+        assert done.returncode == expect, \
+            f"{args}: exit {done.returncode}\nstdout: {done.stdout}\nstderr: {done.stderr}"
     return done
 
 
@@ -116,8 +117,10 @@ QUERIES = {
     "territory 07-23 json": ("state", "territory", "--json", "--as-of", "2014-07-23"),
     "arsenal json": ("state", "arsenal", "--json"),
     "arsenal 07-01": ("state", "arsenal", "--as-of", "2014-07-01"),
-    "deployments known 07-22 json": ("state", "deployments", "--json", "--as-of", "2014-07-23", "--known-at", "2014-07-22"),
-    "deployments known 07-23 json": ("state", "deployments", "--json", "--as-of", "2014-07-23", "--known-at", "2014-07-23"),
+    "deployments known 07-22 json": ("state", "deployments", "--json", "--as-of", "2014-07-23",
+                                     "--known-at", "2014-07-22"),
+    "deployments known 07-23 json": ("state", "deployments", "--json", "--as-of", "2014-07-23",
+                                     "--known-at", "2014-07-23"),
     "deployments known 07-22": ("state", "deployments", "--as-of", "2014-07-23", "--known-at", "2014-07-22"),
     "deployments": ("state", "deployments"),
     "replay": ("replay",),
@@ -128,7 +131,7 @@ QUERIES = {
 @pytest.fixture(scope="module")
 def seeded_out(seeded: Path) -> dict[str, str]:
     """The stdout of every read-only query on the seeded store, run once for the module."""
-    return {name: done.stdout for name, done in zip(QUERIES, tracker_all(seeded, *QUERIES.values()))}
+    return {name: done.stdout for name, done in zip(QUERIES, tracker_all(seeded, *QUERIES.values()), strict=True)}
 
 
 @pytest.fixture(scope="module")
@@ -152,7 +155,8 @@ def test_seed_loads_every_seed_event_in_order(seeding, seeded_log) -> None:
 def test_seed_again_changes_nothing(db: Path, seeded_out, seeded_log) -> None:
     again = tracker(db, "seed", cwd=db.parent.parent)
     n = len(seeded_log)
-    assert again.stdout.strip() == f"seeded {db}: appended 0 events; {n} already in the log, left as they were; log head at {n}"
+    assert again.stdout.strip() == (f"seeded {db}: appended 0 events; {n} already in the log, left as they were; "
+                                    f"log head at {n}")
     assert tracker(db, "log", "--json").stdout == seeded_out["log"]
     assert head(db) == n
 
@@ -190,7 +194,8 @@ def test_state_territory_table_as_of(seeded_out, seeded_log) -> None:
     rows = {row[0]: row for row in (re.split(r"\s{2,}", line) for line in lines[4:])}
     # Mosul fell "last month" (June): not yet known to have fallen by 20 June, only by the 30th
     assert rows["Mosul"][1] == "no controller recorded"
-    assert rows["Mosul"][4].startswith("possibly captured by Islamic State in Iraq and Syria between 1 and 30 June 2014")
+    assert rows["Mosul"][4].startswith("possibly captured by Islamic State in Iraq and Syria "
+                                       "between 1 and 30 June 2014")
     assert rows["Shaar gas field"][1] == "no controller recorded"  # captured in the week of 2014-07-14: not yet
 
 
@@ -216,7 +221,8 @@ def test_state_arsenal_table(seeded_out) -> None:
     out = seeded_out["arsenal 07-01"]
     rows = [re.split(r"\s{2,}", line) for line in out.splitlines()[4:]]
     # the Mosul resources were taken in June; the Humvees at some time from 1 June to 23 July: not yet settled
-    assert ["Islamic State in Iraq and Syria", "the city's military and commercial resources", "unknown", "-", "1"] in rows
+    assert ["Islamic State in Iraq and Syria", "the city's military and commercial resources",
+            "unknown", "-", "1"] in rows
     assert not any(row[1:2] == ["Humvee"] for row in rows)
     assert "oil" not in out  # the oil share is dated 2014-07-23
 
@@ -261,7 +267,8 @@ def test_state_deployments_table(seeded_out, seeded_log) -> None:
     airport = rows["United States", "Baghdad International Airport"]
     assert airport[2:5] == ["200", "AH-64 Apache helicopter gunship: 6, RQ-7 Shadow surveillance drone: unknown", "-"]
     assert airport[5] != "June 2014"  # the article gives no date for it: sent by 23 July, not "in June"
-    assert rows["United States", "Iraq"][2:] == ["unknown", "-", "Special Forces team: 6", "between 1 and 30 June 2014", "-"]
+    assert rows["United States", "Iraq"][2:] == ["unknown", "-", "Special Forces team: 6",
+                                                 "between 1 and 30 June 2014", "-"]
 
 
 # ---------------------------------------------------------------- append
@@ -285,7 +292,8 @@ def test_append_jsonl_events_and_reports_resolving_names_in_the_batch(db: Path) 
     stored = [r["event"] for r in log_json(db, "--from", str(start + 1))]
     assert [e["type"] for e in stored] == ["ActorRegistered", "PlaceRegistered", "CityCaptured", "AssaultLaunched"]
     capture, assault = stored[2], stored[3]
-    assert (capture["place"], capture["captured_by"], capture["captured_from"]) == ("kirkuk", "peshmerga", "iraqi_forces")
+    assert (capture["place"], capture["captured_by"], capture["captured_from"]) == \
+        ("kirkuk", "peshmerga", "iraqi_forces")
     assert capture["reported_on"] == "2014-06-13" and capture["sources"] == [{"publisher": "BBC News"}]
     assert (assault["attacker"], assault["reported_on"], assault["sources"]) == ("isis", "2014-06-14", REUTERS)
     kirkuk = place(state(db, "territory"), "kirkuk")
@@ -352,7 +360,8 @@ def test_append_from_stdin(db: Path) -> None:
                    "actor": "sunni militias", "method": "car bomb", "killed": 12, "sources": REUTERS},
                   {"type": "CiviliansDisplaced", "occurred_on": "2014-06-20", "place": "Mawsil",
                    "group": "residents", "count": 500000, "at_least": True, "sources": REUTERS})
-    assert tracker(db, "append", "-", stdin=lines).stdout.strip() == f"appended 2 events at positions {start + 1}-{start + 2}"
+    appended = tracker(db, "append", "-", stdin=lines).stdout.strip()
+    assert appended == f"appended 2 events at positions {start + 1}-{start + 2}"
     report = "reported_on: 2014-06-21\nsource: {publisher: AP}\nevents:\n" \
              "  - {type: AttackCarriedOut, occurred_on: 2014-06-21, place: Baghdad, actor: ISIL, method: mortar}\n"
     tracker(db, "append", "-", stdin=report)

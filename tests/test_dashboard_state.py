@@ -40,7 +40,7 @@ def _update_cases(db: Path) -> list[dict]:
             cases = []
             for name, projection in PROJECTIONS.items():
                 states = [await tracker.state(name, day) for day in DATES]
-                for i, (old, new) in enumerate(zip(states, states[1:] + states[:1])):
+                for i, (old, new) in enumerate(zip(states, states[1:] + states[:1], strict=True)):
                     changed, removed = protocol.diff(projection, old, new)
                     position = new["position"] + i  # a position of its own, so taking it is checked
                     cases.append({"name": f"{name} {DATES[i]} -> {DATES[(i + 1) % len(DATES)]}",
@@ -53,7 +53,8 @@ def _update_cases(db: Path) -> list[dict]:
     return cases
 
 
-@pytest.mark.skipif(NODE is None, reason="node is not installed: the state module's tests need `node --test` (Node 18+)")
+@pytest.mark.skipif(NODE is None,
+                    reason="node is not installed: the state module's tests need `node --test` (Node 18+)")
 def test_the_state_module_passes_its_node_tests(tmp_path):
     cases = tmp_path / "update-cases.json"
     cases.write_text(json.dumps(_update_cases(tmp_path / "tracker.db")))

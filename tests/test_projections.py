@@ -103,7 +103,8 @@ class TestTerritory:
     def test_since_precision_is_carried(self):
         place = one("territory", [rec(1, "CityCaptured", "2014-06-01", precision="month", place="mosul",
                                       captured_by="isis")])
-        assert (place["since"], place["since_precision"], place["since_text"]) == ("2014-06-01", "month", "between 1 and 30 June 2014")
+        assert (place["since"], place["since_precision"], place["since_text"]) == \
+            ("2014-06-01", "month", "between 1 and 30 June 2014")
         assert place["history"][0]["since_precision"] == "month"
 
     def test_an_assault_makes_the_attacker_a_contester_until_it_captures(self):

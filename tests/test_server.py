@@ -348,7 +348,8 @@ async def test_appends_need_the_token_when_one_is_set(db):
             assert reply["code"] == "unauthorized"
             assert (await a.request(op="auth", token="wrong-token"))["code"] == "unauthorized"
             assert (await a.request(op="auth", token=token, ref=2)) == {"type": "authenticated", "ref": 2}
-            assert (await a.request(op="append", events=[capture("baghdad", "isis", "2014-06-15")]))["positions"] == [34]
+            appended = await a.request(op="append", events=[capture("baghdad", "isis", "2014-06-15")])
+            assert appended["positions"] == [34]
             query = await a.request(op="query", projection="territory")  # reads need no token
             assert query["type"] == "snapshot"
         async with client(port, additional_headers={"Authorization": f"Bearer {token}"}) as b:
@@ -528,7 +529,8 @@ def test_serve_and_watch_as_processes(db, tmp_path):
 
 
 def test_serve_refuses_a_public_address_without_a_token(db):
-    done = subprocess.run([sys.executable, "-m", "tracker", "serve", "--host", "0.0.0.0", "--port", "0", "--db", str(db)],
+    done = subprocess.run([sys.executable, "-m", "tracker", "serve", "--host", "0.0.0.0", "--port", "0",
+                           "--db", str(db)],
                           capture_output=True, text=True, timeout=60,
                           env={k: v for k, v in os.environ.items() if k != "TRACKER_TOKEN"})
     assert done.returncode == 2 and "without a write token" in done.stderr

@@ -243,7 +243,8 @@ async def _migrated(dsn: str, schema: str) -> None:
             "SELECT attname FROM pg_attribute WHERE attrelid = 'tracker_events'::regclass AND attnum > 0 "
             "AND NOT attisdropped")}
         assert columns == {"position", "id", "recorded_at", "type", "data", "history_key"}
-        indexes = {r[0] for r in await conn.fetch("SELECT indexname FROM pg_indexes WHERE tablename = 'tracker_events'")}
+        rows = await conn.fetch("SELECT indexname FROM pg_indexes WHERE tablename = 'tracker_events'")
+        indexes = {r[0] for r in rows}
         assert indexes == {"tracker_events_pkey", "tracker_events_id_key", "tracker_events_by_type",
                            "tracker_events_by_history"}
         await conn.execute("SET enable_seqscan = off")  # a handful of rows: what the planner would do at scale

@@ -9,11 +9,17 @@ import asyncio
 
 import pytest
 
-from tests.test_server import capture, client, db, http, seeded_file, server  # noqa: F401 (fixtures)
+from tests import test_server
+from tests.test_server import capture, client, http, server
 from tracker.core.protocol import FIELDS
 from tracker.server.http import PARAMS
 
 HEAD = 33  # the seeded log
+
+# test_server's fixtures (a copy of the report as first shipped: HEAD events), bound here for pytest to find;
+# conftest's `db` holds every seed report
+seeded_file = test_server.seeded_file
+db = test_server.db
 
 # One well-formed request per op (and per form of subscribe): each is sent with one field more.
 REQUESTS = {
@@ -37,8 +43,10 @@ async def test_every_op_refuses_an_unknown_field_and_the_connection_stays_usable
             assert f"op '{body['op']}'" in reply["message"] and "no field 'colour'" in reply["message"]
         for form, typo, nearest in (("query", "asof", "as_of"), ("subscribe projection", "knownat", "known_at"),
                                     ("subscribe projection", "recorded", "recorded_at"),
-                                    ("subscribe stream", "afterr", "after"), ("append", "expected", "expected_position"),
-                                    ("unsubscribe", "sub", None), ("auth", "tokens", "token"), ("catalog", "reff", "ref")):
+                                    ("subscribe stream", "afterr", "after"),
+                                    ("append", "expected", "expected_position"),
+                                    ("unsubscribe", "sub", None), ("auth", "tokens", "token"),
+                                    ("catalog", "reff", "ref")):
             reply = await a.request(**REQUESTS[form], **{typo: "2014-06-20"})
             assert (reply["code"], reply["details"]) == ("bad_request", {"field": typo, "suggestion": nearest}), reply
             if nearest:
@@ -132,7 +140,7 @@ async def test_after_beyond_the_head_is_refused_with_the_head(db):
 
 async def test_an_append_by_another_writer_moves_the_head_the_subscribe_checks(db):
     """The hub refreshes before it checks `after`: a position another process just wrote is no longer beyond."""
-    async with server(db) as (port, tracker), client(port) as a:
+    async with server(db) as (port, _), client(port) as a:
         from tracker.core.reports import from_objects
         from tracker.service import Tracker
         async with await Tracker.open(str(db)) as other:
@@ -163,14 +171,15 @@ async def test_bad_recorded_at_on_both_interfaces(db, value, words):
 
 async def test_bad_as_of_and_known_at_over_http_name_the_field(db):
     async with server(db) as (port, _):
-        for path, field in (("/api/state/territory?as_of=June", "as_of"), ("/api/state/territory?as_of=2014-13", "as_of"),
+        for path, field in (("/api/state/territory?as_of=June", "as_of"),
+                            ("/api/state/territory?as_of=2014-13", "as_of"),
                             ("/api/state/territory?known_at=soon", "known_at")):
             status, error = await asyncio.to_thread(http, port, path)
             assert (status, error["code"], error["details"]["field"]) == (400, "bad_request", field), path
 
 
 async def test_recorded_at_serves_the_log_as_it_stood(db):
-    async with server(db) as (port, tracker), client(port) as a:
+    async with server(db) as (port, _), client(port) as a:
         now = await a.request(op="query", projection="territory")
         early = await a.request(op="query", projection="territory", recorded_at="2000-01-01")
         assert early["type"] == "snapshot" and early["state"]["places"] != now["state"]["places"]

@@ -246,7 +246,7 @@ def test_timeline_fed_in_position_order_one_by_one_equals_replay(records, every,
 def test_replay_ignores_the_order_records_are_given_in(data, records, as_of):
     shuffled = data.draw(st.permutations(records), label="order")
     known_at = data.draw(known_ats(records), label="known_at")
-    for name, projection in PROJECTIONS.items():
+    for projection in PROJECTIONS.values():
         assert replay(shuffled, projection, as_of, known_at) == replay(records, projection, as_of, known_at)
         assert projection.render(replay(shuffled, projection, as_of, known_at), catalog_of(shuffled)) == \
             projection.render(replay(records, projection, as_of, known_at), catalog_of(records))

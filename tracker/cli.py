@@ -60,7 +60,8 @@ def _parser() -> argparse.ArgumentParser:
                             "default today): facts whose window ended by then are folded, those whose window "
                             "holds DATE are shown as pending")
     state.add_argument("--known-at", metavar="TIME",
-                       help="only what was public at TIME: a report counts from its reported_on (UTC; a date = its end)")
+                       help="only what was public at TIME: a report counts from its reported_on "
+                            "(UTC; a date = its end)")
     state.add_argument("--recorded-at", metavar="TIME",
                        help="the log as it stood at TIME, whatever the reports' dates: what this tracker "
                             "showed then (UTC; a date = its end)")

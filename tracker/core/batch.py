@@ -14,16 +14,17 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
+from itertools import pairwise
 from typing import Any
 from uuid import UUID
 
 import orjson
 from pydantic import ValidationError
 
-from .catalog import Catalog, UnknownReference
+from .catalog import Catalog, Kind, UnknownReference
 from .dates import window_start
 from .errors import Issue, ValidationFailed
-from .events import EVENT_TYPES, MAX_COUNT, NO_NUL, REGISTRATIONS, Event, canonical
+from .events import EVENT_TYPES, MAX_COUNT, NO_NUL, REGISTRATIONS, Event, EventRetracted, canonical
 from .ids import uuid7
 
 MAX_EVENT_BYTES = 1 << 20  # 1 MiB, the websocket message limit too
@@ -139,6 +140,7 @@ def _check(item: Item, catalog: Catalog, today: date, stored_types: Mapping[str,
     found = canonical(event)
     if found.get("occurred_on") and found.get("precision", "day") != "day":
         # A fact known only to a window sorts, and is stored, at the window's first day.
+        assert event.occurred_on is not None  # canonical() keeps occurred_on only when it is set
         found["occurred_on"] = window_start(event.occurred_on, event.precision).isoformat()
     found.update(resolved)  # each reference by its id: resolved once, in the check
     if kind in REGISTRATIONS:
@@ -166,7 +168,8 @@ def _time_issues(where: str, event: Event, today: date) -> list[Issue]:
         return issues
     if windowed:
         if "precision" in event.model_fields_set:
-            issues.append(Issue(where, "precision", "a window has no precision: its bounds say how well the time is known",
+            issues.append(Issue(where, "precision",
+                                "a window has no precision: its bounds say how well the time is known",
                                 "remove precision"))
         for field in ("occurred_from", "occurred_to"):
             if getattr(event, field) is None:
@@ -216,14 +219,16 @@ def _figure_issues(where: str, event: Event) -> list[Issue]:
     if deaths is not None:
         known = [(f, getattr(deaths, f)) for f in ("low", "best", "high") if getattr(deaths, f) is not None]
         if not known:
-            issues.append(Issue(where, "deaths", "give at least one of best, low, high", "or leave deaths out: unknown"))
-        if any(a[1] > b[1] for a, b in zip(known, known[1:])):
+            issues.append(Issue(where, "deaths", "give at least one of best, low, high",
+                                "or leave deaths out: unknown"))
+        if any(a[1] > b[1] for a, b in pairwise(known)):
             issues.append(Issue(where, "deaths", "estimates must read low <= best <= high",
                                 ", ".join(f"{f} {v:,}" for f, v in known)))
     if event.type == "PlaceRegistered":
         geo, approximate = getattr(event, "geo_precision", None), getattr(event, "approximate", False)
         if geo == 1 and approximate:
-            issues.append(Issue(where, "geo_precision", "geo_precision 1 (the place itself) contradicts approximate: true",
+            issues.append(Issue(where, "geo_precision",
+                                "geo_precision 1 (the place itself) contradicts approximate: true",
                                 "drop approximate: geo_precision replaces it"))
     return issues
 
@@ -236,7 +241,9 @@ def _resolve_and_check(where: str, event: Event, catalog: Catalog, today: date,
     stored_known, batch_known = stored_known or {}, batch_known or {}
     issues: list[Issue] = []
     resolved: dict[str, str] = {}
-    for kind, fields in (("actor", event.ACTOR_FIELDS), ("place", event.PLACE_FIELDS)):
+    references: tuple[tuple[Kind, tuple[str, ...]], ...] = (("actor", event.ACTOR_FIELDS),
+                                                            ("place", event.PLACE_FIELDS))
+    for kind, fields in references:
         for field in fields:
             text = getattr(event, field)
             if text is None:
@@ -245,7 +252,8 @@ def _resolve_and_check(where: str, event: Event, catalog: Catalog, today: date,
                 resolved[field] = catalog.resolve(kind, text)
             except UnknownReference as e:
                 hint = (f"did you mean {' or '.join(repr(s) for s in e.suggestions)}?" if e.suggestions
-                        else f"register it first with {'an' if kind == 'actor' else 'a'} {kind.title()}Registered event")
+                        else f"register it first with {'an' if kind == 'actor' else 'a'} "
+                             f"{kind.title()}Registered event")
                 issues.append(Issue(where, field, f"unknown {kind} '{text}'", hint))
     issues += _time_issues(where, event, today)
     issues += _figure_issues(where, event)
@@ -259,7 +267,7 @@ def _resolve_and_check(where: str, event: Event, catalog: Catalog, today: date,
         if event.claim_status != "claimed":
             issues.append(Issue(where, "claimed_by", "names who claims the fact, so it needs claim_status \"claimed\"",
                                 'add "claim_status": "claimed", or drop claimed_by'))
-    if event.type == "EventRetracted":
+    if isinstance(event, EventRetracted):  # the model of type "EventRetracted"
         target = str(event.retracts)
         target_type = batch_types.get(target) or stored_types.get(target)
         known = batch_known.get(target) or stored_known.get(target)
@@ -282,7 +290,7 @@ def _issue(where: str, model: type[Event], err: Any) -> Issue:
     field = "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else str(p)) for i, p in enumerate(loc)) or None
     kind, message = err["type"], err["msg"].removeprefix("Value error, ")
     if kind == "extra_forbidden":
-        close = difflib.get_close_matches(str(loc[-1]), [f for f in model.model_fields], n=1)
+        close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1)
         return Issue(where, field, f"unknown field for {model.__name__}",
                      f"did you mean '{close[0]}'?" if close else None)
     if kind == "missing":
@@ -297,7 +305,8 @@ def _issue(where: str, model: type[Event], err: Any) -> Issue:
 
 
 def _kind(value: Any) -> str:
-    return {list: "a list", str: "a string", type(None): "null", bool: "a boolean"}.get(type(value), type(value).__name__)
+    names = {list: "a list", str: "a string", type(None): "null", bool: "a boolean"}
+    return names.get(type(value), type(value).__name__)
 
 
 def _size(data: Any) -> int:

@@ -321,7 +321,9 @@ REFERENCE_FIELDS: dict[str, tuple[str, ...]] = {
     t: tuple(f for f in EVENT_TYPES[t].model_fields if f not in Event.model_fields) for t in sorted(REGISTRATIONS)}
 
 AnyEvent = Annotated[
-    CityCaptured | AssaultLaunched | AssaultRepelled | AssetSeized | ForcesDeployed | ForcesWithdrawn | CiviliansDisplaced | AttackCarriedOut | ResourceControlled | ActorRegistered | PlaceRegistered | EventRetracted,
+    CityCaptured | AssaultLaunched | AssaultRepelled | AssetSeized | ForcesDeployed | ForcesWithdrawn
+    | CiviliansDisplaced | AttackCarriedOut | ResourceControlled | ActorRegistered | PlaceRegistered
+    | EventRetracted,
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(AnyEvent)

@@ -61,7 +61,8 @@ def decode_many(stored: Iterable[Any]) -> list[Record]:
     """`decode` for a page of StoredEvents: the replay fast path (no validation, one
     orjson parse per event, each reported_on day parsed once per process), each event read
     in the current shape (upcast.py)."""
-    loads, starts, out = orjson.loads, _DAY_STARTS, []
+    loads, starts = orjson.loads, _DAY_STARTS
+    out: list[Record] = []
     append = out.append
     for s in stored:
         event = upcast(loads(s.data))

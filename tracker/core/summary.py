@@ -75,7 +75,8 @@ def _summarize(e: dict[str, Any], name: Namer) -> str:
         return f"{a(e['captured_by'])} captured {p(e['place'])}" + (
             f" from {a(e['captured_from'])}" if e.get("captured_from") else "")
     if t == "AssaultLaunched":
-        return f"{a(e['attacker'])} assaulted {p(e['place'])}" + (f" held by {a(e['defender'])}" if e.get("defender") else "")
+        held = f" held by {a(e['defender'])}" if e.get("defender") else ""
+        return f"{a(e['attacker'])} assaulted {p(e['place'])}" + held
     if t == "AssaultRepelled":
         return f"{a(e['defender'])} repelled {a(e['attacker'])} at {p(e['place'])}"
     if t == "AssetSeized":
@@ -86,13 +87,15 @@ def _summarize(e: dict[str, Any], name: Namer) -> str:
         verb = "deployed" if t == "ForcesDeployed" else "withdrew"
         parts = ([f"{_n(e['personnel'])} personnel"] if e.get("personnel") is not None else []) + \
             [c for c in (_counts(e.get("equipment", {})), _counts(e.get("units", {}))) if c]
-        return f"{a(e['actor'])} {verb} {', '.join(parts) or 'forces'} {'to' if verb == 'deployed' else 'from'} {p(e['place'])}"
+        direction = "to" if verb == "deployed" else "from"
+        return f"{a(e['actor'])} {verb} {', '.join(parts) or 'forces'} {direction} {p(e['place'])}"
     if t == "CiviliansDisplaced":
         return f"{_n(e.get('count'), _lower(e, 'count'))} {e['group']} displaced from {p(e['place'])}" + (
             f" by {a(e['by'])}" if e.get("by") else "")
     if t == "AttackCarriedOut":
         casualties = [f"{e[k]:,} {k}" for k in ("killed", "wounded") if e.get(k) is not None]
-        return f"{a(e['actor'])} attacked {p(e['place'])} ({e['method']})" + (f": {', '.join(casualties)}" if casualties else "")
+        toll = f": {', '.join(casualties)}" if casualties else ""
+        return f"{a(e['actor'])} attacked {p(e['place'])} ({e['method']})" + toll
     if t == "ResourceControlled":
         share = (f"{'over ' if _lower(e, 'share_percent') else ''}{e['share_percent']:g}% of "
                  if e.get("share_percent") is not None else "")

@@ -11,7 +11,7 @@ from .dates import describe_window
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     cells = [[_text(c) for c in row] for row in rows]
     widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
-    line = lambda values: "  ".join(v.ljust(w) for v, w in zip(values, widths)).rstrip()  # noqa: E731
+    line = lambda values: "  ".join(v.ljust(w) for v, w in zip(values, widths, strict=False)).rstrip()  # noqa: E731
     return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in cells)])
 
 
@@ -55,11 +55,12 @@ def render_state(answer: dict[str, Any]) -> str:
     name = answer["projection"]
     heading = title(answer)
     if name == "territory":
-        rows = [(p["name"], p["controller_name"] or NO_CONTROLLER, p["since_text"] or "-",
+        rows: list[tuple[Any, ...]] = [(p["name"], p["controller_name"] or NO_CONTROLLER, p["since_text"] or "-",
                  ", ".join(p["contested_by"]) or "-", _pending(p), p["country"]) for p in answer["places"]]
         body = table(["place", "held by", "since", "contested by", "pending", "country"], rows)
     elif name == "arsenal":
-        rows = [(a["name"], h["asset"], (">= " if h.get("at_least") else "") + _amount(h["quantity"], h["known_minimum"]),
+        rows = [(a["name"], h["asset"],
+                 (">= " if h.get("at_least") else "") + _amount(h["quantity"], h["known_minimum"]),
                  h["unit"], h["reports"]) for a in answer["actors"] for h in a["holdings"]]
         rows += [(a["name"], r["resource"] + (f" in {r['place_name']}" if r["place"] else ""),
                   (">= " if "share_percent" in r["at_least"] else "")

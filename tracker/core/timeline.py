@@ -151,7 +151,7 @@ class _Long:
     def open_at(self, day: str) -> list[Fact]:
         """Facts with start <= day < end, in history order."""
         out: list[Fact] = []
-        for (keys, facts), longest in zip(self.buckets, self.longest):
+        for (keys, facts), longest in zip(self.buckets, self.longest, strict=True):
             if not facts:
                 continue
             lo = bisect.bisect_left(keys, (_days_before(day, longest), 0, 0))
@@ -166,8 +166,8 @@ class _Long:
 
 
 class Checkpoint(NamedTuple):
-    cut: str  # X: every fact starting on or before it comes before `index`
-    index: int
+    cut: str  # X: every fact starting on or before it comes before `folded`
+    folded: int  # the index (in history order) of the first fact starting after X
     states: dict[str, State]  # each projection's settled state as of X
 
 
@@ -229,9 +229,9 @@ class Timeline:
         if new:
             self._merge(new)
         for target in targets:  # after the batch's facts are in: a target may come later in it
-            fact = self._index.get(target)
-            if fact is not None:
-                self._invalidate(fact.start)
+            retracted = self._index.get(target)
+            if retracted is not None:
+                self._invalidate(retracted.start)
         if late_registration:
             self.catalog = catalog_of(self._registrations)
 
@@ -275,7 +275,7 @@ class Timeline:
         facts, keys = self._facts, self._keys
         while True:
             last = self._checkpoints[-1]
-            at = last.index + self.every
+            at = last.folded + self.every
             if at >= len(facts):
                 return
             cut = facts[at - 1].start
@@ -297,7 +297,7 @@ class Timeline:
         for key in again:
             self._refold(name, key, as_of, state)
         end = bisect.bisect_right(self._keys, (as_of, 2, 0))
-        tail = [f for f in self._facts[checkpoint.index:end]
+        tail = [f for f in self._facts[checkpoint.folded:end]
                 if f.type in types and f.end <= as_of and f.key not in again]
         records = _decode(tail)
         if retracted:
@@ -377,8 +377,8 @@ class Timeline:
         """The log's head as it stood at `recorded_at` (positions grow with recording time)."""
         if recorded_at is None:
             return self.head
-        return max((r.position for r in (*self._facts, *self._retractions, *self._registrations)
-                    if r.recorded_at <= recorded_at), default=0)
+        everything: tuple[Fact | Record, ...] = (*self._facts, *self._retractions, *self._registrations)
+        return max((r.position for r in everything if r.recorded_at <= recorded_at), default=0)
 
     def render(self, name: str, as_of: str | None = None, known_at: datetime | None = None,
                recorded_at: datetime | None = None) -> dict[str, Any]:

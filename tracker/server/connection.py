@@ -148,10 +148,10 @@ class Outbox:
             written = len(frame)
             head = self.hub.head
             while sub.sent < head and written < PUSH_BYTES:
-                body = self.hub.from_ring(sub.sent + 1)
-                if body is None:
+                more = self.hub.from_ring(sub.sent + 1)
+                if more is None:
                     break
-                frame = sub.prefix + body[1:]
+                frame = sub.prefix + more[1:]
                 self.ws.protocol.send_text(frame)
                 sub.sent += 1
                 written += len(frame)
@@ -201,12 +201,12 @@ class Client:
 
     async def _subscribe(self, request: Request) -> None:
         if request.view is not None:
-            sub = await self.hub.subscribe_view(self.outbox, request.view, request.ref)
-            self.subscriptions[sub.id] = sub
+            view_sub = await self.hub.subscribe_view(self.outbox, request.view, request.ref)
+            self.subscriptions[view_sub.id] = view_sub
             return
         await self.hub.refresh()  # so `caught_up` means: up to the log's head as of this request
-        sub = self.hub.subscribe_events(self.outbox, request.after or 0, request.ref)
-        self.outbox.events[sub.id] = sub
+        events_sub = self.hub.subscribe_events(self.outbox, request.after or 0, request.ref)
+        self.outbox.events[events_sub.id] = events_sub
         self.outbox.wake()
 
     def _sender_done(self, task: asyncio.Task) -> None:
@@ -227,13 +227,16 @@ class Client:
         self.log.info("unsubscribed", subscription=name)
 
     async def _query(self, request: Request) -> None:
-        state = await self.hub.query(request.view)
-        self.outbox.put(protocol.snapshot(request.view, state, ref=request.ref))
+        view = request.view
+        assert view is not None  # protocol._query always sets it
+        state = await self.hub.query(view)
+        self.outbox.put(protocol.snapshot(view, state, ref=request.ref))
 
     async def _catalog(self, request: Request) -> None:
         self.outbox.put(protocol.reply("catalog", request.ref, **await self.hub.catalog()))
 
     async def _auth(self, request: Request) -> None:
+        assert request.token is not None  # protocol._auth refuses a request without one
         try:
             self.access = with_token(self.access, request.token, self.token)
         except Unauthorized:
@@ -244,12 +247,15 @@ class Client:
 
     async def _append(self, request: Request) -> None:
         if not self.access.can_write:
-            raise ProtocolError("unauthorized", "appending needs the write token: send {\"op\": \"auth\", \"token\": ...} "
-                                "first, or connect with an 'Authorization: Bearer <token>' header")
-        if len(request.events) > MAX_APPEND_EVENTS:
-            raise ProtocolError("too_large", f"{len(request.events)} events in one append; at most {MAX_APPEND_EVENTS}: "
+            raise ProtocolError("unauthorized", "appending needs the write token: send "
+                                "{\"op\": \"auth\", \"token\": ...} first, "
+                                "or connect with an 'Authorization: Bearer <token>' header")
+        events = request.events
+        assert events is not None  # protocol._append refuses a request without a non-empty list
+        if len(events) > MAX_APPEND_EVENTS:
+            raise ProtocolError("too_large", f"{len(events)} events in one append; at most {MAX_APPEND_EVENTS}: "
                                 "split the batch (each part is appended atomically)", limit=MAX_APPEND_EVENTS)
-        result = await self.hub.tracker.append(from_objects(request.events), request.expected_position)
+        result = await self.hub.tracker.append(from_objects(events), request.expected_position)
         self.log.info("appended", events=len(result.positions), new=result.new,
                       first=min(result.positions, default=None), last=max(result.positions, default=None))
         self.outbox.put(protocol.reply("appended", request.ref, positions=result.positions, new=result.new,

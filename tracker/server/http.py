@@ -104,7 +104,8 @@ class Routes:
             if path == "/api/schema":
                 return response(200, _schema(), "application/json")
             return error_response(404, "not_found", f"no such page: {path}; try / (the dashboard), /healthz, "
-                                  "/api/state/territory, /api/events, /api/catalog, /api/schema or the websocket at /ws")
+                                  "/api/state/territory, /api/events, /api/catalog, /api/schema "
+                                  "or the websocket at /ws")
         except StoreError as e:
             return error_response(503, e.code, e.message)
         except TrackerError as e:

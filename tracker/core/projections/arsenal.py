@@ -7,11 +7,11 @@ with the known minimum.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 from ..catalog import Catalog
 from ..records import Record
-from .base import Amount, Pending, Projection, State
+from .base import Amount, Handler, Pending, Projection, State
 
 
 class Holding(NamedTuple):
@@ -54,7 +54,7 @@ class Arsenal(Projection):
     name = "arsenal"
     collection = "actors"
     key_fields = ("actor",)
-    handlers = {"AssetSeized": _seized, "ResourceControlled": _controlled}
+    handlers: ClassVar[dict[str, Handler]] = {"AssetSeized": _seized, "ResourceControlled": _controlled}
 
     def state_key(self, event: dict[str, Any]) -> Any:
         return _key(event)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 from ..catalog import Catalog
 from ..records import Record
-from .base import Amount, Pending, Projection, State
+from .base import Amount, Handler, Pending, Projection, State
 
 _NONE = Amount()
 _EMPTY: dict[str, int | None] = {}
@@ -29,10 +29,7 @@ class Deployed(NamedTuple):
         for _, a in self.equipment:
             if not _zero(a):
                 return False
-        for _, a in self.units:
-            if not _zero(a):
-                return False
-        return True
+        return all(_zero(a) for _, a in self.units)
 
 
 def _zero(a: Amount) -> bool:
@@ -89,7 +86,7 @@ class Deployments(Projection):
     name = "deployments"
     collection = "deployments"
     key_fields = ("actor", "place")
-    handlers = {"ForcesDeployed": _move(+1), "ForcesWithdrawn": _move(-1)}
+    handlers: ClassVar[dict[str, Handler]] = {"ForcesDeployed": _move(+1), "ForcesWithdrawn": _move(-1)}
 
     def state_key(self, event: dict[str, Any]) -> Any:
         return (event["actor"], event["place"])

@@ -8,12 +8,12 @@ then remembered (`ended`), and the assault it ends, when it folds, contests noth
 from __future__ import annotations
 
 from sys import intern
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 from ..catalog import Catalog
 from ..dates import describe_window
 from ..records import Record
-from .base import Pending, Projection, State, cite
+from .base import Handler, Pending, Projection, State, cite
 
 
 class Change(NamedTuple):
@@ -66,7 +66,7 @@ def _ended(held: Held, attacker: str, start: str, end: str) -> Held:
     held = _pruned(held, start)
     if attacker in held.contested_by:
         return held._replace(contested_by=tuple(a for a in held.contested_by if a != attacker))
-    return held._replace(ended=held.ended + ((attacker, end),))
+    return held._replace(ended=(*held.ended, (attacker, end)))
 
 
 def _captured(state: State, record: Record) -> None:
@@ -97,7 +97,7 @@ def _assaulted(state: State, record: Record) -> None:
         state[e["place"]] = held  # its end folded already (known only within a window that starts earlier)
         return
     if attacker != held.controller and attacker not in held.contested_by:
-        held = held._replace(contested_by=held.contested_by + (attacker,))
+        held = held._replace(contested_by=(*held.contested_by, attacker))
     if held is not state.get(e["place"]):
         state[e["place"]] = held
 
@@ -120,7 +120,8 @@ class Territory(Projection):
     name = "territory"
     collection = "places"
     key_fields = ("place",)
-    handlers = {"CityCaptured": _captured, "AssaultLaunched": _assaulted, "AssaultRepelled": _repelled}
+    handlers: ClassVar[dict[str, Handler]] = {"CityCaptured": _captured, "AssaultLaunched": _assaulted,
+                                              "AssaultRepelled": _repelled}
 
     def state_key(self, event: dict[str, Any]) -> Any:
         return event["place"]
