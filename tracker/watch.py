@@ -25,6 +25,7 @@ from .core.errors import InputError, StoreUnavailable, TrackerError
 from .core.projections import PROJECTIONS
 from .core.protocol import apply_update
 from .core.summary import summarize, when
+from .core.tables import NO_CONTROLLER
 
 
 @dataclass
@@ -149,12 +150,14 @@ def _update_lines(message: dict[str, Any]) -> list[str]:
 
 
 def _describe(name: str, e: dict[str, Any]) -> str:
+    """One line per changed entry; pending facts (their window holds the date) said apart."""
+    pending = "".join(f"; {text}" for text in e.get("pending_text", ()))
     if name == "territory":
-        held = f"held by {e['controller_name']} since {e['since_text']}" if e["controller"] else "held by nobody known"
+        held = f"held by {e['controller_name']} since {e['since_text']}" if e["controller"] else NO_CONTROLLER
         contested = f", contested by {', '.join(e['contested_by'])}" if e["contested_by"] else ""
-        return f"{e['name']}: {held}{contested}"
+        return f"{e['name']}: {held}{contested}{pending}"
     if name == "arsenal":
         parts = [f"{h['asset']} {h['quantity'] if h['quantity'] is not None else 'unknown'}" for h in e["holdings"]]
-        return f"{e['name']}: " + "; ".join(parts)
+        return f"{e['name']}: " + "; ".join(parts) + pending
     personnel = e["personnel"] if e["personnel"] is not None else "unknown"
-    return f"{e['actor_name']} at {e['place_name']}: personnel {personnel}, equipment {e['equipment']}"
+    return f"{e['actor_name']} at {e['place_name']}: personnel {personnel}, equipment {e['equipment']}{pending}"
