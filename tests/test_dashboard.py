@@ -255,7 +255,8 @@ def test_map_colours_places_by_controller_with_a_legend(serve, page):
     open_dashboard(page, server)
     mosul = marker(page, "mosul")
     expect(mosul).to_have_attribute("data-controller", "isis")
-    expect(mosul).to_have_attribute("aria-label", re.compile(f"Mosul: held by {ISIS} since June 2014"))
+    expect(mosul).to_have_attribute("aria-label",
+                                    re.compile(f"Mosul: held by {ISIS}, captured between 1 and 30 June 2014"))
     legend = page.locator("#legend")
     expect(legend).to_contain_text(ISIS)
     expect(legend).to_contain_text("No controller recorded")

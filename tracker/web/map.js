@@ -99,13 +99,16 @@ export class PlaceMap {
         this.markers.set(p.place, item);
       }
       item.marker.setLatLng([p.lat, p.lon]);
-      item.marker.setStyle({ fillColor: colour, radius });
+      const pending = p.pending_text || [];
+      // a pending fact (its window holds the date shown): a dashed outline, and said in the label
+      item.marker.setStyle({ fillColor: colour, radius, dashArray: pending.length ? "3 3" : null });
       item.marker.setRadius(radius);
-      const holder = p.controller ? nameOf("actor", p.controller) : "no one recorded";
+      const holder = p.controller ? nameOf("actor", p.controller) : "no controller recorded";
       const contested = p.contested_by && p.contested_by.length
         ? `; contested by ${p.contested_by.map((a) => nameOf("actor", a)).join(", ")}` : "";
-      const since = p.controller && p.since_text ? ` since ${p.since_text}` : "";
-      const label = `${p.name}: held by ${holder}${since}${contested}`;
+      const since = p.controller && p.since_text ? `, captured ${p.since_text}` : "";
+      const label = `${p.name}: ${p.controller ? "held by " : ""}${holder}${since}${contested}`
+        + pending.map((text) => `; ${text}`).join("");
       const el = item.marker.getElement();
       el.setAttribute("aria-label", label);
       el.dataset.controller = p.controller || "";

@@ -22,10 +22,11 @@ export function renderPlaces(state, look, onSelect) {
     button.addEventListener("click", () => onSelect(p.place));
     const controller = p.controller
       ? el("span", {}, swatch(look.colourOf(p.controller)), " " + (p.controller_name || look.nameOf("actor", p.controller)))
-      : el("span", { class: "muted", text: "no one recorded" });
+      : el("span", { class: "muted", text: "no controller recorded" });
+    const pending = (p.pending_text || []).map((text) => el("div", { class: "muted pending", text }));
     return el("tr", { "data-place": p.place, "data-controller": p.controller || "" },
       el("td", {}, button, el("span", { class: "muted kind", text: ` ${p.kind}` })),
-      el("td", { class: "controller" }, controller),
+      el("td", { class: "controller" }, controller, ...pending),
       el("td", { text: p.controller ? (p.since_text || describeDate(p.since, p.since_precision)) : "" }),
       el("td", { text: (p.contested_by || []).map((a) => look.nameOf("actor", a)).join(", ") }));
   }));
