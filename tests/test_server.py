@@ -254,7 +254,8 @@ async def test_updates_applied_to_a_snapshot_equal_a_fresh_query(db):
                 assert message["type"] == "update" and message["position"] <= head
                 view, state = held[message["subscription"]]
                 held[message["subscription"]] = (view, apply_update(PROJECTIONS[view[0]], state, message["changed"],
-                                                                    message["removed"], message["position"]))
+                                                                    message["removed"], message["position"],
+                                                                    message["as_of"]))
             for view, state in held.values():
                 fresh = await _state_now(writer, *view)
                 collection = PROJECTIONS[view[0]].collection
@@ -567,3 +568,29 @@ def test_watch_reconnects_and_resumes_without_gaps_or_doubles(db, tmp_path):
         for p in (process, watch):
             if p.poll() is None:
                 p.kill()
+
+
+async def test_a_view_of_today_moves_to_the_next_day_at_midnight(db, monkeypatch):
+    """At midnight UTC, a view without an as_of date is rendered for the new day: a fact whose
+    window ended yesterday settles, and subscribers get the update with the new as_of."""
+    from tracker.server import hub as hub_module
+
+    today = {"value": "2014-06-29"}
+    monkeypatch.setattr(hub_module, "today", lambda: today["value"])
+    monkeypatch.setattr("tracker.core.timeline.today", lambda: today["value"])
+    async with server(db) as (port, _), client(port) as a:
+        reply = await a.request(op="append", events=[
+            {"type": "CityCaptured", "occurred_from": "2014-06-20", "occurred_to": "2014-06-30",
+             "reported_on": "2014-06-20", "place": "baghdad", "captured_by": "isis", "sources": SOURCE}])
+        assert reply["type"] == "appended", reply
+        await a.send(op="subscribe", projection="territory", ref="t")
+        snapshot = await a.until(lambda m: m.get("type") == "snapshot")
+        baghdad = next(p for p in snapshot[-1]["state"]["places"] if p["place"] == "baghdad")
+        assert snapshot[-1]["state"]["as_of"] == "2014-06-29"
+        assert baghdad["controller"] is None and [e["type"] for e in baghdad["pending"]] == ["CityCaptured"]
+        today["value"] = "2014-06-30"
+        updates = await a.until(lambda m: m.get("type") == "update")
+        update = updates[-1]
+        assert update["as_of"] == "2014-06-30"
+        [moved] = [e for e in update["changed"] if e["place"] == "baghdad"]
+        assert (moved["controller"], moved["pending"]) == ("isis", [])

@@ -82,7 +82,7 @@ async def watch(options: WatchOptions, out: Callable[[str], None] = print) -> in
                     elif kind == "update" and state is not None:
                         projection = PROJECTIONS[message["projection"]]
                         state = apply_update(projection, state, message["changed"], message["removed"],
-                                             message["position"])
+                                             message["position"], message.get("as_of"))
                         if not options.json:
                             for line in _update_lines(message):
                                 out(line)

@@ -285,15 +285,18 @@ def diff(projection: Projection, old: dict[str, Any], new: dict[str, Any]) -> tu
 
 
 def apply_update(projection: Projection, state: dict[str, Any], changed: list, removed: list,
-                 position: int) -> dict[str, Any]:
-    """What a client does with an update: the reference for tests and for `tracker watch`."""
+                 position: int, as_of: str | None = None) -> dict[str, Any]:
+    """What a client does with an update: the reference for tests and for `tracker watch`.
+    `as_of`: the update's, when given (a view of today moves to the next day at midnight UTC)."""
     key = projection.key
     entries = {key(e): e for e in state[projection.collection]}
     for r in removed:
         entries.pop(tuple(r[f] for f in projection.key_fields), None)
     for e in changed:
         entries[key(e)] = e
-    return {**state, "position": position, projection.collection: [entries[k] for k in sorted(entries, key=_sortable)]}
+    moved = {"as_of": as_of} if as_of is not None else {}
+    return {**state, "position": position, **moved,
+            projection.collection: [entries[k] for k in sorted(entries, key=_sortable)]}
 
 
 def _sortable(key: tuple) -> tuple:

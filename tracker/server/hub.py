@@ -34,6 +34,7 @@ from ..core.events import REFERENCE_FIELDS, REGISTRATIONS
 from ..core.projections import PROJECTIONS
 from ..core.protocol import View
 from ..core.records import Record
+from ..core.timeline import today
 from ..service import Tracker
 
 log = structlog.get_logger("tracker.server")
@@ -104,11 +105,15 @@ class Hub:
                 pass
 
     async def _run(self) -> None:
+        day = today()
         while True:
             try:
                 head = await self.tracker.wait(self.head, timeout=1.0)
                 if head > self.head:
                     await self.refresh()
+                if today() != day:  # views of "today" move to the new day: windows that ended yesterday settle
+                    day = today()
+                    self._update_views([v for v in self.views if v.as_of is None])
                 if self.problem is not None:
                     log.info("store reachable again", position=self.head)
                     self.problem = None
@@ -130,21 +135,33 @@ class Hub:
         self.ring.extend((r.position, protocol.event_body(r.position, r.recorded_at.isoformat(timespec="microseconds"),
                                                           r.event)) for r in records)
         types = {r.event["type"] for r in records}
+        stale = []
         for view, shown in list(self.views.items()):
             projection = PROJECTIONS[view.projection]
-            if not (types & (projection.types | _ALWAYS_RELEVANT)):
+            if types & (projection.types | _ALWAYS_RELEVANT):
+                stale.append(view)
+            else:
                 shown.state = {**shown.state, "position": self.head}
-                continue
-            new = self.render(view)
-            changed, removed = protocol.diff(projection, shown.state, new)
-            shown.state = new
-            if changed or removed:
-                body = protocol.dumps({"projection": view.projection, "position": self.head,
-                                       "changed": changed, "removed": removed})[1:]
-                for sub in list(shown.subscribers):
-                    sub.outbox.put(f'{{"type":"update","subscription":"{sub.id}",{body}')
+        self._update_views(stale)
         for outbox in list(self.outboxes):
             outbox.wake()
+
+    def _update_views(self, views: list[View]) -> None:
+        """Render each view again and send its subscribers what changed."""
+        for view in views:
+            shown = self.views.get(view)
+            if shown is None:
+                continue
+            projection = PROJECTIONS[view.projection]
+            new = self.render(view)
+            changed, removed = protocol.diff(projection, shown.state, new)
+            moved = new["as_of"] != shown.state.get("as_of")
+            shown.state = new
+            if changed or removed or moved:
+                body = protocol.dumps({"projection": view.projection, "position": new["position"],
+                                       "as_of": new["as_of"], "changed": changed, "removed": removed})[1:]
+                for sub in list(shown.subscribers):
+                    sub.outbox.put(f'{{"type":"update","subscription":"{sub.id}",{body}')
 
     def render(self, view: View) -> dict[str, Any]:
         return self.tracker.timeline.render(view.projection, view.as_of, view.known_at, view.recorded_at)
