@@ -101,7 +101,7 @@ def raw_events(n: int, seed: int = 7) -> Iterator[dict[str, Any]]:
         kind = rng.choices(kinds, weights)[0]
         actor, other = rng.sample(range(world.actors), 2)
         place = world.place(int(rng.paretovariate(1.2) * 7) % world.places)  # some places are hot spots
-        event: dict[str, Any] = {"type": kind, "id": _uuid7(rng, index), "occurred_on": day.isoformat(),
+        event: dict[str, Any] = {"type": kind, "id": _uuid7(rng, index), **_time(rng, day),
                                  "reported_on": reported.isoformat(), "sources": [_source(rng, day)]}
         if kind == "CityCaptured":
             event.update(place=place, captured_by=world.actor(actor), captured_from=world.actor(other))
@@ -130,6 +130,20 @@ def raw_events(n: int, seed: int = 7) -> Iterator[dict[str, Any]]:
         index += 1
 
 
+def _time(rng: random.Random, day: date) -> dict[str, Any]:
+    """Mostly a day; as in ACLED-scale data, some facts known only to a week (5%) or a month
+    (2%), and some to a window of 2 to 20 days (1%): the as-of figures include pending facts
+    and entries folded again when a long window settles."""
+    r = rng.random()
+    if r < 0.01:
+        return {"occurred_from": day.isoformat(), "occurred_to": (day + timedelta(days=rng.randint(2, 20))).isoformat()}
+    if r < 0.03:
+        return {"occurred_on": day.replace(day=1).isoformat(), "precision": "month"}
+    if r < 0.08:
+        return {"occurred_on": (day - timedelta(days=day.weekday())).isoformat(), "precision": "week"}
+    return {"occurred_on": day.isoformat()}
+
+
 def _defaults(model: Any) -> dict[str, Any]:
     out = {}
     for name, info in model.model_fields.items():
@@ -148,6 +162,8 @@ def _canonical_order(event: dict[str, Any]) -> dict[str, Any]:
     """Keys in the order `canonical()` dumps them, every default spelled out, so that
     orjson.dumps(event) is byte for byte what tracker stores for it."""
     defaults = _DEFAULTS[event["type"]]
+    if "occurred_from" in event:  # a window has no precision (events.canonical)
+        defaults = {k: v for k, v in defaults.items() if k != "precision"}
     return {k: event[k] if k in event else defaults[k] for k in _ORDER[event["type"]]
             if k in event or k in defaults}
 
