@@ -35,6 +35,7 @@ from tests.conftest import (
     start_serve,
     stop_process,
 )
+from tracker.seeds import seed_files
 
 pytestmark = pytest.mark.skipif(not PG_DSN, reason=PG_HOW)
 LIVE_WITHIN = 1.0  # the bound for an append through one node to reach the other's subscriber: not scaled
@@ -110,7 +111,7 @@ async def _expect_event(c, position: int, within: float) -> dict:
 
 def test_two_nodes_one_log(pg_dsn, tmp_path):
     url = pg_dsn
-    run_tracker("seed", "--db", url)
+    run_tracker("append", str(seed_files()[0]), "--db", url)  # the report as first shipped: 33 events
     a, port_a = start_serve(url)
     b, port_b = start_serve(url)
     try:
@@ -149,7 +150,7 @@ def test_two_nodes_one_log(pg_dsn, tmp_path):
 
 def test_database_unreachable_then_back(pg_dsn, tmp_path):
     url = pg_dsn
-    run_tracker("seed", "--db", url)
+    run_tracker("append", str(seed_files()[0]), "--db", url)  # the report as first shipped: 33 events
     target = urlsplit(url)
     proxy = Proxy((target.hostname or "127.0.0.1", target.port or 5432))
     proxy.start()
