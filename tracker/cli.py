@@ -95,8 +95,12 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", parents=[common], help="the live server: dashboard, websocket API, JSON reads")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
-    serve.add_argument("--token", help="the write token appends need (or $TRACKER_TOKEN); "
-                       "without one, appends are open and the server listens on loopback only")
+    serve.add_argument("--token", help="the write token appends need (better: --token-file or $TRACKER_TOKEN, "
+                       "which ps does not show); without one, appends are open and the server listens on "
+                       "loopback only")
+    serve.add_argument("--token-file", metavar="FILE", help="read the write token from FILE's first line")
+    serve.add_argument("--certfile", metavar="PEM", help="serve https and wss with this certificate chain")
+    serve.add_argument("--keyfile", metavar="PEM", help="the private key of --certfile (if not inside it)")
     serve.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
                        help="another browser origin that may open the websocket (repeatable)")
     serve.add_argument("--queue-limit", type=int, default=1024, metavar="N",
@@ -214,18 +218,23 @@ async def _transfer(tracker: Tracker, args: argparse.Namespace, records: list[St
 
 async def _serve(tracker: Tracker, args: argparse.Namespace) -> int:
     from .server import Settings, run
-    from .server.app import token_from_env
+    from .server.app import read_token_file, tls_context, token_from_env
 
     if not 0 <= args.port <= 65535:
         raise InputError(f"--port {args.port}: a port is 0 to 65535 (0 picks a free one)")
     if args.queue_limit < 1:
         raise InputError("--queue-limit must be 1 or more")
-    settings = Settings(host=args.host, port=args.port, token=token_from_env(args.token),
-                        allow_origins=args.allow_origin, queue_limit=args.queue_limit)
+    if args.token and args.token_file:
+        raise InputError("give the write token once: --token or --token-file, not both")
+    token = read_token_file(args.token_file) if args.token_file else token_from_env(args.token)
+    settings = Settings(host=args.host, port=args.port, token=token, allow_origins=args.allow_origin,
+                        queue_limit=args.queue_limit, certfile=args.certfile, keyfile=args.keyfile)
+    tls_context(settings)  # a bad certificate is refused before anything listens
 
     def ready(port: int) -> None:
         host = f"[{args.host}]" if ":" in args.host else args.host
-        print(f"tracker: serving {tracker.store.url} at http://{host}:{port}/ (websocket ws://{host}:{port}/ws); "
+        web, ws = ("https", "wss") if settings.certfile else ("http", "ws")
+        print(f"tracker: serving {tracker.store.url} at {web}://{host}:{port}/ (websocket {ws}://{host}:{port}/ws); "
               "Ctrl-C stops", file=sys.stderr, flush=True)
 
     try:

@@ -11,6 +11,7 @@ import ipaddress
 import os
 import signal
 import socket
+import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -40,6 +41,8 @@ class Settings:
     close_timeout: float = 5.0
     ping_interval: float = 20.0
     ping_timeout: float = 20.0
+    certfile: str | None = None  # TLS: the server's certificate chain (PEM); with keyfile, serve https/wss
+    keyfile: str | None = None
 
 
 class UnsafeBinding(InputError):
@@ -101,7 +104,7 @@ async def run(tracker: Tracker, settings: Settings,
         await client.serve()
 
     try:
-        async with serve(handler, settings.host, settings.port, process_request=routes,
+        async with serve(handler, settings.host, settings.port, process_request=routes, ssl=tls_context(settings),
                          max_size=MAX_MESSAGE_BYTES, ping_interval=settings.ping_interval,
                          ping_timeout=settings.ping_timeout, close_timeout=settings.close_timeout,
                          server_header="tracker") as server:
@@ -124,6 +127,36 @@ async def run(tracker: Tracker, settings: Settings,
                 loop.remove_signal_handler(sig)
             except (NotImplementedError, RuntimeError):
                 pass
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext | None:
+    """TLS built in: a server context from --certfile/--keyfile (TLS 1.2 or later), or None."""
+    if settings.certfile is None and settings.keyfile is None:
+        return None
+    if settings.certfile is None:
+        raise InputError("--keyfile needs --certfile: the certificate chain (PEM) that goes with the key")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(settings.certfile, settings.keyfile)
+    except FileNotFoundError as e:
+        raise InputError(f"cannot read the TLS certificate or key: {e.filename}: no such file") from None
+    except (ssl.SSLError, OSError) as e:
+        raise InputError(f"cannot load the TLS certificate and key ({settings.certfile}, {settings.keyfile}): {e}; "
+                         "give a PEM certificate chain and its private key") from None
+    return context
+
+
+def read_token_file(path: str) -> str:
+    """A token from a file (its first line), so that it never shows in `ps`."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            token = f.readline().strip()
+    except OSError as e:
+        raise InputError(f"cannot read the token file {path}: {e.strerror or e}") from None
+    if not token:
+        raise InputError(f"the token file {path} is empty: put the token on its first line")
+    return token
 
 
 def token_from_env(cli_value: str | None) -> str | None:
