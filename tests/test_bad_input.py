@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sqlite3
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.conftest import copy_store, jsonl, run_tracker, tracker_env
 
 SRC = [{"publisher": "Reuters"}]
 GOOD = [
@@ -30,16 +30,10 @@ GOOD = [
 AFTER_TODAY = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()  # later than today in any zone
 
 
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("TRACKER_DB", "TRACKER_DEBUG")}
-    env.update(extra)
-    return env
-
-
 def run(*args: str, cwd: Path, env: dict[str, str] | None = None,
         stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tracker", *args], cwd=cwd, env=env or _env(),
-                          input=stdin, capture_output=True, text=True, timeout=60)
+    """The command, whatever its exit status (each test says what it expects)."""
+    return run_tracker(*args, cwd=cwd, env=env, stdin=stdin, expect=None)
 
 
 def stored(db: Path) -> list[tuple]:
@@ -66,31 +60,6 @@ def error(done: subprocess.CompletedProcess[str]) -> str:
     lines = done.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("tracker: error: "), done.stderr
     return lines[0]
-
-
-def jsonl(*records: object) -> str:
-    return "".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in records)
-
-
-@pytest.fixture(scope="module")
-def seeded(tmp_path_factory) -> Path:
-    db = tmp_path_factory.mktemp("seeded") / "tracker.db"
-    done = run("seed", cwd=db.parent)
-    assert done.returncode == 0, done.stderr
-    return db
-
-
-def copy_store(source: Path, folder: Path) -> Path:
-    for suffix in ("", "-wal", "-shm"):
-        if Path(f"{source}{suffix}").exists():
-            shutil.copy(f"{source}{suffix}", folder / f"tracker.db{suffix}")
-    return folder / "tracker.db"
-
-
-@pytest.fixture
-def db(seeded: Path, tmp_path: Path) -> Path:
-    """A private copy of the seeded store; the tests run in its folder with the default --db."""
-    return copy_store(seeded, tmp_path)
 
 
 def capture(**fields: object) -> dict:
@@ -157,12 +126,12 @@ BAD_RECORDS = [  # (case, the bad record, its field, a phrase of the reason)
 
 
 @pytest.fixture(scope="module")
-def bad_record_runs(seeded: Path, tmp_path_factory) -> dict[str, tuple]:
+def bad_record_runs(seeded_db: Path, tmp_path_factory) -> dict[str, tuple]:
     """Each bad case appended to its own copy of the seeded store, side by side (each run
     costs ~0.5 s of CPU): case -> (the run, rows before, rows after)."""
     def attempt(case: tuple) -> tuple:
         folder = tmp_path_factory.mktemp("bad")
-        db = copy_store(seeded, folder)
+        db = copy_store(seeded_db, folder / "tracker.db")
         (folder / "bad.jsonl").write_text(jsonl(*GOOD, case[1]))
         before = stored(db)
         done = run("append", "bad.jsonl", cwd=folder)
@@ -318,7 +287,7 @@ def test_file_not_utf8(db: Path) -> None:
 def test_unknown_store_scheme(tmp_path: Path, where: str) -> None:
     args = {"before": ("--db", "mysql://x", "state", "territory"), "after": ("state", "territory", "--db", "mysql://x"),
             "env": ("state", "territory")}[where]
-    done = run(*args, cwd=tmp_path, env=_env(TRACKER_DB="mysql://x") if where == "env" else None)
+    done = run(*args, cwd=tmp_path, env=tracker_env(TRACKER_DB="mysql://x") if where == "env" else None)
     assert "unknown store 'mysql://' in 'mysql://x'" in error(done)
     assert list(tmp_path.iterdir()) == []  # no store was made in its place
 
