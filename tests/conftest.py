@@ -18,6 +18,7 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -117,6 +118,12 @@ def copy_store(source: Path, target: Path) -> Path:
         if Path(f"{source}{suffix}").exists():
             shutil.copy(f"{source}{suffix}", f"{target}{suffix}")
     return target
+
+
+def stored_rows(db: Path) -> list[tuple[Any, ...]]:
+    """Every row of the SQLite store `db`, read from the file itself (what a refused batch must leave alone)."""
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT * FROM events ORDER BY position").fetchall()
 
 
 def load_report(path: Path) -> Any:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import ROOT, jsonl
+from tests.conftest import ROOT, jsonl, stored_rows
 from tests.conftest import run_tracker as run
 from tests.conftest import tracker_env as _env
 from tests.conftest import tracker_on as tracker
@@ -47,11 +47,6 @@ def head(db: Path) -> int:
     """The log's head, read from the file itself: what a refused batch must leave alone."""
     with sqlite3.connect(db) as conn:
         return conn.execute("SELECT COALESCE(MAX(position), 0) FROM events").fetchone()[0]
-
-
-def stored_rows(db: Path) -> list[tuple]:
-    with sqlite3.connect(db) as conn:
-        return conn.execute("SELECT * FROM events ORDER BY position").fetchall()
 
 
 def place(answer: dict, ident: str) -> dict:

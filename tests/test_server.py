@@ -414,12 +414,16 @@ def test_http_state_matches_the_cli(db):
 
 # ---------------------------------------------------------------- the commands
 
+def start_watch(port: int, *args: str) -> subprocess.Popen[str]:
+    """`tracker watch --json ARGS` on the server at `port`, as a real process (stdout and stderr piped)."""
+    return subprocess.Popen([sys.executable, "-m", "tracker", "watch", "--url", f"ws://127.0.0.1:{port}/ws", *args,
+                             "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=tracker_env())
+
+
 def test_serve_and_watch_as_processes(db, tmp_path):
     process, port = start_serve(db)
     try:
-        watch = subprocess.Popen([sys.executable, "-m", "tracker", "watch", "--url", f"ws://127.0.0.1:{port}/ws",
-                                  "--after", "31", "--count", "4", "--json"], stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True, env=tracker_env())
+        watch = start_watch(port, "--after", "31", "--count", "4")
         report = tmp_path / "two.jsonl"
         report.write_text("\n".join(json.dumps(capture(p, "isis", "2014-06-15")) for p in ("baghdad", "homs")))
         time.sleep(seconds(0.5))
@@ -450,9 +454,7 @@ def test_watch_reconnects_and_resumes_without_gaps_or_doubles(db, tmp_path):
         run_tracker("append", str(report), "--db", str(db))
 
     process, port = start_serve(db)
-    watch = subprocess.Popen([sys.executable, "-m", "tracker", "watch", "--url", f"ws://127.0.0.1:{port}/ws",
-                              "--after", "33", "--count", "3", "--json"], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, env=tracker_env())
+    watch = start_watch(port, "--after", "33", "--count", "3")
     try:
         first = watch.stdout.readline()  # subscribed
         assert '"subscribed"' in first, first
