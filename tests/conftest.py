@@ -18,6 +18,7 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -119,22 +120,35 @@ def copy_store(source: Path, target: Path) -> Path:
     return target
 
 
-async def append_seeds(tracker: Any) -> None:
-    """Append every shipped seed report to `tracker` (a tracker.service.Tracker), in order."""
+def stored_rows(db: Path) -> list[tuple[Any, ...]]:
+    """Every row of the SQLite store `db`, read from the file itself (what a refused batch must leave alone)."""
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT * FROM events ORDER BY position").fetchall()
+
+
+def load_report(path: Path) -> Any:
+    """A report file parsed as `tracker append` parses it (a tracker.core.reports batch)."""
     from tracker.core.reports import parse
+
+    return parse(path.read_text(encoding="utf-8"), str(path))
+
+
+async def append_seeds(tracker: Any, reports: list[Path] | None = None) -> None:
+    """Append the seed reports (every shipped one unless `reports` says which) to `tracker`
+    (a tracker.service.Tracker), in order."""
     from tracker.seeds import seed_files
 
-    for path in seed_files():
-        await tracker.append(parse(path.read_text(encoding="utf-8"), str(path)))
+    for path in seed_files() if reports is None else reports:
+        await tracker.append(load_report(path))
 
 
-def seed_store(path: Path) -> Path:
-    """A SQLite store at `path` holding the seeds, built in this process."""
+def seed_store(path: Path, reports: list[Path] | None = None) -> Path:
+    """A SQLite store at `path` holding the seeds (or `reports`), built in this process."""
     from tracker.service import Tracker
 
     async def build() -> None:
         async with await Tracker.open(str(path)) as tracker:
-            await append_seeds(tracker)
+            await append_seeds(tracker, reports)
     asyncio.run(build())
     return path
 
@@ -142,8 +156,20 @@ def seed_store(path: Path) -> Path:
 @pytest.fixture(scope="session")
 def seeded_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One seeded SQLite store for the session: never written to, tests take copies (`db`).
-    A module may override it with a store of its own (test_cli seeds through the command)."""
+    A module may override it with a store of its own (test_cli seeds through the command; the
+    server tests take `first_report_db`)."""
     return seed_store(tmp_path_factory.mktemp("seeded") / "seeded.db")
+
+
+@pytest.fixture(scope="session")
+def first_report_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One store for the session seeded with the first seed report alone, the report as first
+    shipped (33 events; its corrections file is test_seeds'), never written to. The server
+    tests count on its positions: their modules override `seeded_db` with it, so that `db`
+    copies it."""
+    from tracker.seeds import seed_files
+
+    return seed_store(tmp_path_factory.mktemp("first-report") / "seeded.db", seed_files()[:1])
 
 
 @pytest.fixture

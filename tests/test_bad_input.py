@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import sqlite3
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.conftest import copy_store, jsonl, run_tracker, stored_rows, tracker_env
 
 SRC = [{"publisher": "Reuters"}]
 GOOD = [
@@ -30,22 +29,10 @@ GOOD = [
 AFTER_TODAY = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()  # later than today in any zone
 
 
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("TRACKER_DB", "TRACKER_DEBUG")}
-    env.update(extra)
-    return env
-
-
 def run(*args: str, cwd: Path, env: dict[str, str] | None = None,
         stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tracker", *args], cwd=cwd, env=env or _env(),
-                          input=stdin, capture_output=True, text=True, timeout=60)
-
-
-def stored(db: Path) -> list[tuple]:
-    """Every stored row, read from the file itself."""
-    with sqlite3.connect(db) as conn:
-        return conn.execute("SELECT * FROM events ORDER BY position").fetchall()
+    """The command, whatever its exit status (each test says what it expects)."""
+    return run_tracker(*args, cwd=cwd, env=env, stdin=stdin, expect=None)
 
 
 def refused(done: subprocess.CompletedProcess[str]) -> list[str]:
@@ -66,31 +53,6 @@ def error(done: subprocess.CompletedProcess[str]) -> str:
     lines = done.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("tracker: error: "), done.stderr
     return lines[0]
-
-
-def jsonl(*records: object) -> str:
-    return "".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in records)
-
-
-@pytest.fixture(scope="module")
-def seeded(tmp_path_factory) -> Path:
-    db = tmp_path_factory.mktemp("seeded") / "tracker.db"
-    done = run("seed", cwd=db.parent)
-    assert done.returncode == 0, done.stderr
-    return db
-
-
-def copy_store(source: Path, folder: Path) -> Path:
-    for suffix in ("", "-wal", "-shm"):
-        if Path(f"{source}{suffix}").exists():
-            shutil.copy(f"{source}{suffix}", folder / f"tracker.db{suffix}")
-    return folder / "tracker.db"
-
-
-@pytest.fixture
-def db(seeded: Path, tmp_path: Path) -> Path:
-    """A private copy of the seeded store; the tests run in its folder with the default --db."""
-    return copy_store(seeded, tmp_path)
 
 
 def capture(**fields: object) -> dict:
@@ -157,16 +119,16 @@ BAD_RECORDS = [  # (case, the bad record, its field, a phrase of the reason)
 
 
 @pytest.fixture(scope="module")
-def bad_record_runs(seeded: Path, tmp_path_factory) -> dict[str, tuple]:
+def bad_record_runs(seeded_db: Path, tmp_path_factory) -> dict[str, tuple]:
     """Each bad case appended to its own copy of the seeded store, side by side (each run
     costs ~0.5 s of CPU): case -> (the run, rows before, rows after)."""
     def attempt(case: tuple) -> tuple:
         folder = tmp_path_factory.mktemp("bad")
-        db = copy_store(seeded, folder)
+        db = copy_store(seeded_db, folder / "tracker.db")
         (folder / "bad.jsonl").write_text(jsonl(*GOOD, case[1]))
-        before = stored(db)
+        before = stored_rows(db)
         done = run("append", "bad.jsonl", cwd=folder)
-        return done, before, stored(db)
+        return done, before, stored_rows(db)
 
     with ThreadPoolExecutor(os.cpu_count() or 2) as pool:
         return dict(zip((case[0] for case in BAD_RECORDS), pool.map(attempt, BAD_RECORDS), strict=True))
@@ -188,10 +150,10 @@ def test_bad_record_last_in_a_jsonl_batch(bad_record_runs, case: str, record: ob
 def test_the_good_batch_alone_is_stored(db: Path) -> None:
     """The prefix every bad case shares is good: it is the bad record that sinks a batch."""
     (db.parent / "good.jsonl").write_text(jsonl(*GOOD))
-    before = len(stored(db))
+    before = len(stored_rows(db))
     done = run("append", "good.jsonl", cwd=db.parent)
     assert done.returncode == 0 and done.stdout.startswith("appended 2 events"), done.stderr
-    assert len(stored(db)) == before + 2
+    assert len(stored_rows(db)) == before + 2
 
 
 def test_malformed_json_file(db: Path) -> None:
@@ -214,15 +176,15 @@ def test_event_over_1_mib_in_a_report_file(db: Path, name: str) -> None:
               "events": [GOOD[0], without(capture(notes="x" * 1_100_000), "sources")]}
     (db.parent / name).write_text(json.dumps(report, indent=2) if name.endswith(".json")
                                   else yaml.safe_dump(report, width=1 << 30))
-    before = stored(db)
+    before = stored_rows(db)
     (issue,) = refused(run("append", name, cwd=db.parent))
     assert issue.startswith(f"{name}:") and "(events[1]): event is 1,100," in issue
     assert issue.endswith("bytes, over the 1,048,576-byte limit (split long notes or quotes; link the source instead)")
-    assert stored(db) == before
+    assert stored_rows(db) == before
 
 
 def test_yaml_report_names_the_line_and_index_of_each_bad_event(db: Path) -> None:
-    before = stored(db)
+    before = stored_rows(db)
     (db.parent / "report.yaml").write_text(
         "reported_on: 2014-06-12\n"                   # 1
         "events:\n"                                  # 2
@@ -245,7 +207,7 @@ def test_yaml_report_names_the_line_and_index_of_each_bad_event(db: Path) -> Non
         "report.yaml:8 (events[1]): field 'sources': required field is missing",
         "report.yaml:12 (events[2]): field 'occurred_on': expected a date (YYYY-MM-DD), got a date and time",
     ]
-    assert stored(db) == before
+    assert stored_rows(db) == before
 
 
 def test_json_report_names_the_line_and_index_of_each_bad_event(db: Path) -> None:
@@ -260,7 +222,7 @@ def test_json_report_names_the_line_and_index_of_each_bad_event(db: Path) -> Non
 
 
 def test_every_bad_record_of_a_file_is_listed(db: Path) -> None:
-    before = stored(db)
+    before = stored_rows(db)
     (db.parent / "bad.jsonl").write_text(jsonl(
         *GOOD, capture(type="CityCapture"), capture(), capture(place="Mosull"),
         {"type": "AssetSeized", "occurred_on": "2014-06-10", "actor": "isis", "asset": "Humvee",
@@ -270,7 +232,7 @@ def test_every_bad_record_of_a_file_is_listed(db: Path) -> None:
     assert [i.split(": ")[0] for i in issues] == ["bad.jsonl:3", "bad.jsonl:5", "bad.jsonl:6", "bad.jsonl:7"]
     assert "field 'type'" in issues[0] and "field 'place'" in issues[1]
     assert "field 'quantity'" in issues[2] and "field 'occurred_on'" in issues[3]
-    assert stored(db) == before
+    assert stored_rows(db) == before
 
 
 def test_every_malformed_line_is_listed(db: Path) -> None:
@@ -281,7 +243,7 @@ def test_every_malformed_line_is_listed(db: Path) -> None:
 
 
 def test_several_files_are_refused_together(db: Path) -> None:
-    before = stored(db)
+    before = stored_rows(db)
     (db.parent / "a.jsonl").write_text(jsonl(*GOOD))
     (db.parent / "b.jsonl").write_text(jsonl(capture(captured_by="kh"), capture(captured_by="KHH")))
     (db.parent / "c.yaml").write_text("- {type: CityCaptured, occurred_on: 2014-06-10, place: mosul}\n")
@@ -291,7 +253,7 @@ def test_several_files_are_refused_together(db: Path) -> None:
         "c.yaml:1: field 'sources': required field is missing",
         "c.yaml:1: field 'captured_by': required field is missing",
     ]
-    assert stored(db) == before  # a.jsonl and b.jsonl:1 were good, and are not stored either
+    assert stored_rows(db) == before  # a.jsonl and b.jsonl:1 were good, and are not stored either
 
 
 def test_bad_record_from_stdin(db: Path) -> None:
@@ -300,11 +262,11 @@ def test_bad_record_from_stdin(db: Path) -> None:
 
 
 def test_missing_file_refuses_the_whole_command(db: Path) -> None:
-    before = stored(db)
+    before = stored_rows(db)
     (db.parent / "good.jsonl").write_text(jsonl(*GOOD))
     assert error(run("append", "good.jsonl", "missing.jsonl", cwd=db.parent)) == \
         "tracker: error: cannot read missing.jsonl: no such file"
-    assert stored(db) == before
+    assert stored_rows(db) == before
 
 
 def test_file_not_utf8(db: Path) -> None:
@@ -318,7 +280,7 @@ def test_file_not_utf8(db: Path) -> None:
 def test_unknown_store_scheme(tmp_path: Path, where: str) -> None:
     args = {"before": ("--db", "mysql://x", "state", "territory"), "after": ("state", "territory", "--db", "mysql://x"),
             "env": ("state", "territory")}[where]
-    done = run(*args, cwd=tmp_path, env=_env(TRACKER_DB="mysql://x") if where == "env" else None)
+    done = run(*args, cwd=tmp_path, env=tracker_env(TRACKER_DB="mysql://x") if where == "env" else None)
     assert "unknown store 'mysql://' in 'mysql://x'" in error(done)
     assert list(tmp_path.iterdir()) == []  # no store was made in its place
 

@@ -9,10 +9,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import sqlite3
 import subprocess
-import sys
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -21,37 +19,20 @@ from pathlib import Path
 import pytest
 import yaml
 
-SEEDS = sorted((Path(__file__).resolve().parents[1] / "seeds").glob("*.y*ml"))
+from tests.conftest import ROOT, jsonl, stored_rows
+from tests.conftest import run_tracker as run
+from tests.conftest import tracker_env as _env
+from tests.conftest import tracker_on as tracker
+
+SEEDS = sorted((ROOT / "seeds").glob("*.y*ml"))
 MOSUL_CAPTURE = "a4c41b98-25aa-51d0-8e75-9c58394f7464"  # seed:mosul-captured
 REUTERS = [{"publisher": "Reuters", "url": "https://example.org/reuters"}]
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("TRACKER_DB", "TRACKER_DEBUG")}
-    env.update(extra)
-    return env
-
-
-def run(*args: str, cwd: Path, env: dict[str, str] | None = None, stdin: str | None = None,
-        expect: int | None = 0) -> subprocess.CompletedProcess[str]:
-    """`python -m tracker ARGS`; checks the exit status and that no traceback leaked."""
-    done = subprocess.run([sys.executable, "-m", "tracker", *args], cwd=cwd, env=env or _env(),
-                          input=stdin, capture_output=True, text=True, timeout=60)
-    assert "Traceback" not in done.stderr, done.stderr
-    if expect is not None:
-        assert done.returncode == expect, \
-            f"{args}: exit {done.returncode}\nstdout: {done.stdout}\nstderr: {done.stderr}"
-    return done
 
 
 def tracker_all(db: Path, *calls: tuple[str, ...]) -> list[subprocess.CompletedProcess[str]]:
     """Read-only runs against one store, side by side: each start costs ~0.5 s of CPU."""
     with ThreadPoolExecutor(os.cpu_count() or 2) as pool:
         return list(pool.map(lambda call: tracker(db, *call), calls))
-
-
-def tracker(db: Path, *args: str, **kw) -> subprocess.CompletedProcess[str]:
-    return run(*args, "--db", str(db), cwd=kw.pop("cwd", db.parent), **kw)
 
 
 def log_json(db: Path, *args: str) -> list[dict]:
@@ -68,17 +49,8 @@ def head(db: Path) -> int:
         return conn.execute("SELECT COALESCE(MAX(position), 0) FROM events").fetchone()[0]
 
 
-def stored_rows(db: Path) -> list[tuple]:
-    with sqlite3.connect(db) as conn:
-        return conn.execute("SELECT * FROM events ORDER BY position").fetchall()
-
-
 def place(answer: dict, ident: str) -> dict:
     return next(p for p in answer["places"] if p["place"] == ident)
-
-
-def jsonl(*records: dict) -> str:
-    return "".join(json.dumps(r) + "\n" for r in records)
 
 
 def seed_events() -> list[dict]:
@@ -87,26 +59,17 @@ def seed_events() -> list[dict]:
 
 @pytest.fixture(scope="module")
 def seeding(tmp_path_factory) -> tuple[Path, Path, subprocess.CompletedProcess[str]]:
-    """The module's store, seeded from another directory than the store's: (store, cwd, run)."""
+    """The module's store, seeded by `tracker seed` from another directory than the store's:
+    (store, cwd, run)."""
     work, folder = tmp_path_factory.mktemp("work"), tmp_path_factory.mktemp("seeded")
     db = folder / "seeded.db"
     return db, work, run("seed", "--db", str(db), cwd=work)
 
 
 @pytest.fixture(scope="module")
-def seeded(seeding) -> Path:
+def seeded_db(seeding) -> Path:
+    """This module's seeded store is the one its `seed` command made (conftest's `db` copies it)."""
     return seeding[0]
-
-
-@pytest.fixture
-def db(seeded: Path, tmp_path: Path) -> Path:
-    """A private copy of the seeded store."""
-    copy = tmp_path / "store" / "tracker.db"
-    copy.parent.mkdir()
-    for suffix in ("", "-wal", "-shm"):
-        if Path(f"{seeded}{suffix}").exists():
-            shutil.copy(f"{seeded}{suffix}", f"{copy}{suffix}")
-    return copy
 
 
 QUERIES = {
@@ -129,9 +92,9 @@ QUERIES = {
 
 
 @pytest.fixture(scope="module")
-def seeded_out(seeded: Path) -> dict[str, str]:
+def seeded_out(seeded_db: Path) -> dict[str, str]:
     """The stdout of every read-only query on the seeded store, run once for the module."""
-    return {name: done.stdout for name, done in zip(QUERIES, tracker_all(seeded, *QUERIES.values()), strict=True)}
+    return {name: done.stdout for name, done in zip(QUERIES, tracker_all(seeded_db, *QUERIES.values()), strict=True)}
 
 
 @pytest.fixture(scope="module")

@@ -18,14 +18,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import ROOT, append_seeds, seconds
 from tracker.core import protocol
 from tracker.core.events import json_schema
 from tracker.core.projections import PROJECTIONS
-from tracker.core.reports import parse
-from tracker.seeds import seed_files
 from tracker.service import Tracker
 
-ROOT = Path(__file__).resolve().parents[1]
 NODE = shutil.which("node")
 DATES = [None, "2014-05-31", "2014-06-10", "2014-06-11", "2014-06-15", "2014-06-20", "2014-06-30", "2014-07-05",
          "2014-07-15", "2014-07-20", "2014-07-23", "2015-01-01"]
@@ -35,8 +33,7 @@ def _update_cases(db: Path) -> list[dict]:
     """Each projection at each date, and the update from one date's state to the next."""
     async def build() -> list[dict]:
         async with await Tracker.open(str(db)) as tracker:
-            for seed in seed_files():
-                await tracker.append(parse(seed.read_text(encoding="utf-8"), str(seed)))
+            await append_seeds(tracker)
             cases = []
             for name, projection in PROJECTIONS.items():
                 states = [await tracker.state(name, day) for day in DATES]
@@ -63,7 +60,7 @@ def test_the_state_module_passes_its_node_tests(tmp_path):
     env = {"PATH": str(Path(NODE).parent), "TRACKER_UPDATE_CASES": str(cases), "TRACKER_SCHEMA": str(schema),
            "NO_COLOR": "1"}
     done = subprocess.run([NODE, "--test", "--test-reporter=spec", "tests/js/"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120, env=env)
+                          text=True, timeout=seconds(120), env=env)
     report = done.stdout + done.stderr
     assert done.returncode == 0, f"`node --test tests/js/` failed (exit {done.returncode}):\n{report}"
     assert "skipped 0" in report, f"a Node test was skipped (its input was not passed):\n{report}"

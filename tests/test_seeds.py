@@ -1,7 +1,7 @@
 """The seeds tell the article's story: the state at the dates the article speaks of.
 
 In-process against a real SQLite file; each fact's quote is checked against the article
-itself where the shared folder is present. The shipped seed (2014-07-23-wsws-isis-offensive)
+itself, kept in the repository at seeds/source/ (see its README). The shipped seed (2014-07-23-wsws-isis-offensive)
 is append-only like the log: its corrections file retracts what it dated wrongly and states
 it again, and a log seeded by the previous release and seeded again answers every query as a
 fresh seed does.
@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import subprocess
-import sys
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -22,12 +19,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.conftest import ROOT, load_report, run_tracker
 from tracker.core.dates import parse_known_at
-from tracker.core.reports import parse
 from tracker.seeds import seed_dir, seed_files
 from tracker.service import Tracker
 
-ARTICLE = Path(__file__).resolve().parents[1] / "seeds" / "source" / "000_4ca01505c56ca447.txt"  # a copy of the source
+ARTICLE = ROOT / "seeds" / "source" / "000_4ca01505c56ca447.txt"  # a copy of the source
 SHIPPED = "2014-07-23-wsws-isis-offensive.yaml"  # the previous release's seed: never edited
 CORRECTIONS = "2014-07-23-wsws-isis-offensive_corrections.yaml"
 SHIPPED_DIGEST = "9a252b31ca8ea27ef222d31ae3cb10b90769ccec71fc877bb18d0a590d1d23bb"
@@ -60,15 +57,10 @@ SUPERSEDED = ("trabil-crossing-captured", "humvees-seized", "pkc-machine-guns-se
               "mosul-christians-expelled", "deir-ez-zor-airport-assault-launched", "isis-syria-oil-control")
 
 
-def load_file(path: Path):
-    return parse(path.read_text(encoding="utf-8"), str(path))
-
-
 @pytest.fixture
-async def seeded(tmp_path):
-    async with await Tracker.open(str(tmp_path / "seeded.db")) as tracker:
-        for path in seed_files():
-            await tracker.append(load_file(path))
+async def seeded(db: Path):
+    """A tracker on a private copy of conftest's seeded store (every seed report, appended in this process)."""
+    async with await Tracker.open(str(db)) as tracker:
         yield tracker
 
 
@@ -279,7 +271,7 @@ async def test_nothing_was_known_before_the_article(seeded):
 
 async def test_seeding_twice_stores_nothing_new(seeded):
     head = await seeded.store.head()
-    again = sum([(await seeded.append(load_file(path))).new for path in seed_files()])
+    again = sum([(await seeded.append(load_report(path))).new for path in seed_files()])
     assert again == 0 and await seeded.store.head() == head
 
 
@@ -295,11 +287,8 @@ async def test_places_registered_again_carry_geo_precision(seeded):
 
 
 def cli(*args: str, cwd: Path) -> str:
-    env = {k: v for k, v in os.environ.items() if k not in ("TRACKER_DB", "TRACKER_DEBUG")}
-    done = subprocess.run([sys.executable, "-m", "tracker", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=120)
-    assert done.returncode == 0 and "Traceback" not in done.stderr, f"{args}: {done.stderr}"
-    return done.stdout
+    """The command's stdout; it must exit 0 with no traceback."""
+    return run_tracker(*args, cwd=cwd, timeout=120).stdout
 
 
 @pytest.fixture
@@ -368,7 +357,7 @@ def _words(text: str) -> str:
 
 
 async def test_every_quote_is_in_the_article(seeded):
-    article = _words(ARTICLE.read_text())
+    article = _words(ARTICLE.read_text(encoding="utf-8"))  # in the repository: never skipped
     records = await seeded.read()
     quotes = [(r.event["type"], s["quote"]) for r in records for s in r.event["sources"] if "quote" in s]
     facts = [r for r in records if r.event["type"] not in ("ActorRegistered", "PlaceRegistered")]

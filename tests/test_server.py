@@ -7,116 +7,45 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
-import re
-import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-from websockets.asyncio.client import connect
 from websockets.client import ClientProtocol
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.frames import Close
 from websockets.protocol import State
 from websockets.uri import parse_uri
 
+from tests.conftest import (
+    SOURCE,
+    Client,
+    capture,
+    client,
+    http,
+    run_tracker,
+    seconds,
+    start_serve,
+    tracker_env,
+)
+from tests.conftest import serve_in_process as server
 from tracker.core.projections import PROJECTIONS
 from tracker.core.protocol import apply_update
-from tracker.core.reports import parse
-from tracker.seeds import seed_files
-from tracker.server import Settings, run
+from tracker.server import Settings
 from tracker.server.app import UnsafeBinding, check
-from tracker.service import Tracker
 
-SOURCE = [{"publisher": "Test Wire", "url": "https://example.org/wire"}]
-TIMEOUT = 5.0
+LIVE_WITHIN = 1.0  # the issue's bound for an append by another process to reach a subscriber: not scaled
 
 
 @pytest.fixture(scope="module")
-def seeded_file(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("seed") / "seeded.db"
-
-    async def build() -> None:
-        async with await Tracker.open(str(path)) as tracker:
-            for seed in seed_files()[:1]:  # the report as first shipped (33 events; its corrections: test_seeds)
-                await tracker.append(parse(seed.read_text(encoding="utf-8"), str(seed)))
-    asyncio.run(build())
-    return path
-
-
-@pytest.fixture
-def db(seeded_file, tmp_path) -> Path:
-    target = tmp_path / "tracker.db"
-    shutil.copy(seeded_file, target)
-    return target
-
-
-@asynccontextmanager
-async def server(db: Path, **settings):
-    """`tracker serve` in this process: yields (port, tracker); stops cleanly."""
-    tracker = await Tracker.open(str(db))
-    stop = asyncio.get_running_loop().create_future()
-    ready = asyncio.get_running_loop().create_future()
-    task = asyncio.create_task(run(tracker, Settings(port=0, **settings), ready=ready.set_result, stop=stop))
-    try:
-        port = await asyncio.wait_for(asyncio.shield(ready), TIMEOUT)
-        yield port, tracker
-    finally:
-        if not stop.done():
-            stop.set_result("test over")
-        await asyncio.wait_for(task, TIMEOUT)
-        await tracker.close()
-
-
-class Client:
-    def __init__(self, ws) -> None:
-        self.ws = ws
-
-    async def send(self, **message) -> None:
-        await self.ws.send(json.dumps(message))
-
-    async def recv(self, timeout: float = TIMEOUT) -> dict:
-        return json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
-
-    async def request(self, **message) -> dict:
-        await self.send(**message)
-        return await self.recv()
-
-    async def until(self, predicate, timeout: float = TIMEOUT) -> list[dict]:
-        """Messages up to and including the first that satisfies `predicate`."""
-        out = []
-        deadline = time.monotonic() + timeout
-        while True:
-            out.append(await self.recv(max(0.01, deadline - time.monotonic())))
-            if predicate(out[-1]):
-                return out
-
-
-@asynccontextmanager
-async def client(port: int, **kw):
-    async with connect(f"ws://127.0.0.1:{port}/ws", open_timeout=TIMEOUT, **kw) as ws:
-        yield Client(ws)
-
-
-def capture(place: str, by: str, day: str, **extra) -> dict:
-    return {"type": "CityCaptured", "occurred_on": day, "place": place, "captured_by": by, "sources": SOURCE, **extra}
-
-
-def http(port: int, path: str) -> tuple[int, dict]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=TIMEOUT) as answer:
-            return answer.status, json.loads(answer.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
+def seeded_db(first_report_db: Path) -> Path:
+    """What conftest's `db` copies here: the report as first shipped (33 events; its corrections: test_seeds)."""
+    return first_report_db
 
 
 # ---------------------------------------------------------------- the events stream
@@ -159,8 +88,8 @@ async def test_unsubscribe_stops_the_stream(db):
         assert await a.request(op="unsubscribe", subscription=sub, ref=1) == \
             {"type": "unsubscribed", "subscription": sub, "ref": 1}
         await writer.request(op="append", events=[capture("baghdad", "isis", "2014-06-15")])
-        with pytest.raises(asyncio.TimeoutError):
-            await a.recv(timeout=0.5)
+        with pytest.raises(TimeoutError):
+            await a.recv(timeout=seconds(0.5))
         error = await a.request(op="unsubscribe", subscription=sub)
         assert (error["type"], error["code"]) == ("error", "bad_request")
 
@@ -173,15 +102,13 @@ async def test_append_by_another_process_reaches_subscribers_within_a_second(db,
         await a.send(op="subscribe", stream="events", after=33)
         await a.send(op="subscribe", projection="territory")
         await a.until(lambda m: m["type"] == "snapshot")
-        done = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "tracker", "append", str(report),
-                                                        "--db", str(db)], capture_output=True, text=True, timeout=60)
-        assert done.returncode == 0, done.stderr
+        await asyncio.to_thread(run_tracker, "append", str(report), "--db", str(db))
         appended = time.monotonic()
         got: dict[str, dict] = {}
         while len(got) < 2:  # the event and the territory update, in either order
-            message = await a.recv(timeout=max(0.01, 1.0 - (time.monotonic() - appended)))
+            message = await a.recv(timeout=max(0.01, LIVE_WITHIN - (time.monotonic() - appended)))
             got.setdefault(message["type"], message)
-        assert time.monotonic() - appended < 1.0
+        assert time.monotonic() - appended < LIVE_WITHIN
         assert got["event"]["position"] == 34 and got["event"]["event"]["place"] == "baghdad"
         assert [e["place"] for e in got["update"]["changed"]] == ["baghdad"]
 
@@ -248,7 +175,7 @@ async def test_updates_applied_to_a_snapshot_equal_a_fresh_query(db):
             await writer.request(op="query", projection="territory")
             while True:
                 try:
-                    message = await sub.recv(timeout=0.3)
+                    message = await sub.recv(timeout=seconds(0.3))
                 except TimeoutError:
                     break
                 assert message["type"] == "update" and message["position"] <= head
@@ -274,8 +201,8 @@ async def test_late_report_of_an_old_date_updates_a_past_view(db):
         [entry] = update["changed"]
         assert (entry["place"], entry["controller"], entry["since"]) == ("baghdad", "isis", "2014-06-15")
         await writer.request(op="append", events=[capture("homs", "isis", "2014-07-01")])  # after the view's date
-        with pytest.raises(asyncio.TimeoutError):
-            print(await a.recv(timeout=0.5))
+        with pytest.raises(TimeoutError):
+            print(await a.recv(timeout=seconds(0.5)))
 
 
 async def test_query_and_catalog(db):
@@ -390,7 +317,7 @@ class StalledClient:
         self.port = port
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        self.sock.settimeout(TIMEOUT)
+        self.sock.settimeout(seconds(5))
         self.protocol = ClientProtocol(parse_uri(f"ws://127.0.0.1:{port}/ws"))
 
     def _flush(self) -> None:
@@ -410,7 +337,7 @@ class StalledClient:
 
     def _drain(self) -> Close | None:
         """Read everything now; the close frame the server sent, if any."""
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + seconds(30)
         while time.monotonic() < deadline:
             try:
                 data = self.sock.recv(1 << 20)
@@ -445,7 +372,7 @@ async def test_a_slow_subscriber_is_closed_and_others_get_everything(db):
 
         async def read_fast() -> None:
             while len(received) < 1500:
-                m = await fast.recv(timeout=20)
+                m = await fast.recv(timeout=seconds(20))
                 if m["type"] == "event":
                     received.append(m["position"])
         reader = asyncio.create_task(read_fast())
@@ -453,7 +380,7 @@ async def test_a_slow_subscriber_is_closed_and_others_get_everything(db):
             batch = [capture("baghdad", "isis", "2014-06-15", notes=notes) for _ in range(100)]
             reply = await writer.request(op="append", events=batch)
             assert reply["type"] == "appended", reply
-        await asyncio.wait_for(reader, 30)
+        await asyncio.wait_for(reader, seconds(30))
         assert received == list(range(34, 1534))
         close = await stalled.drain()
         assert close is not None and close.code == 1013, close
@@ -478,8 +405,7 @@ async def test_http_reads(db):
 
 
 def test_http_state_matches_the_cli(db):
-    cli = subprocess.run([sys.executable, "-m", "tracker", "state", "deployments", "--json", "--as-of", "2014-07-23",
-                          "--db", str(db)], capture_output=True, text=True, timeout=60, check=True)
+    cli = run_tracker("state", "deployments", "--json", "--as-of", "2014-07-23", "--db", str(db))
 
     async def fetch() -> dict:
         async with server(db) as (port, _):
@@ -489,40 +415,26 @@ def test_http_state_matches_the_cli(db):
 
 # ---------------------------------------------------------------- the commands
 
-def _start_serve(db: Path | str, *args: str) -> tuple[subprocess.Popen, int]:
-    process = subprocess.Popen([sys.executable, "-m", "tracker", "serve", "--port", "0", "--db", str(db), *args],
-                               stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 30
-    lines = []
-    while time.monotonic() < deadline:
-        line = process.stderr.readline()
-        lines.append(line)
-        found = re.search(r"at http://127\.0\.0\.1:(\d+)/", line)
-        if found:
-            return process, int(found.group(1))
-        if not line and process.poll() is not None:
-            break
-    process.kill()
-    raise AssertionError("tracker serve did not start:\n" + "".join(lines))
+def start_watch(port: int, *args: str) -> subprocess.Popen[str]:
+    """`tracker watch --json ARGS` on the server at `port`, as a real process (stdout and stderr piped)."""
+    return subprocess.Popen([sys.executable, "-m", "tracker", "watch", "--url", f"ws://127.0.0.1:{port}/ws", *args,
+                             "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=tracker_env())
 
 
 def test_serve_and_watch_as_processes(db, tmp_path):
-    process, port = _start_serve(db)
+    process, port = start_serve(db)
     try:
-        watch = subprocess.Popen([sys.executable, "-m", "tracker", "watch", "--url", f"ws://127.0.0.1:{port}/ws",
-                                  "--after", "31", "--count", "4", "--json"], stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True)
+        watch = start_watch(port, "--after", "31", "--count", "4")
         report = tmp_path / "two.jsonl"
         report.write_text("\n".join(json.dumps(capture(p, "isis", "2014-06-15")) for p in ("baghdad", "homs")))
-        time.sleep(0.5)
-        subprocess.run([sys.executable, "-m", "tracker", "append", str(report), "--db", str(db)], check=True,
-                       capture_output=True, timeout=60)
-        out, err = watch.communicate(timeout=30)
+        time.sleep(seconds(0.5))
+        run_tracker("append", str(report), "--db", str(db))
+        out, err = watch.communicate(timeout=seconds(30))
         assert watch.returncode == 0, err
         events = [json.loads(line) for line in out.splitlines() if '"type":"event"' in line]
         assert [e["position"] for e in events] == [32, 33, 34, 35]
         process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=15) == 0
+        assert process.wait(timeout=seconds(15)) == 0
         assert "Traceback" not in process.stderr.read()
     finally:
         if process.poll() is None:
@@ -530,11 +442,8 @@ def test_serve_and_watch_as_processes(db, tmp_path):
 
 
 def test_serve_refuses_a_public_address_without_a_token(db):
-    done = subprocess.run([sys.executable, "-m", "tracker", "serve", "--host", "0.0.0.0", "--port", "0",
-                           "--db", str(db)],
-                          capture_output=True, text=True, timeout=60,
-                          env={k: v for k, v in os.environ.items() if k != "TRACKER_TOKEN"})
-    assert done.returncode == 2 and "without a write token" in done.stderr
+    done = run_tracker("serve", "--host", "0.0.0.0", "--port", "0", "--db", str(db), expect=2)
+    assert "without a write token" in done.stderr
 
 
 def test_watch_reconnects_and_resumes_without_gaps_or_doubles(db, tmp_path):
@@ -543,23 +452,20 @@ def test_watch_reconnects_and_resumes_without_gaps_or_doubles(db, tmp_path):
     def append(place: str) -> None:
         report = tmp_path / f"{place}.json"
         report.write_text(json.dumps([capture(place, "isis", "2014-06-15")]))
-        subprocess.run([sys.executable, "-m", "tracker", "append", str(report), "--db", str(db)], check=True,
-                       capture_output=True, timeout=60)
+        run_tracker("append", str(report), "--db", str(db))
 
-    process, port = _start_serve(db)
-    watch = subprocess.Popen([sys.executable, "-m", "tracker", "watch", "--url", f"ws://127.0.0.1:{port}/ws",
-                              "--after", "33", "--count", "3", "--json"], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+    process, port = start_serve(db)
+    watch = start_watch(port, "--after", "33", "--count", "3")
     try:
         first = watch.stdout.readline()  # subscribed
         assert '"subscribed"' in first, first
         append("baghdad")
         process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=15) == 0
+        assert process.wait(timeout=seconds(15)) == 0
         append("homs")  # while no server runs
-        process, _ = _start_serve(db, "--port", str(port))
+        process, _ = start_serve(db, "--port", str(port))
         append("deir_ez_zor")
-        out, err = watch.communicate(timeout=60)
+        out, err = watch.communicate(timeout=seconds(60))
         assert watch.returncode == 0, err
         positions = [json.loads(line)["position"] for line in [first, *out.splitlines()] if '"type":"event"' in line]
         assert positions == [34, 35, 36]

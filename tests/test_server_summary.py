@@ -11,12 +11,22 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from pathlib import Path
 
-from tests.test_server import SOURCE, client, db, http, seeded_file, server  # noqa: F401 (fixtures)
+import pytest
+
+from tests.conftest import SOURCE, client, http
+from tests.conftest import serve_in_process as server
 from tracker.core.events import EVENT_TYPES
 from tracker.core.summary import summarize
 
 TARGET = str(uuid.uuid4())  # the CityCaptured below, retracted by the EventRetracted
+
+
+@pytest.fixture(scope="module")
+def seeded_db(first_report_db: Path) -> Path:
+    """What conftest's `db` copies here, as in test_server: the report as first shipped (33 events)."""
+    return first_report_db
 
 
 def _samples() -> dict[str, dict]:
@@ -52,7 +62,7 @@ def _check(message: dict) -> None:
     assert joined == message["summary"], message["summary_parts"]
 
 
-async def test_every_event_message_carries_the_cli_summary(db):  # noqa: F811 (the fixture)
+async def test_every_event_message_carries_the_cli_summary(db):
     samples = _samples()
     assert set(samples) == set(EVENT_TYPES), "a sample per event type: add the new type's sample here"
     async with server(db, ring=1) as (port, _), client(port) as live, client(port) as writer:
@@ -96,7 +106,7 @@ async def test_every_event_message_carries_the_cli_summary(db):  # noqa: F811 (t
                           "geo_precision": 2}  # read in the current shape (core/upcast.py)
 
 
-async def test_the_schema_endpoint_serves_the_event_schema_with_references_marked(db):  # noqa: F811
+async def test_the_schema_endpoint_serves_the_event_schema_with_references_marked(db):
     from tracker.core.events import json_schema
     async with server(db) as (port, _):
         status, schema = await asyncio.to_thread(http, port, "/api/schema")

@@ -11,109 +11,29 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
 import sys
 import time
 import uuid
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from tests.conftest import pg_admin as admin
+from tests.conftest import pg_database_name, pg_server_dsn, pg_url, run_tracker, seconds
+from tests.conftest import pg_terminate as terminate
 from tracker.core.errors import IdConflict, SchemaVersionError, StoreUnavailable
 from tracker.store import NewEvent, open_store
 from tracker.store.postgres import _HISTORY, SCHEMA_VERSION, PostgresStore
 
 from .store_contract import StoreContract, ev
 
-ENV = "TRACKER_TEST_PG_DSN"
-HOW = (f"PostgreSQL tests skipped: set {ENV} to a server's DSN that may create databases, e.g. "
-       f"{ENV}=postgresql://postgres@127.0.0.1:5432/postgres")
-
-
-def server_dsn() -> str:
-    """The DSN from the environment; skip when unset (fail when set but unreachable: see admin())."""
-    dsn = os.environ.get(ENV)
-    if not dsn:
-        pytest.skip(HOW)
-    return dsn
-
-
-def with_database(dsn: str, name: str) -> str:
-    parts = urlsplit(dsn)
-    return urlunsplit(parts._replace(path="/" + name))
-
-
-async def admin():
-    import asyncpg
-
-    dsn = server_dsn()
-    try:
-        return await asyncpg.connect(dsn, timeout=10)
-    except Exception as e:  # set but unreachable: a failure, never a skip
-        pytest.fail(f"{ENV} is set but the server cannot be reached ({type(e).__name__}: {e})", pytrace=False)
-
-
-class Databases:
-    """Fresh databases with unique names, all dropped at the end."""
-
-    def __init__(self) -> None:
-        self.names: list[str] = []
-        self.server = server_dsn()
-
-    async def create(self) -> str:
-        name = f"tracker_test_{uuid.uuid4().hex[:16]}"
-        conn = await admin()
-        try:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
-        self.names.append(name)
-        return with_database(self.server, name)
-
-    async def drop_all(self) -> None:
-        if not self.names:
-            return
-        conn = await admin()
-        try:
-            for name in self.names:
-                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await conn.close()
-        self.names.clear()
-
-
-@pytest.fixture
-async def databases():
-    dbs = Databases()
-    yield dbs
-    await dbs.drop_all()
-
-
-@pytest.fixture
-async def pg_dsn(databases):
-    return await databases.create()
-
 
 async def backends(dsn: str) -> list[int]:
     """The server process ids of every connection to the database `dsn` names, but ours."""
     conn = await admin()
     try:
-        name = urlsplit(dsn).path.lstrip("/")
-        rows = await conn.fetch("SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", name)
+        rows = await conn.fetch("SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+                                pg_database_name(dsn))
         return [r["pid"] for r in rows]
-    finally:
-        await conn.close()
-
-
-async def terminate(dsn: str) -> int:
-    """Kill every connection to the database (as a restarted server would)."""
-    conn = await admin()
-    try:
-        name = urlsplit(dsn).path.lstrip("/")
-        return await conn.fetchval(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1 "
-            "AND pid <> pg_backend_pid()", name)
     finally:
         await conn.close()
 
@@ -121,8 +41,7 @@ async def terminate(dsn: str) -> int:
 async def allow_connections(dsn: str, allowed: bool) -> None:
     conn = await admin()
     try:
-        name = urlsplit(dsn).path.lstrip("/")
-        await conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {str(allowed).lower()}')
+        await conn.execute(f'ALTER DATABASE "{pg_database_name(dsn)}" ALLOW_CONNECTIONS {str(allowed).lower()}')
     finally:
         await conn.close()
 
@@ -356,18 +275,15 @@ async def test_unreachable_server_fails_fast_and_masks_the_password():
 
 def test_unreachable_server_exits_4_through_the_cli(tmp_path):
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "tracker", "state", "territory",
-                           "--db", "postgresql://postgres:pw@127.0.0.1:1/x"],
-                          capture_output=True, text=True, timeout=30, cwd=tmp_path)
-    assert done.returncode == 4, done.stderr
-    assert "Traceback" not in done.stderr
+    done = run_tracker("state", "territory", "--db", "postgresql://postgres:pw@127.0.0.1:1/x", cwd=tmp_path,
+                       expect=4, timeout=30)  # exit 4, no traceback
     assert "127.0.0.1:1" in done.stderr and ":pw@" not in done.stderr
     assert time.monotonic() - started < 10
 
 
 async def test_a_missing_database_is_unavailable_not_a_driver_error(databases):
-    server_dsn()
-    dsn = with_database(databases.server, f"tracker_missing_{uuid.uuid4().hex[:8]}")
+    pg_server_dsn()
+    dsn = pg_url(databases.server, database=f"tracker_missing_{uuid.uuid4().hex[:8]}")
     with pytest.raises(StoreUnavailable, match="does not exist"):
         await open_store(dsn)
 
@@ -375,21 +291,21 @@ async def test_a_missing_database_is_unavailable_not_a_driver_error(databases):
 async def test_killed_connections_under_a_waiter_lose_nothing(pg_dsn):
     async with await open_store(pg_dsn) as store, await open_store(pg_dsn) as writer:
         await writer.append([ev(1)])
-        assert await store.wait(0, timeout=2) == 1
-        await asyncio.sleep(0.2)  # the listener is connected
+        assert await store.wait(0, timeout=seconds(2)) == 1
+        await asyncio.sleep(seconds(0.2))  # the listener is connected
         assert await terminate(pg_dsn) >= 2  # every connection: the pools' and the listener
-        waiter = asyncio.create_task(store.wait(1, timeout=10))
-        await asyncio.sleep(0.1)
+        waiter = asyncio.create_task(store.wait(1, timeout=seconds(10)))
+        await asyncio.sleep(seconds(0.1))
         await writer.append([ev(2)])  # the writer's pool reconnects by itself
-        assert await asyncio.wait_for(waiter, 5) == 2
+        assert await asyncio.wait_for(waiter, seconds(5)) == 2
         # and the listener is back: a NOTIFY wakes the waiter well before the next poll
-        await asyncio.sleep(1.5)
+        await asyncio.sleep(seconds(1.5))
         loop = asyncio.get_running_loop()
-        waiter = asyncio.create_task(store.wait(2, timeout=10))
-        await asyncio.sleep(0.05)
+        waiter = asyncio.create_task(store.wait(2, timeout=seconds(10)))
+        await asyncio.sleep(seconds(0.05))
         started = loop.time()
         await writer.append([ev(3)])
-        assert await asyncio.wait_for(waiter, 5) == 3
+        assert await asyncio.wait_for(waiter, seconds(5)) == 3
         assert loop.time() - started < 1.0
         assert [r.position for r in await store.read()] == [1, 2, 3]
 
@@ -397,7 +313,7 @@ async def test_killed_connections_under_a_waiter_lose_nothing(pg_dsn):
 async def test_wait_raises_while_the_database_is_down_and_recovers_after(pg_dsn):
     async with await open_store(pg_dsn) as store:
         await store.append([ev(1)])
-        assert await store.wait(0, timeout=1) == 1
+        assert await store.wait(0, timeout=seconds(1)) == 1
         await allow_connections(pg_dsn, False)
         try:
             await terminate(pg_dsn)
@@ -414,10 +330,10 @@ async def test_wait_raises_while_the_database_is_down_and_recovers_after(pg_dsn)
         assert await store.append([ev(2)]) == [2]
         assert await store.append([ev(2)]) == [2]  # a client's retry stores nothing twice
         async with await open_store(pg_dsn) as other:
-            waiter = asyncio.create_task(store.wait(2, timeout=10))
-            await asyncio.sleep(0.05)
+            waiter = asyncio.create_task(store.wait(2, timeout=seconds(10)))
+            await asyncio.sleep(seconds(0.05))
             await other.append([ev(3)])
-            assert await asyncio.wait_for(waiter, 2) == 3
+            assert await asyncio.wait_for(waiter, seconds(2)) == 3
 
 
 async def test_hub_reports_the_outage_and_recovers(pg_dsn):
@@ -436,14 +352,14 @@ async def test_hub_reports_the_outage_and_recovers(pg_dsn):
                 for _ in range(50):
                     if hub.problem is not None:
                         break
-                    await asyncio.sleep(0.1)
+                    await asyncio.sleep(seconds(0.1))
                 assert hub.problem is not None and "PostgreSQL" in hub.problem
             finally:
                 await allow_connections(pg_dsn, True)
             for _ in range(50):
                 if hub.problem is None:
                     break
-                await asyncio.sleep(0.1)
+                await asyncio.sleep(seconds(0.1))
             assert hub.problem is None
         finally:
             await hub.stop()

@@ -13,6 +13,7 @@ import textwrap
 
 import pytest
 
+from tests.conftest import seconds
 from tracker.core.errors import SchemaVersionError, StoreUnavailable
 from tracker.store import open_store
 from tracker.store.sqlite import _HISTORY, SCHEMA_VERSION, SQLiteStore
@@ -226,7 +227,7 @@ async def test_acknowledged_appends_survive_a_killed_process(tmp_path):
         if len(acked) == 200:
             break
     os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=10)
+    proc.wait(timeout=seconds(10))
     async with await open_store(path) as store:
         stored = {r.id: r.position for r in await store.read()}
         assert len(stored) >= 200
@@ -242,7 +243,7 @@ async def test_several_processes_append_gapless(tmp_path):
     procs = [_writer(path, 40, f"p{i}") for i in range(3)]
     acked = {}
     for proc in procs:
-        out, _ = proc.communicate(timeout=60)
+        out, _ = proc.communicate(timeout=seconds(60))
         assert proc.returncode == 0
         acked.update(line.split() for line in out.splitlines())
     async with await open_store(path) as store:
@@ -254,13 +255,13 @@ async def test_several_processes_append_gapless(tmp_path):
 async def test_a_subscriber_sees_another_process_append_within_a_second(tmp_path):
     path = str(tmp_path / "t.db")
     async with await open_store(path) as store:
-        waiter = asyncio.create_task(store.wait(0, timeout=10))
+        waiter = asyncio.create_task(store.wait(0, timeout=seconds(10)))
         loop = asyncio.get_running_loop()
         proc = await asyncio.create_subprocess_exec(sys.executable, "-c", WRITER, path, "1", "x",
                                                     stdout=asyncio.subprocess.PIPE)
         await proc.stdout.readline()  # acknowledged by the other process
         acked = loop.time()
-        assert await asyncio.wait_for(waiter, 5) == 1
+        assert await asyncio.wait_for(waiter, seconds(5)) == 1
         assert loop.time() - acked < 1.0
         await proc.wait()
 

@@ -6,20 +6,22 @@ interfaces."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
-from tests import test_server
-from tests.test_server import capture, client, http, server
+from tests.conftest import capture, client, http
+from tests.conftest import serve_in_process as server
 from tracker.core.protocol import FIELDS
 from tracker.server.http import PARAMS
 
 HEAD = 33  # the seeded log
 
-# test_server's fixtures (a copy of the report as first shipped: HEAD events), bound here for pytest to find;
-# conftest's `db` holds every seed report
-seeded_file = test_server.seeded_file
-db = test_server.db
+
+@pytest.fixture(scope="module")
+def seeded_db(first_report_db: Path) -> Path:
+    """What conftest's `db` copies here, as in test_server: the report as first shipped (HEAD events)."""
+    return first_report_db
 
 # One well-formed request per op (and per form of subscribe): each is sent with one field more.
 REQUESTS = {

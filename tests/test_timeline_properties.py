@@ -359,8 +359,7 @@ async def _rebuild(path: str, records: list[Record]) -> tuple[dict, dict, Any]:
         return await tracker.rebuild(page=3)  # tiny pages: every resume key gets used
 
 
-@settings(max_examples=60, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(PROPERTY, max_examples=60)
 @given(records=logs)
 def test_streaming_rebuild_from_the_store_equals_replay(tmp_path_factory, records):
     path = str(tmp_path_factory.mktemp("rebuild") / "log.db")

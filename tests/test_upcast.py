@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 
+from tests.conftest import ROOT
 from tracker.core.records import decode
 from tracker.core.upcast import upcast
 from tracker.service import Tracker
 from tracker.transfer import digest, parse_export
 
-LOG = Path(__file__).resolve().parent / "data" / "previous_release_seeded.jsonl"
+LOG = ROOT / "tests" / "data" / "previous_release_seeded.jsonl"
 DIGEST = "5d755cda0f6ecbf5a2a86ee127b94270e815379098f1b7cbadbc64f218bccecb"  # the previous release's verify
 
 
