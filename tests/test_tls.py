@@ -17,9 +17,8 @@ from websockets.asyncio.client import connect
 from tracker.core.errors import InputError
 from tracker.server.app import Settings, tls_context
 
-from . import test_server
-
-server, db, seeded_file = test_server.server, test_server.db, test_server.seeded_file  # fixtures of test_server
+from .conftest import seconds
+from .conftest import serve_in_process as server
 
 
 @pytest.fixture(scope="module")
@@ -44,13 +43,13 @@ async def test_https_and_wss_with_a_verified_certificate(db, pems, authority):
     async with server(db, certfile=pems[0], keyfile=pems[1]) as (port, _):
         def get() -> dict:
             with urllib.request.urlopen(f"https://127.0.0.1:{port}/healthz", context=client_context,
-                                        timeout=test_server.TIMEOUT) as answer:
+                                        timeout=seconds(10)) as answer:
                 return json.loads(answer.read())
 
         assert (await asyncio.to_thread(get))["status"] == "ok"
         async with connect(f"wss://127.0.0.1:{port}/ws", ssl=client_context) as ws:
             await ws.send(json.dumps({"op": "query", "projection": "territory", "ref": 1}))
-            reply = json.loads(await asyncio.wait_for(ws.recv(), test_server.TIMEOUT))
+            reply = json.loads(await asyncio.wait_for(ws.recv(), seconds(10)))
             assert reply["type"] == "snapshot" and reply["ref"] == 1
         with pytest.raises(ssl.SSLError):  # a client that does not trust the authority is refused
             async with connect(f"wss://127.0.0.1:{port}/ws", ssl=ssl.create_default_context()):
@@ -71,11 +70,11 @@ def test_serve_refuses_a_bad_certificate_before_listening_and_reads_the_token_fr
     (tmp_path / "junk.pem").write_text("not a certificate")
     done = subprocess.run([sys.executable, "-m", "tracker", "serve", "--db", str(db), "--port", "0",
                            "--certfile", str(tmp_path / "junk.pem")], capture_output=True, text=True,
-                          timeout=test_server.TIMEOUT * 3)
+                          timeout=seconds(30))
     assert done.returncode == 2 and "cannot load the TLS certificate" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
     (tmp_path / "empty").write_text("\n")
     done = subprocess.run([sys.executable, "-m", "tracker", "serve", "--db", str(db), "--port", "0",
                            "--token-file", str(tmp_path / "empty")], capture_output=True, text=True,
-                          timeout=test_server.TIMEOUT * 3)
+                          timeout=seconds(30))
     assert done.returncode == 2 and "is empty" in done.stderr, done.stderr
