@@ -9,12 +9,14 @@ start, then position, an assault before the other facts of its day (`order`).
 Two paths give every answer, and property tests hold them equal:
 - `replay()` and `pending()` filter, sort and fold from scratch: the definition;
 - `Timeline` keeps facts sorted in history order as they arrive, in any order, with a
-  checkpoint of every projection at a cut date X every `every` facts: the settled state as
-  of X. The settled set is not a prefix of history order (a fact of a long window settles
-  after facts that start later), so an answer at D >= X takes the checkpoint, folds the
-  facts that start after X and are settled at D, and folds again, alone, each entry that a
-  fact open at X and settled by D touches (folds are per key: projections/base.py).
-  A late report of an old fact, or a retraction, drops the checkpoints it makes stale.
+  checkpoint of every projection at a cut date X every `every` facts: the fold of every
+  fact that starts on or before X. The settled set at D is not a prefix of history order (a
+  fact of a long window settles after facts that start later), but it differs from one only
+  in the facts pending at D, which a length-classed index finds (`_Long`). So an answer at
+  D takes the latest checkpoint, folds the settled facts after it, and folds again, alone,
+  each entry that a pending fact touches, from the last checkpoint before that fact's
+  start (folds are per key: projections/base.py). A late report of an old fact, or a
+  retraction, drops the checkpoints it makes stale.
 
 The timeline holds each fact as its JSON text, not as a decoded dict: a dict of a
 ~300-byte event costs ~1.5 KB, and a server keeps every fact of the log. A query decodes
@@ -34,6 +36,7 @@ import orjson
 from .catalog import Catalog
 from .dates import utc_now
 from .events import REGISTRATIONS
+from .fold import Fold
 from .projections import PROJECTIONS, Pending, Projection, State
 from .records import Record
 from .summary import possibly
@@ -160,10 +163,6 @@ class _Long:
         out.sort(key=_sort_key)
         return out
 
-    @property
-    def max_length(self) -> int:
-        return max(self.longest)
-
 
 class Checkpoint(NamedTuple):
     cut: str  # X: every fact starting on or before it comes before `folded`
@@ -272,7 +271,10 @@ class Timeline:
         return bisect.bisect_right(self._checkpoints, day, key=lambda c: c.cut) - 1
 
     def _extend_checkpoints(self) -> None:
+        """A checkpoint at a cut X folds every fact that starts on or before X, settled or not
+        (history order is the fold order, so each checkpoint extends the one before)."""
         facts, keys = self._facts, self._keys
+        folded_types = frozenset().union(*(p.types for p in self.projections.values()))
         while True:
             last = self._checkpoints[-1]
             at = last.folded + self.every
@@ -282,43 +284,46 @@ class Timeline:
             index = bisect.bisect_right(keys, (cut, 2, 0))
             if index >= len(facts):
                 return  # the newest day stays out of checkpoints: appends keep coming to it
-            states = {name: self._settled(name, cut) for name in self.projections}
-            self._checkpoints.append(Checkpoint(cut, index, states))
+            fold = Fold(self.projections.values(), last.states, self._retracted)
+            fold.feed(_decode(f for f in facts[last.folded:index] if f.type in folded_types))
+            self._checkpoints.append(Checkpoint(cut, index, fold.snapshot()))
 
-    def _settled(self, name: str, as_of: str) -> State:
-        """The settled state at `as_of`, from the latest checkpoint before it."""
+    def _answer(self, name: str, as_of: str) -> tuple[State, Pending]:
+        """The settled state and the pending facts at `as_of`.
+
+        From the latest checkpoint on or before `as_of`: its entries are right for every key
+        with no fact pending at `as_of` (all their facts up to the cut are settled then), and
+        the facts after the cut that are settled by `as_of` are folded on. A key with a
+        pending fact is folded again alone (`_refold`)."""
         projection = self.projections[name]
         types, retracted = projection.types, self._retracted
         checkpoint = self._checkpoints[self._checkpoint_at(as_of)]
+        waiting = [f for f in self._long.open_at(as_of) if f.type in types]
+        first: dict[Any, str] = {}  # key -> the earliest start of its pending facts
+        for f in waiting:
+            if f.start < first.get(f.key, "\uffff"):
+                first[f.key] = f.start
         state = dict(checkpoint.states[name])
-        # entries that a fact open at the cut and settled by `as_of` touches: folded again alone
-        again = {f.key for f in self._long.open_at(checkpoint.cut)
-                 if f.end <= as_of and f.type in types} if checkpoint.cut else set()
-        for key in again:
-            self._refold(name, key, as_of, state)
         end = bisect.bisect_right(self._keys, (as_of, 2, 0))
-        tail = [f for f in self._facts[checkpoint.folded:end]
-                if f.type in types and f.end <= as_of and f.key not in again]
-        records = _decode(tail)
+        tail = _decode(f for f in self._facts[checkpoint.folded:end]
+                       if f.type in types and f.end <= as_of and f.key not in first)
         if retracted:
-            records = [r for r in records if r.event.get("id") not in retracted]
-        return projection.fold(state, records)
+            tail = [r for r in tail if r.event.get("id") not in retracted]
+        projection.fold(state, tail)
+        for key, start in first.items():
+            self._refold(name, key, start, as_of, state)
+        pending: Pending = {}
+        for record in _decode(waiting):
+            if record.event.get("id") not in retracted:
+                pending.setdefault(projection.entry_key(record.event), []).append(record.event)
+        return state, pending
 
-    def _refold(self, name: str, key: Any, as_of: str, state: State) -> None:
-        """Fold `key`'s entry at `as_of` again from a checkpoint where no fact of it is open
-        and settled by `as_of`: its entry there is a prefix of the answer."""
+    def _refold(self, name: str, key: Any, first: str, as_of: str, state: State) -> None:
+        """`key`'s entry at `as_of`, from the last checkpoint cut before `first` (the start of
+        its earliest pending fact): every fact of it up to that cut is settled at `as_of`."""
         projection = self.projections[name]
         facts = self._by_key.get((name, key), [])
-        at = self._checkpoint_at(as_of)
-        while at > 0:
-            cut = self._checkpoints[at].cut
-            i = bisect.bisect_right(facts, (cut, 2, 0), key=_sort_key)
-            lo = bisect.bisect_left(facts, (_days_before(cut, self._long.max_length), 0, 0), 0, i, key=_sort_key)
-            straddling = [f for f in facts[lo:i] if cut < f.end <= as_of]
-            if not straddling:
-                break
-            at = bisect.bisect_left(self._checkpoints, min(f.start for f in straddling), key=lambda c: c.cut) - 1
-        checkpoint = self._checkpoints[max(at, 0)]
+        checkpoint = self._checkpoints[bisect.bisect_left(self._checkpoints, first, key=lambda c: c.cut) - 1]
         alone: State = {}
         if key in checkpoint.states[name]:
             alone[key] = checkpoint.states[name][key]
@@ -331,14 +336,6 @@ class Timeline:
             state[key] = alone[key]
         else:
             state.pop(key, None)
-
-    def _pending(self, name: str, as_of: str) -> Pending:
-        projection = self.projections[name]
-        out: Pending = {}
-        for record in _decode(f for f in self._long.open_at(as_of) if f.type in projection.types):
-            if record.event.get("id") not in self._retracted:
-                out.setdefault(projection.entry_key(record.event), []).append(record.event)
-        return out
 
     def state(self, name: str, as_of: str | None = None, known_at: datetime | None = None,
               recorded_at: datetime | None = None) -> State:
@@ -360,7 +357,7 @@ class Timeline:
             return (replay(records, projection, as_of, known_at, recorded_at),
                     pending(records, projection, as_of, known_at, recorded_at))
         self._extend_checkpoints()
-        return self._settled(name, as_of), self._pending(name, as_of)
+        return self._answer(name, as_of)
 
     def _effective(self, recorded_at: datetime | None) -> datetime | None:
         """None when everything was recorded by then: the same as now."""
