@@ -30,6 +30,7 @@ from .logs import configure
 from .seeds import seed_files
 from .service import Tracker
 from .store import StoredEvent, resolve_url
+from .store.url import mask_secrets
 
 
 def _common(defaults: bool) -> argparse.ArgumentParser:
@@ -121,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return asyncio.run(_run(args))
     except TrackerError as e:
-        print(f"tracker: error: {e}", file=sys.stderr)
+        print(f"tracker: error: {mask_secrets(str(e))}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         print("tracker: interrupted", file=sys.stderr)
@@ -129,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # a bug: one line for the user, the traceback on request
         if os.environ.get("TRACKER_DEBUG"):
             traceback.print_exc()
-        print(f"tracker: internal error: {type(e).__name__}: {e} (rerun with TRACKER_DEBUG=1 for details)",
+        print(f"tracker: internal error: {type(e).__name__}: {mask_secrets(str(e))} (rerun with TRACKER_DEBUG=1 for details)",
               file=sys.stderr)
         return 1
 

@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+
+from .core.jsontext import JSONTextError, loads_fast
 from pydantic import ValidationError
 
 from .core.errors import Issue, ValidationFailed
@@ -48,9 +50,12 @@ def parse_export(text: str, name: str) -> list[StoredEvent]:
             continue
         where = f"{name}:{number}"
         try:
-            record = orjson.loads(line)
+            record = loads_fast(line)
         except orjson.JSONDecodeError as e:
             issues.append(Issue(where, None, f"malformed JSON: {e}"))
+            continue
+        except JSONTextError as e:
+            issues.append(Issue(where, None, f"refused JSON: {e.msg}"))
             continue
         if not isinstance(record, dict) or not {"position", "id", "recorded_at", "event"} <= record.keys():
             issues.append(Issue(where, None, "expected a stored record {position, id, recorded_at, event}",
