@@ -99,7 +99,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--token", help="the write token appends need (or $TRACKER_TOKEN); "
                        "without one, appends are open and the server listens on loopback only")
     serve.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
-                       help="another browser origin that may open the websocket (repeatable)")
+                       help="a browser origin that may open the websocket (repeatable); beyond loopback, "
+                            "only these")
+    serve.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                       help="a name the server answers to in the Host header (repeatable), besides the listen "
+                            "address and the loopback names; other Hosts get 403, against DNS rebinding")
     serve.add_argument("--queue-limit", type=int, default=1024, metavar="N",
                        help="messages queued for one client before it is closed as too slow (default 1024)")
 
@@ -130,8 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # a bug: one line for the user, the traceback on request
         if os.environ.get("TRACKER_DEBUG"):
             traceback.print_exc()
-        print(f"tracker: internal error: {type(e).__name__}: {mask_secrets(str(e))} (rerun with TRACKER_DEBUG=1 for details)",
-              file=sys.stderr)
+        print(f"tracker: internal error: {type(e).__name__}: {mask_secrets(str(e))} "
+              "(rerun with TRACKER_DEBUG=1 for details)", file=sys.stderr)
         return 1
 
 
@@ -222,7 +226,8 @@ async def _serve(tracker: Tracker, args: argparse.Namespace) -> int:
     if args.queue_limit < 1:
         raise InputError("--queue-limit must be 1 or more")
     settings = Settings(host=args.host, port=args.port, token=token_from_env(args.token),
-                        allow_origins=args.allow_origin, queue_limit=args.queue_limit)
+                        allow_origins=args.allow_origin, allow_hosts=args.allow_host,
+                        queue_limit=args.queue_limit)
 
     def ready(port: int) -> None:
         host = f"[{args.host}]" if ":" in args.host else args.host

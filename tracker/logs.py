@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Mapping, MutableMapping
+from typing import Any
 
 import structlog
 
 from .store.url import mask_secrets
 
 
-def _mask(_logger: object, _name: str, event: dict) -> dict:
+def _mask(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> Mapping[str, Any]:
     """No store password reaches a log line, whoever logs it and however."""
     return {k: mask_secrets(v) if isinstance(v, str) else v for k, v in event.items()}
 

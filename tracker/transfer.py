@@ -15,12 +15,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-
-from .core.jsontext import JSONTextError, loads_fast
 from pydantic import ValidationError
 
 from .core.errors import Issue, ValidationFailed
 from .core.events import EVENT_ADAPTER
+from .core.jsontext import JSONTextError, loads_fast
 from .store import EventStore, StoredEvent
 
 
