@@ -2,7 +2,8 @@
 
 What plain `json.loads` or `orjson.loads` would let through is refused with an error that
 names the problem: a key given twice in one object (the second value would silently win),
-an integer beyond 64 bits (or thousands of digits: Python refuses those with a ValueError),
+an integer of more than 100 digits (Python refuses thousands with a ValueError; fields
+bound the rest, naming themselves),
 NaN and infinities, and nesting too deep for the stack.
 """
 
@@ -15,7 +16,7 @@ from typing import Any
 import orjson
 
 MAX_INT = (1 << 63) - 1  # the largest integer any input may carry (a log position, a count)
-MAX_INT_DIGITS = len(str(MAX_INT))
+MAX_DIGITS = 100  # a longer integer is refused while parsing; shorter ones are checked by their field's bounds
 
 
 class JSONTextError(ValueError):
@@ -38,9 +39,9 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _int(text: str) -> int:
     digits = text.lstrip("-")
-    if len(digits) > MAX_INT_DIGITS or abs(int(text)) > MAX_INT:
-        shown = text if len(text) <= 30 else f"{text[:12]}...({len(digits):,} digits)"
-        raise JSONTextError(f"the integer {shown} is too large: integers are at most {MAX_INT:,} (2^63 - 1)")
+    if len(digits) > MAX_DIGITS:
+        raise JSONTextError(f"an integer of {len(digits):,} digits ({text[:12]}...) is too large: "
+                            f"no field takes more than {MAX_INT:,} (2^63 - 1)")
     return int(text)
 
 
@@ -70,7 +71,7 @@ def loads(text: str | bytes) -> Any:
 def loads_fast(text: str | bytes) -> Any:
     """`loads` for a server's frames: orjson refuses malformed text, lone surrogates and deep
     nesting first, quickly; a second pass refuses what orjson lets through (duplicate keys,
-    integers beyond 64 bits). Raises orjson.JSONDecodeError or JSONTextError."""
+    integers of over 100 digits, which orjson reads as floats). Raises orjson.JSONDecodeError or JSONTextError."""
     value = orjson.loads(text)
     if isinstance(value, dict | list):
         try:
