@@ -5,7 +5,7 @@ specific code, never `internal`) and every HTTP request a JSON answer that is no
 and the log's head moves by exactly what the `appended` replies acknowledge: never a
 stored-but-unacknowledged event.
 
-CI runs TRACKER_FUZZ_EXAMPLES (default 1500) cases per test; a nightly run raises it,
+CI runs TRACKER_FUZZ_EXAMPLES (default 1000) cases per test; a nightly run raises it,
 e.g. TRACKER_FUZZ_EXAMPLES=50000 pytest tests/test_fuzz.py.
 """
 
@@ -30,7 +30,7 @@ from tests.conftest import serve_in_process
 from tracker.core.events import EVENT_TYPES
 from tracker.core.protocol import FIELDS, OPS
 
-EXAMPLES = int(os.environ.get("TRACKER_FUZZ_EXAMPLES") or 1500)
+EXAMPLES = int(os.environ.get("TRACKER_FUZZ_EXAMPLES") or 1000)
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=os.environ.get("TRACKER_FUZZ_RANDOM") is None,
                 suppress_health_check=list(HealthCheck), database=None)
 
