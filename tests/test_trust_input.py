@@ -102,6 +102,14 @@ async def test_a_5000_digit_integer_is_refused_everywhere(db, tmp_path):
         assert "5,000 digits" in done.stderr
 
 
+@pytest.mark.parametrize("op", ["subscribe", "query"])
+async def test_a_projection_that_is_a_list_or_object_is_refused(db, op):  # found by test_fuzz.py
+    async with serve_in_process(db) as (port, _), client(port) as c:
+        for value in ([], {}):
+            reply = await c.request(op=op, projection=value)
+            assert reply["code"] == "bad_request" and reply["details"]["field"] == "projection", reply
+
+
 # ------------------------------------------------------------ stored but never acknowledged
 
 async def test_a_deep_or_large_ref_is_refused_before_anything_is_stored(db):

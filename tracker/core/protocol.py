@@ -235,7 +235,7 @@ def _position(body: dict[str, Any], field: str, ref: Any, default: int | None) -
 
 def _view(body: dict[str, Any], ref: Any) -> View:
     name = body.get("projection")
-    if name not in PROJECTIONS:
+    if not isinstance(name, str) or name not in PROJECTIONS:  # a list or an object is unhashable
         raise ProtocolError("bad_request", f"unknown projection {name!r}: one of {', '.join(PROJECTIONS)}",
                             ref=ref, field="projection")
     return view(name, body.get, ref)
