@@ -26,7 +26,7 @@ FULL = {
     "unsubscribe": {"op": "unsubscribe", "ref": 1, "subscription": "s1"},
     "query": {"op": "query", "ref": 1, "projection": "arsenal", "as_of": "2014", "known_at": None,
               "recorded_at": "2026-01-01"},
-    "append": {"op": "append", "ref": 1, "events": [{}], "expected_position": 3},
+    "append": {"op": "append", "ref": 1, "events": [{}], "expected_position": 3, "idempotency_key": "k1"},
     "auth": {"op": "auth", "ref": 1, "token": "t"},
     "catalog": {"op": "catalog", "ref": 1},
 }

@@ -30,6 +30,7 @@ from .logs import configure
 from .seeds import seed_files
 from .service import Tracker
 from .store import StoredEvent, resolve_url
+from .store.url import mask_secrets
 
 
 def _common(defaults: bool) -> argparse.ArgumentParser:
@@ -102,7 +103,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--certfile", metavar="PEM", help="serve https and wss with this certificate chain")
     serve.add_argument("--keyfile", metavar="PEM", help="the private key of --certfile (if not inside it)")
     serve.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
-                       help="another browser origin that may open the websocket (repeatable)")
+                       help="a browser origin that may open the websocket (repeatable); beyond loopback, "
+                            "only these")
+    serve.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                       help="a name the server answers to in the Host header (repeatable), besides the listen "
+                            "address and the loopback names; other Hosts get 403, against DNS rebinding")
     serve.add_argument("--queue-limit", type=int, default=1024, metavar="N",
                        help="messages queued for one client before it is closed as too slow (default 1024)")
 
@@ -125,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return asyncio.run(_run(args))
     except TrackerError as e:
-        print(f"tracker: error: {e}", file=sys.stderr)
+        print(f"tracker: error: {mask_secrets(str(e))}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         print("tracker: interrupted", file=sys.stderr)
@@ -133,8 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # a bug: one line for the user, the traceback on request
         if os.environ.get("TRACKER_DEBUG"):
             traceback.print_exc()
-        print(f"tracker: internal error: {type(e).__name__}: {e} (rerun with TRACKER_DEBUG=1 for details)",
-              file=sys.stderr)
+        print(f"tracker: internal error: {type(e).__name__}: {mask_secrets(str(e))} "
+              "(rerun with TRACKER_DEBUG=1 for details)", file=sys.stderr)
         return 1
 
 
@@ -228,7 +233,8 @@ async def _serve(tracker: Tracker, args: argparse.Namespace) -> int:
         raise InputError("give the write token once: --token or --token-file, not both")
     token = read_token_file(args.token_file) if args.token_file else token_from_env(args.token)
     settings = Settings(host=args.host, port=args.port, token=token, allow_origins=args.allow_origin,
-                        queue_limit=args.queue_limit, certfile=args.certfile, keyfile=args.keyfile)
+                        allow_hosts=args.allow_host, queue_limit=args.queue_limit, certfile=args.certfile,
+                        keyfile=args.keyfile)
     tls_context(settings)  # a bad certificate is refused before anything listens
 
     def ready(port: int) -> None:

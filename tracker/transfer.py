@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from .core.errors import Issue, ValidationFailed
 from .core.events import EVENT_ADAPTER
+from .core.jsontext import JSONTextError, loads_fast
 from .store import EventStore, StoredEvent
 
 
@@ -48,9 +49,12 @@ def parse_export(text: str, name: str) -> list[StoredEvent]:
             continue
         where = f"{name}:{number}"
         try:
-            record = orjson.loads(line)
+            record = loads_fast(line)
         except orjson.JSONDecodeError as e:
             issues.append(Issue(where, None, f"malformed JSON: {e}"))
+            continue
+        except JSONTextError as e:
+            issues.append(Issue(where, None, f"refused JSON: {e.msg}"))
             continue
         if not isinstance(record, dict) or not {"position", "id", "recorded_at", "event"} <= record.keys():
             issues.append(Issue(where, None, "expected a stored record {position, id, recorded_at, event}",

@@ -69,7 +69,8 @@ def prepare(items: list[Item], catalog: Catalog, today: date, stored_types: Mapp
 
     `stored_types` maps the ids that the batch retracts and that are stored to their type,
     `stored_known` to the day each was known (its reported_on, else the day it was recorded)."""
-    registers = any(isinstance(i.data, dict) and i.data.get("type") in REGISTRATIONS for i in items)
+    registers = any(isinstance(i.data, dict) and isinstance(i.data.get("type"), str)
+                    and i.data["type"] in REGISTRATIONS for i in items)
     with paused_gc():  # a batch allocates many short-lived objects and no cycles: collect after it
         # only a batch that registers changes the catalog: only then is a copy of it needed
         return _prepare(items, catalog.copy() if registers else catalog, today, stored_types, new_id,
@@ -124,7 +125,10 @@ def _check(item: Item, catalog: Catalog, today: date, stored_types: Mapping[str,
     kind = data.get("type")
     if kind is None:
         return [Issue(where, "type", "missing", f"one of {', '.join(EVENT_TYPES)}")]
-    model = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
+    if not isinstance(kind, str):
+        return [Issue(where, "type", f"expected the event type's name (a string), got {_kind(kind)}",
+                      f"one of {', '.join(EVENT_TYPES)}")]
+    model = EVENT_TYPES.get(kind)
     if model is None:
         close = difflib.get_close_matches(str(kind), list(EVENT_TYPES), n=1)
         return [Issue(where, "type", f"unknown event type {kind!r}",

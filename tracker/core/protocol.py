@@ -18,11 +18,16 @@ import orjson
 from .batch import MAX_EVENT_BYTES
 from .dates import parse_as_of, parse_known_at
 from .errors import BadQuery, TrackerError
+from .jsontext import MAX_INT, JSONTextError, loads_fast
 from .projections import PROJECTIONS, Projection
 from .summary import summarize, summary_parts
 
 OPS = ("subscribe", "unsubscribe", "query", "append", "auth", "catalog")
 MAX_MESSAGE_BYTES = MAX_EVENT_BYTES  # a frame over this closes the connection with 1009
+MAX_POSITION = MAX_INT  # positions are 64-bit signed integers in every store
+MAX_REF_DEPTH = 16  # a `ref` is echoed in the reply: it is checked before anything is done
+MAX_REF_BYTES = 1024
+MAX_IDEMPOTENCY_KEY = 200  # characters
 
 # The fields each request may carry; any other is refused (`bad_request`, naming the nearest).
 # `subscribe` has two forms, each with its own fields.
@@ -33,7 +38,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "subscribe projection": (*COMMON_FIELDS, *VIEW_FIELDS),
     "unsubscribe": (*COMMON_FIELDS, "subscription"),
     "query": (*COMMON_FIELDS, *VIEW_FIELDS),
-    "append": (*COMMON_FIELDS, "events", "expected_position"),
+    "append": (*COMMON_FIELDS, "events", "expected_position", "idempotency_key"),
     "auth": (*COMMON_FIELDS, "token"),
     "catalog": COMMON_FIELDS,
 }
@@ -68,6 +73,7 @@ class Request:
     subscription: str | None = None  # for unsubscribe
     events: list[Any] | None = None  # for append
     expected_position: int | None = None
+    idempotency_key: str | None = None  # for append: ids derived from it for events without one
     token: str | None = None  # for auth
 
 
@@ -76,12 +82,16 @@ def parse_request(text: str | bytes) -> Request:
     if isinstance(text, bytes):
         raise ProtocolError("bad_request", "binary frames are not part of the protocol: send JSON as text")
     try:
-        body = orjson.loads(text)
+        body = loads_fast(text)
     except orjson.JSONDecodeError as e:
         raise ProtocolError("bad_request", f"malformed JSON: {e}") from None
+    except JSONTextError as e:
+        details = {"field": e.key} if e.key is not None else {}
+        raise ProtocolError("bad_request", f"malformed request: {e.msg}", **details) from None
     if not isinstance(body, dict):
         raise ProtocolError("bad_request", f"a request is a JSON object with an 'op', got {_kind(body)}")
     ref = body.get("ref")
+    check_ref(ref)
     op = body.get("op")
     if not isinstance(op, str):
         raise ProtocolError("bad_request", "missing 'op': one of " + ", ".join(OPS), ref=ref)
@@ -89,6 +99,27 @@ def parse_request(text: str | bytes) -> Request:
         return _PARSERS[op](op, ref, body) if op in _PARSERS else _unknown(op, ref)
     except BadQuery as e:
         raise ProtocolError("bad_request", e.message, ref=ref, **e.details) from None
+
+
+def check_ref(ref: Any) -> None:
+    """A `ref` the reply can echo: at most MAX_REF_DEPTH levels deep and MAX_REF_BYTES as JSON.
+    Refused before the request is acted on (the refusal does not echo it)."""
+    depth = _depth(ref, MAX_REF_DEPTH + 1)
+    if depth > MAX_REF_DEPTH:
+        raise ProtocolError("bad_request", f"'ref' is nested more than {MAX_REF_DEPTH} levels deep; "
+                            "a ref is echoed in the reply: keep it small", field="ref", limit=MAX_REF_DEPTH)
+    size = len(orjson.dumps(ref))
+    if size > MAX_REF_BYTES:
+        raise ProtocolError("bad_request", f"'ref' is {size:,} bytes as JSON, over the {MAX_REF_BYTES:,}-byte "
+                            "limit; a ref is echoed in the reply: keep it small", field="ref", limit=MAX_REF_BYTES)
+
+
+def _depth(value: Any, stop: int) -> int:
+    """How deeply `value` nests lists and objects (a scalar: 0), counted up to `stop`."""
+    if stop <= 0 or not isinstance(value, dict | list):
+        return 0
+    children = value.values() if isinstance(value, dict) else value
+    return 1 + max((_depth(c, stop - 1) for c in children), default=0)
 
 
 def nearest(name: str, allowed: Iterable[str]) -> str | None:
@@ -165,7 +196,13 @@ def _append(op: str, ref: Any, body: dict[str, Any]) -> Request:
         raise ProtocolError("bad_request", "append needs 'events': a non-empty list of events or reports",
                             ref=ref, field="events")
     expected = _position(body, "expected_position", ref, default=None)
-    return Request(op, ref, body, events=events, expected_position=expected)
+    key = body.get("idempotency_key")
+    if key is not None and (not isinstance(key, str) or not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY):
+        raise ProtocolError("bad_request", "'idempotency_key' must be a string of 1 to "
+                            f"{MAX_IDEMPOTENCY_KEY} characters, fresh for each new append and the same on its "
+                            f"retries; got {_kind(key) if not isinstance(key, str) else f'{len(key)} characters'}",
+                            ref=ref, field="idempotency_key")
+    return Request(op, ref, body, events=events, expected_position=expected, idempotency_key=key)
 
 
 def _auth(op: str, ref: Any, body: dict[str, Any]) -> Request:
@@ -189,15 +226,16 @@ def _position(body: dict[str, Any], field: str, ref: Any, default: int | None) -
     value = body.get(field, default)
     if value is None and default is None:
         return None
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ProtocolError("bad_request", f"'{field}' must be a log position: a whole number >= 0, got {value!r}",
-                            ref=ref, field=field)
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_POSITION:
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "..."
+        raise ProtocolError("bad_request", f"'{field}' must be a log position: a whole number from 0 to "
+                            f"{MAX_POSITION} (2^63 - 1), got {shown}", ref=ref, field=field)
     return value
 
 
 def _view(body: dict[str, Any], ref: Any) -> View:
     name = body.get("projection")
-    if name not in PROJECTIONS:
+    if not isinstance(name, str) or name not in PROJECTIONS:  # a list or an object is unhashable
         raise ProtocolError("bad_request", f"unknown projection {name!r}: one of {', '.join(PROJECTIONS)}",
                             ref=ref, field="projection")
     return view(name, body.get, ref)

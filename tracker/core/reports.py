@@ -13,12 +13,17 @@ from typing import Any
 
 import yaml
 
+from . import jsontext
 from .batch import Item
 from .errors import Issue, ValidationFailed
+from .jsontext import JSONTextError
 
 REPORT_KEYS = frozenset({"reported_on", "source", "events"})
 _WS = re.compile(r"[ \t\n\r]*")
 _DECODER = json.JSONDecoder()
+# A YAML document's size with every alias expanded, in nodes: anchors and merge keys are
+# fine, a few hundred bytes of nested aliases that expand to billions of nodes are not.
+MAX_YAML_NODES = 1_000_000
 
 
 def parse(text: str, name: str) -> list[Item]:
@@ -37,6 +42,8 @@ def parse(text: str, name: str) -> list[Item]:
         except json.JSONDecodeError as e:
             if e.msg == "Extra data":
                 return _jsonl(text, name)
+        except JSONTextError:
+            pass
         return _json(text, name)
     return _yaml(text, name)
 
@@ -57,11 +64,9 @@ def from_objects(objects: list[Any], name: str = "events") -> list[Item]:
 
 
 def _loads(text: str) -> Any:
-    """json.loads; nesting deep enough to exhaust the stack is malformed input, not a crash."""
-    try:
-        return json.loads(text)
-    except RecursionError:
-        raise json.JSONDecodeError("nested too deeply", text, 0) from None
+    """json.loads, strictly (jsontext.py): a duplicate key, a huge integer or nesting deep
+    enough to exhaust the stack is refused input, not a crash or a silent choice."""
+    return jsontext.loads(text)
 
 
 def _jsonl(text: str, name: str) -> list[Item]:
@@ -75,6 +80,9 @@ def _jsonl(text: str, name: str) -> list[Item]:
             data = _loads(line)
         except json.JSONDecodeError as e:
             issues.append(Issue(where, None, f"malformed JSON: {e.msg} at column {e.colno}"))
+            continue
+        except JSONTextError as e:
+            issues.append(Issue(where, None, f"refused JSON: {e.msg}"))
             continue
         size = len(line.encode())
         if isinstance(data, dict) and "events" in data:
@@ -93,6 +101,8 @@ def _json(text: str, name: str) -> list[Item]:
     except json.JSONDecodeError as e:
         issue = Issue(f"{name}:{e.lineno}", None, f"malformed JSON: {e.msg} at column {e.colno}")
         raise ValidationFailed([issue]) from None
+    except JSONTextError as e:
+        raise ValidationFailed([Issue(name, None, f"refused JSON: {e.msg}")]) from None
     start = _skip_ws(text, 0)
     line = lambda offset: text.count("\n", 0, offset) + 1  # noqa: E731
     issues: list[Issue] = []
@@ -116,6 +126,8 @@ def _yaml(text: str, name: str) -> list[Item]:
         loader = yaml.SafeLoader(text)
         try:
             node = loader.get_single_node()
+            if node is not None:
+                _check_expanded_size(node, name)
             data = loader.construct_document(node) if node is not None else None
         finally:
             loader.dispose()
@@ -141,6 +153,42 @@ def _yaml(text: str, name: str) -> list[Item]:
     if issues:
         raise ValidationFailed(issues)
     return items
+
+
+def _check_expanded_size(root: yaml.Node, name: str) -> None:
+    """Refuse a document whose aliases expand past MAX_YAML_NODES nodes, or refer to
+    themselves, before constructing it: the composed graph is small, its expansion need not be."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in open_nodes:
+            raise ValidationFailed([Issue(f"{name}:{node.start_mark.line + 1}", None,
+                                          "malformed YAML: an alias refers to the node that holds it")])
+        open_nodes.add(key)
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            for child in node.value:
+                total += size(child)
+                if total > MAX_YAML_NODES:
+                    break
+        elif isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                total += size(k) + size(v)
+                if total > MAX_YAML_NODES:
+                    break
+        open_nodes.discard(key)
+        sizes[key] = total
+        if total > MAX_YAML_NODES:
+            raise ValidationFailed([Issue(f"{name}:{node.start_mark.line + 1}", None,
+                                          f"YAML aliases expand this document past {MAX_YAML_NODES:,} nodes",
+                                          "write the data out, or use fewer nested aliases")])
+        return total
+
+    size(root)
 
 
 def _expand(report: dict[str, Any], where: str, where_event, issues: list[Issue]) -> list[tuple[str, Any]]:

@@ -21,7 +21,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from ..core.errors import InputError
 from ..core.protocol import MAX_MESSAGE_BYTES
 from ..service import Tracker
-from .auth import Unauthorized, access
+from .auth import Unauthorized, access, default_hosts
 from .connection import Client
 from .http import Routes
 from .hub import Hub
@@ -35,6 +35,7 @@ class Settings:
     port: int = 8765
     token: str | None = None
     allow_origins: list[str] = field(default_factory=list)
+    allow_hosts: list[str] = field(default_factory=list)  # Host names answered besides default_hosts(host)
     queue_limit: int = 1024  # outgoing messages per client before it is closed with 1013
     ring: int = 10_000  # recent events' serialised bodies kept for live subscribers: a cache
     max_lag: int = 100_000  # events a live subscriber may lag the head before it is closed with 1013
@@ -92,7 +93,9 @@ async def run(tracker: Tracker, settings: Settings,
             pass
     hub = Hub(tracker, ring=settings.ring)
     await hub.start()
-    routes = Routes(hub, settings.token, set(settings.allow_origins), is_loopback(settings.host), settings.port)
+    hosts = [*default_hosts(settings.host), *settings.allow_hosts]
+    routes = Routes(hub, settings.token, set(settings.allow_origins), is_loopback(settings.host), settings.port,
+                    hosts)
 
     async def handler(ws: ServerConnection) -> None:
         try:

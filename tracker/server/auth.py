@@ -63,15 +63,41 @@ def with_token(current: Access, given: str, token: str | None) -> Access:
     raise Unauthorized("wrong token: appends stay refused on this connection")
 
 
-def own_origins(host: str | None, port: int, loopback: bool) -> set[str]:
-    """The page's own origin. On loopback, only loopback names: a DNS-rebound name that
-    points at 127.0.0.1 is not the page's origin."""
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+
+
+def own_origins(port: int, loopback: bool) -> set[str]:
+    """The page's own origins: on loopback, the loopback names at the server's port. Beyond
+    loopback, none: an Origin equal to the Host header is what a DNS-rebound page sends, so
+    only the --allow-origin list is admitted there."""
     if loopback:
-        return {f"http://{h}:{port}" for h in ("127.0.0.1", "localhost", "[::1]")}
-    return {f"http://{host}", f"https://{host}"} if host else set()
+        return {f"http://{h if ':' not in h else f'[{h}]'}:{port}" for h in LOOPBACK_NAMES}
+    return set()
 
 
-def origin_allowed(origin: str | None, host: str | None, port: int, loopback: bool,
-                   allowed: Iterable[str]) -> bool:
+def origin_allowed(origin: str | None, port: int, loopback: bool, allowed: Iterable[str]) -> bool:
     """A request without an Origin header is no browser page's: the check is for browsers."""
-    return origin is None or origin in own_origins(host, port, loopback) | set(allowed)
+    return origin is None or origin in own_origins(port, loopback) | set(allowed)
+
+
+def default_hosts(listen: str) -> list[str]:
+    """The Host names a server answers by default: its listen address and the loopback names."""
+    return list(dict.fromkeys([listen.strip("[]"), *LOOPBACK_NAMES]))
+
+
+def host_name(header: str) -> str:
+    """The name in a Host header, without its port: `[::1]:80` -> `::1`, `Example.org:80` -> `example.org`."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header[1:header.find("]")] if "]" in header else header
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+
+
+def host_allowed(header: str | None, allowed: Iterable[str]) -> bool:
+    """A request's Host is one the server answers by (--allow-host, or `default_hosts`): a
+    DNS-rebound page's requests carry the attacker's name and are refused. An entry with a
+    port (`name:8080`) admits that port only."""
+    if not header:
+        return False
+    names = {a.strip().lower().strip("[]") if a.count(":") != 1 else a.strip().lower() for a in allowed}
+    return host_name(header) in names or header.strip().lower() in names

@@ -17,7 +17,9 @@ the new events straight from the ring, in order from each cursor, the way
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
+from dataclasses import replace
 
 import structlog
 from websockets.asyncio.server import ServerConnection
@@ -25,7 +27,9 @@ from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
 from ..core import protocol
+from ..core.batch import Item
 from ..core.errors import TrackerError
+from ..core.ids import idempotent_id
 from ..core.protocol import ProtocolError, Request
 from ..core.reports import from_objects
 from .auth import READER, Access, Unauthorized, with_token
@@ -34,6 +38,7 @@ from .hub import EventSubscription, Hub, ViewSubscription
 log = structlog.get_logger("tracker.server")
 
 MAX_APPEND_EVENTS = 10_000  # events per append request; more is `too_large`
+MAX_IN_FLIGHT = 8  # appends of one connection received and not yet answered; more get `busy`
 PUSH_BYTES = 64 * 1024  # event bytes written to one client per hub move by the fast path, or per sender write
 
 
@@ -167,22 +172,37 @@ class Client:
         self.outbox = Outbox(ws, hub, queue_limit, max_lag)
         self.subscriptions: dict[str, ViewSubscription] = {}
         self.log = log.bind(peer=_peer(ws), connection=str(ws.id)[:8])
+        # Appends run one at a time, in order, beside the reader: the reader keeps reading
+        # (and answering `busy` beyond MAX_IN_FLIGHT), never blocked behind a commit.
+        self.appends: deque[tuple[Request, Access]] = deque()
+        self._append_ready = asyncio.Event()
+        self._append_seconds = 0.05  # a moving average of an append's time, for `retry_after`
+        self._closing = False
 
     async def serve(self) -> None:
         self.log.info("connected", role=self.access.role, principal=self.access.principal)
         sender = asyncio.create_task(self.outbox.run())
         sender.add_done_callback(self._sender_done)
         self.hub.outboxes.add(self.outbox)
+        writer = asyncio.create_task(self._append_loop())
         try:
             async for message in self.ws:
                 await self.handle(message)
         except ConnectionClosed:
             pass
         finally:
+            # Appends received but not started are dropped: nobody could be told they were stored.
+            self._closing = True
+            self.appends.clear()
+            self._append_ready.set()  # the loop ends after the append it runs, if any
             self.hub.outboxes.discard(self.outbox)
             for sub in self.subscriptions.values():
                 self.hub.unsubscribe(sub)
             sender.cancel()
+            try:
+                await writer  # the append it runs, if any, finishes: the store is not closed under it
+            except Exception:
+                self.log.exception("append loop failed")
             self.log.info("disconnected", code=self.ws.close_code, reason=self.ws.close_reason)
 
     async def handle(self, message: str | bytes) -> None:
@@ -190,14 +210,58 @@ class Client:
         try:
             request = protocol.parse_request(message)
             ref = request.ref
-            await getattr(self, f"_{request.op}")(request)
+            if request.op == "append":
+                self._queue_append(request)
+            else:
+                await getattr(self, f"_{request.op}")(request)
         except TrackerError as e:
-            if not isinstance(e, ProtocolError) or e.code not in ("bad_request", "unknown_op"):
-                self.log.info("request refused", code=e.code, error=e.message.splitlines()[0])
-            self.outbox.put(protocol.error(e, ref))
+            self._refused(e, ref)
         except Exception:
             self.log.exception("request failed")
             self.outbox.put(protocol.error(TrackerError("the server failed to handle this request; it is logged"), ref))
+
+    def _refused(self, e: TrackerError, ref: object) -> None:
+        if not isinstance(e, ProtocolError) or e.code not in ("bad_request", "unknown_op", "busy"):
+            self.log.info("request refused", code=e.code, error=e.message.splitlines()[0])
+        self.outbox.put(protocol.error(e, ref))
+
+    def _queue_append(self, request: Request) -> None:
+        """Checked now (with the access the connection has now), run in turn by `_append_loop`;
+        beyond MAX_IN_FLIGHT waiting, refused with `busy` at once: never queued unboundedly."""
+        if not self.access.can_write:
+            raise ProtocolError("unauthorized", "appending needs the write token: send "
+                                "{\"op\": \"auth\", \"token\": ...} first, "
+                                "or connect with an 'Authorization: Bearer <token>' header")
+        events = request.events
+        assert events is not None  # protocol._append refuses a request without a non-empty list
+        if len(events) > MAX_APPEND_EVENTS:
+            raise ProtocolError("too_large", f"{len(events)} events in one append; at most {MAX_APPEND_EVENTS}: "
+                                "split the batch (each part is appended atomically)", limit=MAX_APPEND_EVENTS)
+        if len(self.appends) >= MAX_IN_FLIGHT:
+            retry_after = round(max(0.1, self._append_seconds * len(self.appends)), 1)
+            raise ProtocolError("busy", f"{len(self.appends)} appends of this connection are waiting to be "
+                                f"stored; this one was not: send it again in {retry_after} s "
+                                "(with the same idempotency_key)", retry_after=retry_after, limit=MAX_IN_FLIGHT)
+        self.appends.append((request, self.access))
+        self._append_ready.set()
+
+    async def _append_loop(self) -> None:
+        while not self._closing:
+            if not self.appends:
+                self._append_ready.clear()
+                await self._append_ready.wait()
+                continue
+            request, granted = self.appends.popleft()
+            started = time.monotonic()
+            try:
+                await self._append(request, granted)
+            except TrackerError as e:
+                self._refused(e, request.ref)
+            except Exception:
+                self.log.exception("append failed")
+                self.outbox.put(protocol.error(
+                    TrackerError("the server failed to handle this request; it is logged"), request.ref))
+            self._append_seconds = 0.8 * self._append_seconds + 0.2 * (time.monotonic() - started)
 
     async def _subscribe(self, request: Request) -> None:
         if request.view is not None:
@@ -245,21 +309,24 @@ class Client:
         self.log.info("authenticated", principal=self.access.principal)
         self.outbox.put(protocol.reply("authenticated", request.ref))
 
-    async def _append(self, request: Request) -> None:
-        if not self.access.can_write:
-            raise ProtocolError("unauthorized", "appending needs the write token: send "
-                                "{\"op\": \"auth\", \"token\": ...} first, "
-                                "or connect with an 'Authorization: Bearer <token>' header")
+    async def _append(self, request: Request, granted: Access) -> None:
         events = request.events
         assert events is not None  # protocol._append refuses a request without a non-empty list
-        if len(events) > MAX_APPEND_EVENTS:
-            raise ProtocolError("too_large", f"{len(events)} events in one append; at most {MAX_APPEND_EVENTS}: "
-                                "split the batch (each part is appended atomically)", limit=MAX_APPEND_EVENTS)
-        result = await self.hub.tracker.append(from_objects(events), request.expected_position)
+        items = from_objects(events)
+        if request.idempotency_key is not None:
+            items = with_derived_ids(items, granted.principal, request.idempotency_key)
+        result = await self.hub.tracker.append(items, request.expected_position)
         self.log.info("appended", events=len(result.positions), new=result.new,
                       first=min(result.positions, default=None), last=max(result.positions, default=None))
         self.outbox.put(protocol.reply("appended", request.ref, positions=result.positions, new=result.new,
                                        ids=result.ids))
+
+
+def with_derived_ids(items: list[Item], principal: str, key: str) -> list[Item]:
+    """Each event without an id given the id derived from (principal, key, its index)."""
+    return [replace(item, data={**item.data, "id": str(idempotent_id(principal, key, index))})
+            if isinstance(item.data, dict) and item.data.get("id") is None else item
+            for index, item in enumerate(items)]
 
 
 def _peer(ws: ServerConnection) -> str:

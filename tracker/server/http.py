@@ -11,6 +11,7 @@ import asyncio
 import email.utils
 import functools
 import mimetypes
+import re
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -25,15 +26,19 @@ from websockets.http11 import Request, Response
 from ..core import protocol
 from ..core.errors import BadQuery, StoreError, TrackerError
 from ..core.events import json_schema
+from ..core.jsontext import MAX_INT
 from ..core.projections import PROJECTIONS
 from ..core.protocol import described
-from .auth import Unauthorized, access, origin_allowed
+from ..store.url import mask_secrets
+from .auth import Unauthorized, access, host_allowed, origin_allowed
 from .hub import Hub
 
 log = structlog.get_logger("tracker.server")
 
 WEB = Path(__file__).resolve().parent.parent / "web"
 MAX_EVENTS_PAGE = 1000
+UNAVAILABLE = "database unavailable"  # all an unauthenticated caller learns of a store failure
+_DIGITS = re.compile(r"[0-9]{1,19}")  # ASCII digits only: '²' passes str.isdigit()
 # The query parameters each JSON route takes; any other, or one given twice, is a 400 `bad_request`.
 # (The dashboard, its files and the /ws handshake do not look at the query string.)
 PARAMS: dict[str, tuple[str, ...]] = {
@@ -69,8 +74,10 @@ def error_response(status: int, code: str, message: str, **details: Any) -> Resp
 
 
 class Routes:
-    def __init__(self, hub: Hub, token: str | None, origins: set[str], loopback: bool, port: int) -> None:
+    def __init__(self, hub: Hub, token: str | None, origins: set[str], loopback: bool, port: int,
+                 hosts: list[str] | None = None) -> None:
         self.hub = hub
+        self.hosts = hosts if hosts is not None else ["127.0.0.1", "localhost", "::1"]  # --allow-host values
         self.tracker = hub.tracker
         self.token = token
         self.origins = origins  # --allow-origin values
@@ -81,6 +88,9 @@ class Routes:
         url = urlsplit(request.path)
         path = url.path
         try:
+            refused = self._check_headers(request)
+            if refused is not None:
+                return refused
             if path == "/ws":
                 return self._handshake(request)
             if path in ("/", "/index.html"):
@@ -107,18 +117,35 @@ class Routes:
                                   "/api/state/territory, /api/events, /api/catalog, /api/schema "
                                   "or the websocket at /ws")
         except StoreError as e:
-            return error_response(503, e.code, e.message)
+            log.warning("store unavailable", path=path, error=mask_secrets(e.message))
+            return error_response(503, e.code, UNAVAILABLE)
         except TrackerError as e:
             return error_response(400, e.code, e.message, **{k: v for k, v in e.details.items() if k != "ref"})
         except Exception:
             log.exception("HTTP request failed", path=path)
             return error_response(500, "internal", "the server failed to handle this request; it is logged")
 
+    def _check_headers(self, request: Request) -> Response | None:
+        """Each of Host, Origin and Authorization given at most once, and the Host one this server answers by."""
+        for name in ("Host", "Origin", "Authorization"):
+            count = len(request.headers.get_all(name))
+            if count > 1:
+                return error_response(400, "bad_request", f"the {name} header is given {count} times; give it once",
+                                      field=name, count=count)
+        host = request.headers.get("Host")
+        if not host_allowed(host, self.hosts):
+            log.warning("host refused", host=host)
+            shown = repr(host[:100]) if host else "(none)"
+            return error_response(403, "forbidden_host", f"this server does not answer to the host {shown}; "
+                                  "start it with --allow-host NAME to admit a name it is reached by",
+                                  host=host[:100] if host else None)
+        return None
+
     def _handshake(self, request: Request) -> Response | None:
         """Refuse before the upgrade what the connection could never do; the handler asks
         `access()` again, with the same headers, for what it may do."""
         origin = request.headers.get("Origin")
-        if not origin_allowed(origin, request.headers.get("Host"), self.port, self.loopback, self.origins):
+        if not origin_allowed(origin, self.port, self.loopback, self.origins):
             log.warning("origin refused", origin=origin)
             return error_response(403, "forbidden_origin", f"origin {origin} may not open this websocket; "
                                   "start the server with --allow-origin to admit it")
@@ -133,10 +160,12 @@ class Routes:
         try:
             head = await asyncio.wait_for(self.tracker.head(), 2.0)
         except (StoreError, TimeoutError) as e:
-            reason = str(e) or "the store did not answer within 2 s"
-            return json_response(503, {"status": "unavailable", "reason": reason, "position": self.hub.head})
+            log.warning("health check: store unavailable",
+                        error=mask_secrets(str(e)) or "the store did not answer within 2 s")
+            return json_response(503, {"status": "unavailable", "reason": UNAVAILABLE, "position": self.hub.head})
         if self.hub.problem is not None:
-            return json_response(503, {"status": "unavailable", "reason": self.hub.problem, "position": self.hub.head})
+            log.warning("health check: store unavailable", error=mask_secrets(self.hub.problem))
+            return json_response(503, {"status": "unavailable", "reason": UNAVAILABLE, "position": self.hub.head})
         return json_response(200, {"status": "ok", "position": head})
 
     def _file(self, name: str) -> Response:
@@ -183,6 +212,8 @@ def _int(query: dict[str, str], name: str, default: int) -> int:
     text = query.get(name)
     if text is None or text == "":
         return default
-    if not text.isdigit():
-        raise BadQuery(f"'{name}' must be a whole number >= 0, got {text!r}", field=name)
+    shown = repr(text) if len(text) <= 40 else f"{text[:20]!r}... ({len(text):,} characters)"
+    if not _DIGITS.fullmatch(text) or int(text) > MAX_INT:
+        raise BadQuery(f"'{name}' must be a whole number from 0 to {MAX_INT} (2^63 - 1) in ASCII digits, "
+                       f"got {shown}", field=name)
     return int(text)

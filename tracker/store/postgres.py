@@ -40,7 +40,7 @@ from asyncpg.pool import PoolConnectionProxy
 from ..core.errors import ConflictError, InputError, LogNotEmpty, SchemaVersionError, StoreUnavailable, TrackerError
 from .base import EventStore, HistoryKey, NewEvent, StoredEvent, check_import, history_bounds
 from .group import GroupCommit, Request, answer, plan
-from .url import parse_store_url
+from .url import mask_secrets, parse_store_url
 
 log = logging.getLogger(__name__)
 
@@ -303,7 +303,7 @@ class PostgresStore(GroupCommit, EventStore):
                 except Exception:
                     _terminate(conn)
             if isinstance(e, asyncpg.DataError):  # text PostgreSQL cannot hold (a NUL character)
-                raise InputError(f"the PostgreSQL store {self.url} refused the data: {e}") from None
+                raise InputError(mask_secrets(f"the PostgreSQL store {self.url} refused the data: {e}")) from None
             raise
 
     # -- importing a log ---------------------------------------------------------------------
@@ -421,7 +421,7 @@ class PostgresStore(GroupCommit, EventStore):
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # down: wait() keeps polling (and says so) until it is back
-                log.info("PostgreSQL listener for %s: %s", self.url, e)
+                log.info("PostgreSQL listener for %s: %s", self.url, mask_secrets(str(e)))
             finally:
                 if conn is not None and not conn.is_closed():
                     conn.terminate()
@@ -485,4 +485,4 @@ def _unavailable(error: BaseException, url: str, doing: str) -> StoreUnavailable
         reason = error.strerror or str(error) or type(error).__name__
     else:
         reason = str(error).strip() or type(error).__name__
-    return StoreUnavailable(f"the PostgreSQL store {url}: {doing}: {reason}")
+    return StoreUnavailable(mask_secrets(f"the PostgreSQL store {url}: {doing}: {reason}"))

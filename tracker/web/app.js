@@ -83,14 +83,15 @@ function onStatus(state, detail) {
   }
 }
 
-async function appendEvent(event) {
+async function appendEvent(event, key) {
+  const request = { op: "append", events: [event], idempotency_key: key };
   try {
-    return await page.conn.request({ op: "append", events: [event] });
+    return await page.conn.request(request);
   } catch (err) {
     if (err.code !== "unauthorized") throw err;
     storeToken(null);
     await page.tokens.ask();
-    return await page.conn.request({ op: "append", events: [event] });
+    return await page.conn.request(request);
   }
 }
 

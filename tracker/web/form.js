@@ -15,7 +15,8 @@ export class ReportForm {
   /**
    * @param {HTMLFormElement} form
    * @param {{types: object[], precisions: string[]}} described the event types, from describeSchema()
-   * @param {(event: object) => Promise<object>} submit appends one event; resolves with the
+   * @param {(event: object, key: string) => Promise<object>} submit appends one event with an
+   *   idempotency key (the server derives the event's id from it); resolves with the
    *   `appended` reply, rejects with an error carrying `code` and `details`.
    */
   constructor(form, described, submit) {
@@ -26,7 +27,9 @@ export class ReportForm {
     this.container = form.querySelector("#type-fields");
     this.status = form.querySelector("#form-status");
     this.errors = form.querySelector("#form-errors");
-    this.eventId = uuid4(); // kept until the event is stored, so that a retry is idempotent
+    // A fresh idempotency key per report, reused on its retries until it is stored: the server
+    // derives the event's id from it, so a retry after a lost reply stores nothing new.
+    this.idempotencyKey = uuid4();
     this.busy = false;
     for (const type of this.types.keys()) this.typeSelect.append(el("option", { value: type, text: type }));
     if (described.precisions.length) {
@@ -105,7 +108,7 @@ export class ReportForm {
   collect() {
     const spec = this.types.get(this.type);
     const issues = [];
-    const event = { type: this.type, id: this.eventId };
+    const event = { type: this.type };
     const value = (id) => this.form.querySelector(`#${id}`)?.value.trim() ?? "";
     const occurred = value("f-occurred_on");
     if (occurred) event.occurred_on = occurred;
@@ -189,10 +192,10 @@ export class ReportForm {
     this.form.querySelector("#report-submit").disabled = true;
     this.setStatus("Sending…", "");
     try {
-      const reply = await this.submit(event);
+      const reply = await this.submit(event, this.idempotencyKey);
       const pos = reply.positions && reply.positions.length ? reply.positions[0] : "?";
       this.setStatus(reply.new === 0 ? `Already stored at position ${pos}.` : `Added at position ${pos}.`, "ok");
-      this.eventId = uuid4();
+      this.idempotencyKey = uuid4();
       this.resetTypeFields();
     } catch (err) {
       this.showError(err);
@@ -211,10 +214,10 @@ export class ReportForm {
     } else if (err.code === "conflict") {
       this.setStatus(`Not stored: ${err.message}`, "error");
       this.showGeneral([err.message]);
-      this.eventId = uuid4(); // an id clash: a new id lets the user try again
+      this.idempotencyKey = uuid4(); // an id clash: a new key lets the user try again
     } else if (err.code === "disconnected") {
       this.setStatus("Not confirmed: the connection was lost. Submit again when reconnected; " +
-        "it is safe, the report keeps its id and is stored once.", "error");
+        "it is safe, the report keeps its idempotency key and is stored once.", "error");
     } else {
       this.setStatus(`Not stored: ${err.message || err}`, "error");
       if (err.code === "bad_request" && err.details?.field) this.showIssues([{ field: err.details.field, reason: err.message }]);
