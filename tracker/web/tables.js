@@ -37,7 +37,7 @@ export function renderPlaces(state, look, onSelect) {
       : el("span", { class: "muted", text: "no controller recorded" });
     return el("tr", { "data-place": p.place, "data-controller": p.controller || "",
       "data-pending": String((p.pending_text || []).length) },
-    el("td", {}, button, el("span", { class: "muted kind", text: ` ${p.kind}` })),
+      el("td", {}, button, el("span", { class: "muted kind", text: ` ${p.kind}` })),
       el("td", { class: "controller" }, controller, ...pendingLines(p)),
       el("td", { text: p.controller ? p.since_text : "" }),
       el("td", { text: (p.contested_by || []).map((a) => look.nameOf("actor", a)).join(", ") }));
@@ -52,6 +52,7 @@ export function renderArsenal(state, look) {
   for (const a of state.actors) {
     const name = a.name || look.nameOf("actor", a.actor);
     const holdings = a.holdings || [];
+    for (const h of holdings) {
       rows.push(el("tr", { "data-actor": a.actor, "data-asset": h.asset },
         el("th", { scope: "row", text: name }),
         el("td", { text: h.asset }),
