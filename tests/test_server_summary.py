@@ -55,9 +55,9 @@ def _samples() -> dict[str, dict]:
 # what `tracker log` prints in its "occurred" column for each sample: the event message's `when`
 WHEN = {"ActorRegistered": "-", "PlaceRegistered": "-", "EventRetracted": "-",
         "AssaultRepelled": "between 3 and 8 June 2014", "AssetSeized": "week of 2014-06-16",
-        "ForcesDeployed": "June 2014", **{k: "20 June 2014" for k in (
+        "ForcesDeployed": "June 2014", **dict.fromkeys((
             "CityCaptured", "AssaultLaunched", "ForcesWithdrawn", "CiviliansDisplaced", "AttackCarriedOut",
-            "ResourceControlled")}}
+            "ResourceControlled"), "20 June 2014")}
 
 
 def _check(message: dict) -> None:
