@@ -24,6 +24,7 @@ import sys
 import time
 import urllib.request
 import uuid
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -292,7 +293,7 @@ def test_clicking_mosul_shows_its_history_and_sources(serve, page):
     expect(body).to_contain_text("History of control")
     history = body.locator("ol.history li")
     expect(history).to_have_count(1)
-    expect(history).to_contain_text(f"{ISIS} took it from Iraqi Security Forces, June 2014")
+    expect(history).to_contain_text(f"{ISIS} took it from Iraqi Security Forces, between 1 and 30 June 2014")
     expect(history).to_contain_text("World Socialist Web Site")
     expect(history).to_contain_text("US-backed Iraqi regime fails to retake Tikrit")
     expect(body).to_contain_text("Reports about Mosul")
@@ -322,7 +323,7 @@ def test_tables_show_counts_and_unknowns(serve, page):
     # the feed: newest first, dates with their precision, sources
     first = page.locator("#feed li.feed-item").first
     expect(first).to_have_attribute("data-position", "33")
-    expect(first.locator("time")).to_have_text("2014-07-23")
+    expect(first.locator("time")).to_have_text("23 July 2014")  # the server's `when`
     expect(page.locator('#feed li[data-position="17"] time')).to_have_text("June 2014")
     expect(page.locator('#feed li[data-position="31"] time')).to_have_text("week of 2014-07-14")
     expect(page.locator('#feed li[data-position="31"]')).to_contain_text("World Socialist Web Site")
@@ -331,7 +332,9 @@ def test_tables_show_counts_and_unknowns(serve, page):
 def test_the_date_slider_and_date_input_replay_the_past_and_live_returns(serve, page):
     server = serve()
     open_dashboard(page, server)
-    expect(page.locator("#slider-range")).to_have_text("2014-05-31 – 2014-07-23")
+    # the day before the first window starts to the day the last one ends (the Deir ez-Zor airport
+    # assault, "the week of 21 July": until 27 July it is pending)
+    expect(page.locator("#slider-range")).to_have_text("2014-05-31 – 2014-07-27")
     slider = page.locator("#date-slider")
     slider.focus()
     page.keyboard.press("Home")  # the slider's first day: before any dated event
@@ -355,7 +358,7 @@ def test_the_date_slider_and_date_input_replay_the_past_and_live_returns(serve, 
     expect(page.locator("#map")).to_have_attribute("data-as-of", "2014-07-01")
     expect(marker(page, "mosul")).to_have_attribute("data-controller", "isis")
     expect(marker(page, "shaar_gas_field")).to_have_attribute("data-controller", "")
-    expect(page.locator("#slider-range")).to_have_text("2014-05-31 – 2014-07-23")
+    expect(page.locator("#slider-range")).to_have_text("2014-05-31 – 2014-07-27")
     assert page.locator("#date-slider").input_value() == "31"  # 2014-05-31 + 31 days
 
     page.locator("#live").click()
@@ -387,7 +390,7 @@ def test_an_append_from_another_process_reaches_the_page(serve, page, tmp_path):
     expect(first.locator("a")).to_have_attribute("href", "https://example.org/wire/deir-ez-zor")
     expect(marker(page, "deir_ez_zor_airport")).to_have_attribute("data-controller", "isis", timeout=LIVE_WITHIN_MS)
     expect(page.locator("#map path.contested-ring")).to_have_count(0, timeout=LIVE_WITHIN_MS)
-    expect(page.locator("#slider-range")).to_have_text("2014-05-31 – 2014-07-25")
+    expect(page.locator("#slider-range")).to_have_text("2014-05-31 – 2014-07-27")  # within the last window
     positions = page.locator("#feed li.feed-item").evaluate_all("items => items.map(i => i.dataset.position)")
     assert len(positions) == len(set(positions)) == 18  # 17 seeded facts (registrations hidden) + 1, no doubles
     assert positions == sorted(positions, key=int, reverse=True)
@@ -446,7 +449,7 @@ def test_the_form_appends_and_shows_field_errors_without_losing_input(serve, pag
     expect(page.locator("#form-status")).to_have_text("Added at position 34.")
     first = page.locator("#feed li.feed-item").first
     expect(first).to_contain_text(f"{ISIS} captured Baghdad")
-    expect(first.locator("time")).to_have_text("2014-06-12")
+    expect(first.locator("time")).to_have_text("12 June 2014")
     expect(marker(page, "baghdad")).to_have_attribute("data-controller", "isis")
     # a deployment with equipment rows, week precision, an unknown count
     page.locator("#f-type").select_option("ForcesDeployed")
@@ -520,3 +523,174 @@ def test_the_page_reconnects_and_resumes_without_missing_or_doubling(serve, page
     expect(marker(page, "homs")).to_have_attribute("data-controller", "isis")
     positions = page.locator("#feed li.feed-item").evaluate_all("items => items.map(i => i.dataset.position)")
     assert len(positions) == len(set(positions)) == 18
+
+
+# ---------------------------------------------------------------- honest time: pending facts, the three clocks
+
+
+def _append_corrections(server: Server) -> None:
+    """The seed's corrections: windowed facts, some pending in mid-July (Tikrit's repulse)."""
+    corrections = next(p for p in sorted(seed_files()) if p.name.endswith("_corrections.yaml"))
+    tracker("--db", str(server.db), "append", str(corrections))
+
+
+def test_pending_facts_are_hatched_on_the_map_and_said_in_the_tables_and_the_panel(serve, page):
+    server = serve()
+    _append_corrections(server)
+    open_dashboard(page, server)
+    page.locator("#as-of").fill("2014-07-16")
+    expect(page.locator("#map")).to_have_attribute("data-as-of", "2014-07-16")
+    expect(page.locator("#clocks")).to_have_attribute("data-as-of", "2014-07-16")
+    # Tikrit: held by ISIS since June; the Iraqi forces' assault was repelled some day between 15
+    # and 20 July, pending on the 16th: a hatched cover over its marker, the phrase in its label
+    tikrit = marker(page, "tikrit")
+    expect(tikrit).to_have_attribute("data-controller", "isis")
+    expect(tikrit).to_have_attribute("data-pending", "1")
+    hatch = page.locator('#map path.pending-hatch[data-place="tikrit"]')
+    expect(hatch).to_have_count(1)
+    assert hatch.get_attribute("fill") == "url(#pending-hatch)"
+    assert hatch.get_attribute("stroke-dasharray")
+    assert page.locator("svg pattern#pending-hatch").count() == 1
+    repulse = f"possibly {ISIS} repelled Iraqi Security Forces between 15 and 20 July 2014"
+    expect(tikrit).to_have_attribute("aria-label", re.compile(re.escape(repulse)))
+    expect(page.locator('#places-table tr[data-place="tikrit"] .pending')).to_have_text(repulse)
+    expect(page.locator("#legend")).to_contain_text("Pending")
+    # a place with pending facts only: no controller recorded, its possible capture said apart
+    trebil = marker(page, "trabil_crossing")
+    expect(trebil).to_have_attribute("data-controller", "")
+    expect(page.locator('#map path.pending-hatch[data-place="trabil_crossing"]')).to_have_count(1)
+    capture = f"possibly captured by {ISIS} between 1 June and 23 July 2014"
+    row = page.locator('#places-table tr[data-place="trabil_crossing"]')
+    expect(row.locator("td.controller")).to_contain_text("no controller recorded")
+    expect(row.locator(".pending")).to_have_text(capture)
+    # no hatch where nothing is pending
+    expect(page.locator('#map path.pending-hatch[data-place="mosul"]')).to_have_count(0)
+    # the panel: held by, the pending facts, and "no controller recorded" for Trebil
+    tikrit.click()
+    body = page.locator("#place-detail-body")
+    expect(body.locator(".controller-now")).to_contain_text(
+        f"Held by {ISIS}, captured between 1 and 30 June 2014 as of 2014-07-16")
+    expect(body.locator("li.pending")).to_have_text([repulse])
+    page.locator('#places-table button[data-place="trabil_crossing"]').click()
+    expect(page.locator("#place-detail h2")).to_have_text("Trebil border crossing")
+    expect(body.locator(".controller-now")).to_have_text("No controller recorded as of 2014-07-16")
+    expect(body.locator("li.pending")).to_have_text([capture])
+    # the arsenal and deployments: the seizures and the airport deployment are pending only
+    humvees = f"possibly between 1 June and 23 July 2014: {ISIS} seized 1,500 Humvee"
+    expect(page.locator('#arsenal-table tr.pending-row[data-actor="isis"] .pending').first).to_contain_text(humvees)
+    airport = page.locator('#deployments-table tr[data-actor="united_states"][data-place="baghdad_airport"]')
+    expect(airport).to_have_class(re.compile("pending-row"))
+    expect(airport.locator(".pending")).to_contain_text(
+        "possibly between 1 June and 23 July 2014: United States deployed 200")
+    # once the windows have closed, the facts are settled: no hatch, no pending line
+    page.locator("#as-of").fill("2014-07-24")
+    expect(page.locator('#map path.pending-hatch[data-place="tikrit"]')).to_have_count(0)
+    expect(marker(page, "trabil_crossing")).to_have_attribute("data-controller", "isis")
+    expect(page.locator('#deployments-table tr[data-actor="united_states"][data-place="baghdad_airport"] td.personnel')
+           ).to_have_text("200")
+    expect(page.locator('#arsenal-table tr[data-asset="Humvee"] td.date')).to_have_text(
+        "between 1 June and 23 July 2014")
+
+
+def test_known_at_before_a_report_hides_it_from_the_panel_and_the_feed(serve, page, tmp_path):
+    server = serve()
+    append_file(server, tmp_path, [{
+        "type": "AttackCarriedOut", "occurred_on": "2014-07-24", "reported_on": "2014-07-25", "place": "mosul",
+        "actor": "isis", "method": "car bomb", "killed": 7, "sources": [{"publisher": "Example Wire"}],
+    }])
+    open_dashboard(page, server)
+    feed = page.locator("#feed")
+    expect(feed.locator('li[data-position="34"]')).to_have_count(1)
+    expect(page.locator("#feed-hidden")).to_be_hidden()
+    marker(page, "mosul").click()
+    body = page.locator("#place-detail-body")
+    expect(body.locator('li[data-position="34"]')).to_have_count(1)
+    expect(body).to_contain_text("Reports about Mosul (4)")
+
+    page.locator("#known-at").fill("2014-07-24")  # the seed's article (23 July) is known, the attack is not
+    expect(page.locator("#clocks")).to_have_attribute("data-known-at", re.compile("^2014-07-24T23:59:59"))
+    expect(feed.locator('li[data-position="34"]')).to_have_count(0)
+    expect(feed.locator('li[data-position="33"]')).to_have_count(1)
+    expect(page.locator("#feed-hidden")).to_have_text("1 report not yet known at the end of 2014-07-24 is not listed.")
+    expect(body.locator('li[data-position="34"]')).to_have_count(0)
+    expect(body).to_contain_text("Reports about Mosul (3)")
+    expect(body.locator(".hidden-note")).to_contain_text("not yet known at the end of 2014-07-24")
+
+    page.locator("#known-at").fill("2014-07-22")  # before the article: nothing known, nothing listed
+    expect(feed.locator("li.feed-item")).to_have_count(0)
+    expect(body).to_contain_text("None known at this view's clocks.")
+    expect(marker(page, "mosul")).to_have_attribute("data-controller", "")
+    expect(page.locator("#places-table tr[data-place=mosul] td.controller")).to_have_text("no controller recorded")
+
+    page.locator("#known-at-clear").click()
+    expect(feed.locator('li[data-position="34"]')).to_have_count(1)
+    expect(body.locator('li[data-position="34"]')).to_have_count(1)
+    expect(page.locator("#feed-hidden")).to_be_hidden()
+
+
+def test_the_recorded_at_clock_shows_the_log_as_it_stood(serve, page, tmp_path):
+    server = serve()
+    seeded_until = json.loads(get(server.url + "/api/events?after=32")[1])["events"][0]["recorded_at"]
+    time.sleep(1.1)  # the append below is recorded at least a second after the seed
+    append_file(server, tmp_path, [{
+        "type": "CityCaptured", "occurred_on": "2014-07-20", "place": "homs", "captured_by": "isis",
+        "sources": [{"publisher": "Example Wire"}],
+    }])
+    open_dashboard(page, server)
+    expect(marker(page, "homs")).to_have_attribute("data-controller", "isis")
+    expect(page.locator("#clocks")).to_contain_text("recorded at: now")
+    # a second after the seed was recorded: the log as it stood then, before the capture of Homs
+    moment = (datetime.fromisoformat(seeded_until) + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S")
+    page.locator("#recorded-at").fill(moment)
+    page.locator("#recorded-at").press("Enter")
+    expect(marker(page, "homs")).to_have_attribute("data-controller", "")
+    expect(page.locator("#clocks")).to_have_attribute("data-recorded-at", re.compile("^" + re.escape(moment)))
+    expect(page.locator("#clocks")).to_contain_text("log position 33")
+    expect(page.locator("#view-label")).to_contain_text(f"from the log as recorded by {moment} UTC")
+    expect(page.locator('#feed li[data-position="34"]')).to_have_count(0)
+    expect(page.locator('#feed li[data-position="33"]')).to_have_count(1)
+    expect(page.locator("#feed-hidden")).to_contain_text("1 report not yet recorded by")
+    # a day before anything was recorded: an empty log
+    page.locator("#recorded-at").fill("2014-07-24")
+    page.locator("#recorded-at").press("Enter")
+    expect(page.locator("#clocks")).to_contain_text("log position 0")
+    expect(page.locator("#feed li.feed-item")).to_have_count(0)
+    page.locator("#recorded-at-clear").click()
+    expect(marker(page, "homs")).to_have_attribute("data-controller", "isis")
+    expect(page.locator("#clocks")).to_contain_text("recorded at: now")
+    expect(page.locator('#feed li[data-position="34"]')).to_have_count(1)
+
+
+def test_a_windowed_reported_fact_entered_through_the_form_is_stored_as_such(serve, page):
+    server = serve()
+    open_dashboard(page, server)
+    page.locator("#f-type").select_option("CityCaptured")
+    expect(page.locator("#f-occurred_from")).to_be_hidden()
+    page.locator("#f-time-window").check()
+    expect(page.locator("#f-occurred_on")).to_be_hidden()
+    page.locator("#f-occurred_from").fill("2014-06-03")
+    page.locator("#f-occurred_to").fill("2014-06-08")
+    page.locator("#f-claim_status").select_option("reported")
+    page.locator("#f-place").fill("Homs")
+    page.locator("#f-captured_by").fill("ISIL")
+    page.locator("#f-source-publisher").fill("Example Wire")
+    page.locator("#report-submit").click()
+    expect(page.locator("#form-status")).to_have_text("Added at position 34.")
+    stored = json.loads(get(server.url + "/api/events?after=33")[1])["events"][0]
+    event = stored["event"]
+    assert (event["occurred_from"], event["occurred_to"], event["claim_status"]) == (
+        "2014-06-03", "2014-06-08", "reported")
+    assert "occurred_on" not in event and "precision" not in event
+    assert stored["when"] == "between 3 and 8 June 2014"
+    first = page.locator("#feed li.feed-item").first
+    expect(first.locator("time")).to_have_text("between 3 and 8 June 2014")
+    expect(first).to_contain_text(f"{ISIS} captured Homs (reportedly)")
+    expect(marker(page, "homs")).to_have_attribute("data-controller", "isis")
+    # half a window is refused by the form itself, next to the missing bound
+    page.locator("#f-occurred_from").fill("2014-06-10")
+    page.locator("#f-occurred_to").fill("")
+    page.locator("#f-place").fill("Homs")
+    page.locator("#f-captured_by").fill("syrian_government")
+    page.locator("#report-submit").click()
+    expect(page.locator("#f-occurred_to-error")).to_contain_text("required")
+    assert server.head() == 34

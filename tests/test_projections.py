@@ -369,14 +369,16 @@ def test_render_shapes_match_the_documented_fields():
     [actor] = render("arsenal", log)
     assert actor.keys() == {"actor", "name", "holdings", "resources", "pending"}
     [holding] = actor["holdings"]
-    assert holding.keys() == {"asset", "quantity", "unit", "known_minimum", "at_least", "reports", "since"}
+    assert holding.keys() == {"asset", "quantity", "unit", "known_minimum", "at_least", "reports", "since", "since_to",
+                             "since_text"}
     [resource] = actor["resources"]
     assert resource.keys() == {"resource", "place", "place_name", "share_percent", "at_least", "output", "output_unit",
-                               "since", "since_to", "since_precision", "claim_status"}
+                               "since", "since_to", "since_precision", "since_text", "claim_status"}
     [deployment] = render("deployments", log)
     # docs/events.md says `known_minimum`; the rendered key (read by tracker/tables.py) is `personnel_known_minimum`.
     assert deployment.keys() == {"actor", "actor_name", "place", "place_name", "personnel", "personnel_known_minimum",
-                                 "equipment", "units", "since", "since_to", "since_precision", "purposes", "pending"}
+                                 "equipment", "units", "since", "since_to", "since_precision", "since_text", "purposes",
+                                 "pending"}
     assert (deployment["personnel"], deployment["equipment"], deployment["units"]) == \
         (200, {"AH-64 Apache": None}, {"SF team": 6})
 

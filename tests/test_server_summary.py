@@ -3,8 +3,9 @@
 For each event type, an event of that type is appended through a real server (the same
 `run()` that `tracker serve` runs, on a free loopback port, with real websocket clients),
 and its `event` message must carry `summary == summarize(event)`, the "what" column of
-`tracker log`, with `summary_parts` that join back to it. Live (from the hub's ring), from
-the store (a backlog past a ring of one), and over `GET /api/events`.
+`tracker log`, with `summary_parts` that join back to it, and `when == when(event)`, its
+"occurred" column. Live (from the hub's ring), from the store (a backlog past a ring of one),
+and over `GET /api/events`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pytest
 from tests.conftest import SOURCE, client, http
 from tests.conftest import serve_in_process as server
 from tracker.core.events import EVENT_TYPES
-from tracker.core.summary import summarize
+from tracker.core.summary import summarize, when
 
 TARGET = str(uuid.uuid4())  # the CityCaptured below, retracted by the EventRetracted
 
@@ -30,8 +31,13 @@ def seeded_db(first_report_db: Path) -> Path:
 
 
 def _samples() -> dict[str, dict]:
-    """One event per type, with its optional fields set, so that every clause of the summary shows."""
+    """One event per type, with its optional fields set, so that every clause of the summary
+    shows; their times in each form a fact may take (a day, a precision, a window)."""
     day = {"occurred_on": "2014-06-20", "sources": SOURCE}
+    week = {"occurred_on": "2014-06-18", "precision": "week", "sources": SOURCE}
+    month = {"occurred_on": "2014-06-01", "precision": "month", "sources": SOURCE}
+    window = {"occurred_from": "2014-06-03", "occurred_to": "2014-06-08", "claim_status": "reported",
+              "sources": SOURCE}
     return {
         "ActorRegistered": {"actor": "peshmerga", "name": "Kurdish Peshmerga", "aliases": ["Peshmerga"],
                             "kind": "regional forces", "notes": "not part of the catalog entry", "sources": SOURCE},
@@ -40,11 +46,11 @@ def _samples() -> dict[str, dict]:
         "CityCaptured": {"id": TARGET, "place": "Kirkuk", "captured_by": "peshmerga", "captured_from": "iraqi_forces",
                          **day},
         "AssaultLaunched": {"place": "kirkuk", "attacker": "isis", "defender": "peshmerga", **day},
-        "AssaultRepelled": {"place": "kirkuk", "attacker": "isis", "defender": "peshmerga", **day},
+        "AssaultRepelled": {"place": "kirkuk", "attacker": "isis", "defender": "peshmerga", **window},
         "AssetSeized": {"actor": "isis", "asset": "Humvee", "quantity": 2300, "unit": "vehicles",
-                        "seized_from": "iraqi_forces", "place": "mosul", **day},
+                        "seized_from": "iraqi_forces", "place": "mosul", **week},
         "ForcesDeployed": {"actor": "united_states", "place": "baghdad", "personnel": 1200,
-                           "equipment": {"AH-64 Apache": 6, "MQ-1 Predator": None}, "units": {"team": 3}, **day},
+                           "equipment": {"AH-64 Apache": 6, "MQ-1 Predator": None}, "units": {"team": 3}, **month},
         "ForcesWithdrawn": {"actor": "united_states", "place": "baghdad", "units": {"team": 1}, **day},
         "CiviliansDisplaced": {"place": "mosul", "group": "Christians", "count": 500000, "at_least": True,
                                "by": "isis", **day},
@@ -56,8 +62,17 @@ def _samples() -> dict[str, dict]:
     }
 
 
+# what `tracker log` prints in its "occurred" column for each sample: the event message's `when`
+WHEN = {"ActorRegistered": "-", "PlaceRegistered": "-", "EventRetracted": "-",
+        "AssaultRepelled": "between 3 and 8 June 2014", "AssetSeized": "week of 2014-06-16",
+        "ForcesDeployed": "June 2014", **dict.fromkeys((
+            "CityCaptured", "AssaultLaunched", "ForcesWithdrawn", "CiviliansDisplaced", "AttackCarriedOut",
+            "ResourceControlled"), "20 June 2014")}
+
+
 def _check(message: dict) -> None:
     assert message["summary"] == summarize(message["event"]), message
+    assert message["when"] == when(message["event"]), message
     joined = "".join(p if isinstance(p, str) else next(iter(p.values())) for p in message["summary_parts"])
     assert joined == message["summary"], message["summary_parts"]
 
@@ -76,7 +91,8 @@ async def test_every_event_message_carries_the_cli_summary(db):
             assert (message["position"], message["event"]["type"]) == (position, kind)
             _check(message)
             seen[kind] = message
-        assert set(seen) == set(EVENT_TYPES)
+        assert set(seen) == set(EVENT_TYPES) == set(WHEN)
+        assert {kind: m["when"] for kind, m in seen.items()} == WHEN
         # references are marked by kind: the dashboard shows their names
         assert seen["CityCaptured"]["summary"] == "peshmerga captured kirkuk from iraqi_forces"
         assert seen["CityCaptured"]["summary_parts"] == [
@@ -94,6 +110,7 @@ async def test_every_event_message_carries_the_cli_summary(db):
         assert status == 200 and [e["summary"] for e in page["events"]] == [seen[k]["summary"] for k in samples]
         for entry in page["events"]:
             _check(entry)
+        assert {e["event"]["type"]: e["when"] for e in page["events"]} == WHEN
 
         # the catalog answers what a registration says of its actor or place, not the report's notes
         catalog = await writer.request(op="catalog")

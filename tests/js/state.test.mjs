@@ -9,7 +9,8 @@ import { test } from "node:test";
 
 import { describeSchema, fieldKind } from "../../tracker/web/schema.js";
 import {
-  applyUpdate, eventDates, feedRecords, headPosition, initialState, nameOf, projectionState, retractedBy, step,
+  admits, afterView, applyUpdate, clockLimit, eventDates, feedRecords, headPosition, initialState, isRetracted, knownFrom,
+  nameOf, notYet, placeRecords, projectionState, retractedBy, step,
 } from "../../tracker/web/state.js";
 
 const REGISTRATIONS = { ActorRegistered: "actor", PlaceRegistered: "place" };
@@ -75,11 +76,77 @@ test("the feed shows the server's summary, newest first, registrations only when
   ], state));
   assert.deepEqual(feedRecords(state).shown.map((r) => r.position), [3, 2]);
   assert.deepEqual(feedRecords(state, { registrations: true, limit: 2 }), {
-    shown: [state.log.records[2], state.log.records[1]], total: 3 });
+    shown: [state.log.records[2], state.log.records[1]], total: 3, hidden: 0 });
   assert.equal(state.log.records[1].summary, "isis captured mosul");
   assert.equal(retractedBy(state, state.log.records[2].event).position, 2);
-  assert.ok(state.log.retracted.has("x"));
+  assert.deepEqual(state.log.retractions.get("x").map((r) => r.position), [3]);
+  assert.ok(isRetracted(state, state.log.records[1].event));
   assert.deepEqual(eventDates(state), { min: "2014-06-10", max: "2014-06-12" });
+});
+
+test("each event keeps the server's `when`; the slider spans the facts' windows", () => {
+  let { state } = connected(undefined);
+  ({ state } = run([
+    { ...event(1, { type: "CityCaptured", place: "mosul", occurred_on: "2014-06-01", precision: "month",
+      occurred_from: "2014-06-01", occurred_to: "2014-06-30" }), when: "June 2014" },
+    { ...event(2, { type: "AssaultRepelled", place: "tikrit", occurred_from: "2014-07-15", occurred_to: "2014-07-20" }),
+      when: "between 15 and 20 July 2014" },
+  ], state));
+  assert.deepEqual(state.log.records.map((r) => r.when), ["June 2014", "between 15 and 20 July 2014"]);
+  assert.deepEqual(eventDates(state), { min: "2014-06-01", max: "2014-07-20" });
+  const past = run([{ type: "view", as_of: "2014-07-01" }], state).state;
+  assert.deepEqual(state.log.records.map((r) => afterView(past, r.event)), [false, true]);
+});
+
+test("the view's clocks: known at (reported_on's day start, else recorded_at) and recorded at", () => {
+  assert.equal(clockLimit(null), null);
+  assert.equal(clockLimit("2014-07-22"), Date.parse("2014-07-22T23:59:59.999Z"), "a date: the end of that day, UTC");
+  assert.equal(clockLimit("2026-01-01T10:00:00"), Date.parse("2026-01-01T10:00:00Z"), "a time without a zone: UTC");
+  assert.equal(clockLimit("2026-01-01T12:00:00+02:00"), Date.parse("2026-01-01T10:00:00Z"));
+  assert.equal(clockLimit("yesterday"), null);
+  const reported = { recorded_at: "2026-01-01T09:30:00.123456+00:00", event: { reported_on: "2014-07-23" } };
+  const unreported = { recorded_at: "2026-01-01T09:30:00.123456+00:00", event: {} };
+  assert.equal(knownFrom(reported), Date.parse("2014-07-23T00:00:00Z"));
+  assert.equal(knownFrom(unreported), Date.parse("2026-01-01T09:30:00.123Z"));
+  const view = (known_at, recorded_at = null) => ({ as_of: null, known_at, recorded_at });
+  assert.equal(notYet(view("2014-07-22"), reported), "known");
+  assert.equal(notYet(view("2014-07-23"), reported), null, "known from 00:00 that day");
+  assert.equal(notYet(view("2025-12-31"), unreported), "known", "no reported_on: known when recorded");
+  assert.equal(notYet(view(null, "2026-01-01T09:30:00"), reported), "recorded");
+  assert.equal(notYet(view(null, "2026-01-01T09:30:01"), reported), null);
+  assert.ok(admits(view(null), reported));
+});
+
+test("the feed and a place's reports list only what the view's clocks admit, and count the rest", () => {
+  let { state } = connected(undefined);
+  const at = (t) => `2026-01-01T${t}+00:00`;
+  ({ state } = run([
+    event(1, { type: "PlaceRegistered", place: "mosul" }),
+    { ...event(2, { type: "CityCaptured", id: "c", place: "mosul", reported_on: "2014-07-23" }), recorded_at: at("10:00:00") },
+    { ...event(3, { type: "AttackCarriedOut", place: "mosul", reported_on: "2014-07-25" }), recorded_at: at("11:00:00") },
+    { ...event(4, { type: "AttackCarriedOut", place: "baghdad" }), recorded_at: at("12:00:00") },
+    { ...event(5, { type: "EventRetracted", retracts: "c", reported_on: "2014-07-26" }), recorded_at: at("13:00:00") },
+    { type: "caught_up", subscription: "s1", position: 5 },
+  ], state));
+  const positions = (list) => ({ shown: list.shown.map((r) => r.position), total: list.total, hidden: list.hidden });
+  assert.deepEqual(positions(feedRecords(state)), { shown: [5, 4, 3, 2], total: 4, hidden: 0 });
+  assert.deepEqual(positions(placeRecords(state, "mosul")), { shown: [3, 2], total: 2, hidden: 0 });
+  assert.ok(isRetracted(state, state.log.records[1].event));
+
+  const known = run([{ type: "view", as_of: null, known_at: "2014-07-24" }], state);
+  assert.ok(known.changed.includes("feed"), "a change of clocks draws the feed again");
+  // reported on the 25th and 26th: not yet known; the attack with no reported_on was recorded in 2026
+  assert.deepEqual(positions(feedRecords(known.state)), { shown: [2], total: 1, hidden: 3 });
+  assert.deepEqual(positions(placeRecords(known.state, "mosul")), { shown: [2], total: 1, hidden: 1 });
+  assert.ok(!isRetracted(known.state, state.log.records[1].event), "a retraction not yet known withdraws nothing");
+
+  const recorded = run([{ type: "view", as_of: null, known_at: null, recorded_at: "2026-01-01T11:30:00" }], state);
+  assert.deepEqual(recorded.sent.filter((m) => m.op === "subscribe").map((m) => m.recorded_at),
+    ["2026-01-01T11:30:00", "2026-01-01T11:30:00", "2026-01-01T11:30:00"]);
+  assert.deepEqual(recorded.state.view, { as_of: null, known_at: null, recorded_at: "2026-01-01T11:30:00" });
+  assert.deepEqual(positions(feedRecords(recorded.state)), { shown: [3, 2], total: 2, hidden: 2 });
+  const same = run([{ type: "view", as_of: null, known_at: null, recorded_at: "2026-01-01T11:30:00" }], recorded.state);
+  assert.deepEqual(same.sent, [], "the same clocks again: nothing asked");
 });
 
 test("the catalog is the server's answer, asked again when a newer registration arrives", () => {
@@ -159,5 +226,12 @@ test("the form's types and fields come from the JSON Schema", { skip: !process.e
     { actor: "actor", place: "place", personnel: "count", equipment: "counts", units: "counts", purpose: "text" });
   assert.equal(described.types.find((t) => t.type === "EventRetracted").fields[0].kind, "event");
   assert.ok(described.types.find((t) => t.type === "PlaceRegistered").dateOptional);
+  // the time (a day with its precision, or a window) and the claim have the form's fixed inputs
+  for (const t of described.types) {
+    for (const name of ["occurred_from", "occurred_to", "claim_status", "claimed_by", "precision", "occurred_on"]) {
+      assert.ok(!t.fields.some((f) => f.name === name), `${t.type}.${name} is a fixed input, not a type's field`);
+    }
+  }
+  assert.deepEqual(described.claims, ["confirmed", "reported", "claimed"]);
   assert.equal(fieldKind({ anyOf: [{ type: "boolean" }, { type: "null" }] }), "bool");
 });

@@ -20,7 +20,7 @@ from .dates import parse_as_of, parse_known_at
 from .errors import BadQuery, TrackerError
 from .jsontext import MAX_INT, JSONTextError, loads_fast
 from .projections import PROJECTIONS, Projection
-from .summary import summarize, summary_parts
+from .summary import summarize, summary_parts, when
 
 OPS = ("subscribe", "unsubscribe", "query", "append", "auth", "catalog")
 MAX_MESSAGE_BYTES = MAX_EVENT_BYTES  # a frame over this closes the connection with 1009
@@ -282,14 +282,17 @@ def error(err: TrackerError, ref: Any = None) -> str:
 
 def event_body(position: int, recorded_at: str, event: dict[str, Any]) -> bytes:
     """The part of an event message every subscriber shares, serialised once: with the event,
-    its `summary` (what `tracker log` prints) and `summary_parts` (the same, references marked)."""
+    its `summary` (what `tracker log` prints), `summary_parts` (the same, references marked)
+    and `when` (its "occurred" column)."""
     return orjson.dumps({"position": position, "recorded_at": recorded_at, "event": event,
                          **described(event)})
 
 
 def described(event: dict[str, Any]) -> dict[str, Any]:
-    """The fields that say an event in prose: `summary` and `summary_parts` (summary.py)."""
-    return {"summary": summarize(event), "summary_parts": summary_parts(event)}
+    """The fields that say an event in prose (summary.py): `summary` and `summary_parts`, what
+    happened, and `when`, when it happened ("10 June 2014", "June 2014", "between 3 and 8 June
+    2014"; "-" for a registration or retraction), as `tracker log` prints them."""
+    return {"summary": summarize(event), "summary_parts": summary_parts(event), "when": when(event)}
 
 
 def event_prefix(subscription: str) -> bytes:

@@ -134,6 +134,7 @@ function render() {
     if (dirty.has("territory") && territory) {
       drawMap(territory, shown);
       renderPlaces(territory, shown, selectPlace);
+      page.timebar.showClocks(territory);
     }
     const arsenal = projectionState(state, "arsenal");
     if (dirty.has("arsenal") && arsenal) renderArsenal(arsenal, shown);
@@ -186,7 +187,7 @@ async function loadSchema() {
     return describeSchema(await response.json());
   } catch (err) {
     $("#form-status").textContent = `The event types could not be loaded (${err.message}): reload to add reports.`;
-    return { types: [], registrations: {}, precisions: [] };
+    return { types: [], registrations: {}, precisions: [], claims: [] };
   }
 }
 
@@ -196,7 +197,7 @@ async function start() {
   } catch (err) {
     $("#map").textContent = `The map could not be drawn (${err.message}); the tables below still work.`;
   }
-  page.timebar = new TimeBar((as_of, known_at) => dispatch({ type: "view", as_of, known_at }));
+  page.timebar = new TimeBar((view) => dispatch({ type: "view", ...view }));
   page.timebar.sync(page.state.view);
   $("#feed-registrations").addEventListener("change", () => markDirty("feed"));
   $("#feed-more").addEventListener("click", () => {

@@ -1,12 +1,16 @@
 // The "add report" form: one event at a time, its types and their fields built from the
 // server's JSON Schema (schema.js describeSchema), collected into the event schema of
-// docs/events.md, and the server's validation issues shown next to the fields they name.
+// docs/events.md, and the server's validation issues shown next to the fields they name. A
+// fact's time is a day with its precision or a window (occurred_from .. occurred_to: "between
+// 3 and 8 June"), and its claim status says how firm it is ("reportedly", claimed by a party).
 
 import { el } from "./dom.js";
 import { uuid4 } from "./format.js";
 
 const COMMON_FIELDS = { occurred_on: "f-occurred_on", precision: "f-precision", reported_on: "f-reported_on",
-  notes: "f-notes", sources: "f-source-publisher", type: "f-type" };
+  occurred_from: "f-occurred_from", occurred_to: "f-occurred_to", claim_status: "f-claim_status",
+  claimed_by: "f-claimed_by", notes: "f-notes", sources: "f-source-publisher", type: "f-type" };
+const CLAIM_LABELS = { confirmed: "confirmed", reported: "reportedly", claimed: "claimed by a party" };
 const SOURCE_FIELDS = { publisher: "f-source-publisher", title: "f-source-title", url: "f-source-url",
   quote: "f-source-quote", published_on: "f-source-publisher" };
 
@@ -35,6 +39,16 @@ export class ReportForm {
     if (described.precisions.length) {
       form.querySelector("#f-precision").replaceChildren(...described.precisions.map((p) => el("option", { value: p, text: p })));
     }
+    if (described.claims && described.claims.length) {
+      form.querySelector("#f-claim_status").replaceChildren(el("option", { value: "", text: "as stated (not qualified)" }),
+        ...described.claims.map((c) => el("option", { value: c, text: CLAIM_LABELS[c] || c })));
+    }
+    for (const radio of form.querySelectorAll('input[name="time-form"]')) {
+      radio.addEventListener("change", () => this.showTimeForm());
+    }
+    form.querySelector("#f-claim_status").addEventListener("change", () => this.showClaimedBy());
+    this.showTimeForm();
+    this.showClaimedBy();
     this.typeSelect.addEventListener("change", () => this.renderType());
     form.addEventListener("submit", (e) => {
       e.preventDefault();
@@ -48,12 +62,26 @@ export class ReportForm {
     return this.typeSelect.value;
   }
 
+  /** "day" (occurred_on with a precision) or "window" (occurred_from .. occurred_to). */
+  get timeForm() {
+    return this.form.querySelector("#f-time-window").checked ? "window" : "day";
+  }
+
+  showTimeForm() {
+    for (const row of this.form.querySelectorAll("[data-time]")) row.hidden = row.dataset.time !== this.timeForm;
+  }
+
+  showClaimedBy() {
+    this.form.querySelector("#f-claimed_by-field").hidden = this.form.querySelector("#f-claim_status").value !== "claimed";
+  }
+
   renderType() {
     const spec = this.types.get(this.type);
     this.container.replaceChildren();
     this.form.querySelector("#type-help").textContent = spec.help;
     const dateLabel = this.form.querySelector('label[for="f-occurred_on"]');
     dateLabel.textContent = spec.dateOptional ? "Date (optional)" : "Date";
+    this.form.querySelector("#f-when legend").textContent = spec.dateOptional ? "When it happened (optional)" : "When it happened";
     for (const { name, kind, label, required } of spec.fields) this.container.append(this.fieldFor(name, kind, label, required));
     this.clearErrors();
   }
@@ -110,13 +138,30 @@ export class ReportForm {
     const issues = [];
     const event = { type: this.type };
     const value = (id) => this.form.querySelector(`#${id}`)?.value.trim() ?? "";
-    const occurred = value("f-occurred_on");
-    if (occurred) event.occurred_on = occurred;
-    else if (!spec.dateOptional) issues.push({ field: "occurred_on", reason: "required: the date of the fact" });
-    const precision = value("f-precision");
-    if (precision && precision !== "day") event.precision = precision;
+    if (this.timeForm === "window") {
+      const from = value("f-occurred_from");
+      const to = value("f-occurred_to");
+      if (from) event.occurred_from = from;
+      if (to) event.occurred_to = to;
+      if ((from || to || !spec.dateOptional) && !(from && to)) {
+        if (!from) issues.push({ field: "occurred_from", reason: "required: the earliest day the fact may have happened" });
+        if (!to) issues.push({ field: "occurred_to", reason: "required: the latest day the fact may have happened" });
+      } else if (from && to && from > to) {
+        issues.push({ field: "occurred_to", reason: `the window ends (${to}) before it starts (${from})` });
+      }
+    } else {
+      const occurred = value("f-occurred_on");
+      if (occurred) event.occurred_on = occurred;
+      else if (!spec.dateOptional) issues.push({ field: "occurred_on", reason: "required: the date of the fact" });
+      const precision = value("f-precision");
+      if (precision && precision !== "day") event.precision = precision;
+    }
     const reported = value("f-reported_on");
     if (reported) event.reported_on = reported;
+    const claim = value("f-claim_status");
+    if (claim) event.claim_status = claim;
+    const claimedBy = value("f-claimed_by");
+    if (claim === "claimed" && claimedBy) event.claimed_by = claimedBy;
     for (const { name, kind, required } of spec.fields) {
       const id = `f-${name}`;
       if (kind === "bool") {

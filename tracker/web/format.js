@@ -1,9 +1,7 @@
-// Pure helpers for display: dates with their precision, counts that may be unknown, stable
-// colours per actor. No DOM here. (What an event says in prose is the server's: each event
-// message carries its `summary`.)
-
-const MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
-  "September", "October", "November", "December"];
+// Pure helpers for display: day arithmetic for the date slider, counts that may be unknown,
+// stable colours per actor. No DOM here. What an event says in prose, and when it happened,
+// are the server's: each event message carries its `summary` and `when`, and each state entry
+// its `since_text` and `pending_text` (tracker/core/summary.py, tracker/core/dates.py).
 
 /** Parse "YYYY-MM-DD" as a UTC date (midnight). */
 export function parseDay(text) {
@@ -24,27 +22,6 @@ export function addDays(text, days) {
 
 export function daysBetween(a, b) {
   return Math.round((parseDay(b) - parseDay(a)) / 86400000);
-}
-
-/** The Monday that starts the ISO week of a day. */
-export function weekStart(text) {
-  const d = parseDay(text);
-  const offset = (d.getUTCDay() + 6) % 7; // Monday = 0
-  d.setUTCDate(d.getUTCDate() - offset);
-  return isoDay(d);
-}
-
-/** A reader's phrase for a dated fact, as tracker/dates.py describe(): "2014-06-10",
- *  "week of 2014-07-14", "June 2014", "2014". */
-export function describeDate(day, precision) {
-  if (!day) return "undated";
-  if (precision === "week") return `week of ${weekStart(day)}`;
-  if (precision === "month") {
-    const d = parseDay(day);
-    return `${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()}`;
-  }
-  if (precision === "year") return day.slice(0, 4);
-  return day;
 }
 
 export function formatNumber(n) {

@@ -1,6 +1,9 @@
 // The map: Natural Earth country borders (world-atlas TopoJSON, converted by topojson-client)
 // as a Leaflet GeoJSON layer, with no tile layer, so it works offline; places as circle
-// markers coloured by controller, a dashed ring around contested ones, and a legend.
+// markers coloured by controller, a dashed ring around contested ones, a hatched cover with a
+// dashed outline on places with pending facts (their window holds the date shown: the place
+// may have changed hands), and a legend. The hatching is the SVG pattern #pending-hatch of
+// index.html.
 
 /* global L, topojson */
 
@@ -95,13 +98,12 @@ export class PlaceMap {
             this.onSelect(p.place);
           }
         });
-        item = { marker, ring: null };
+        item = { marker, ring: null, hatch: null };
         this.markers.set(p.place, item);
       }
       item.marker.setLatLng([p.lat, p.lon]);
       const pending = p.pending_text || [];
-      // a pending fact (its window holds the date shown): a dashed outline, and said in the label
-      item.marker.setStyle({ fillColor: colour, radius, dashArray: pending.length ? "3 3" : null });
+      item.marker.setStyle({ fillColor: colour, radius });
       item.marker.setRadius(radius);
       const holder = p.controller ? nameOf("actor", p.controller) : "no controller recorded";
       const contested = p.contested_by && p.contested_by.length
@@ -114,6 +116,7 @@ export class PlaceMap {
       el.dataset.controller = p.controller || "";
       el.dataset.colour = colour;
       el.dataset.contested = p.contested ? "true" : "false";
+      el.dataset.pending = String(pending.length);
       item.marker.unbindTooltip();
       item.marker.bindTooltip(label, { direction: "top", offset: [0, -radius] });
       if (p.kind === "city") {
@@ -138,11 +141,13 @@ export class PlaceMap {
         item.ring.remove();
         item.ring = null;
       }
+      this.hatch(item, p, radius, pending);
     }
     for (const [id, item] of this.markers) {
       if (seen.has(id)) continue;
       item.marker.remove();
       if (item.ring) item.ring.remove();
+      if (item.hatch) item.hatch.remove();
       if (item.label) item.label.remove();
       this.markers.delete(id);
     }
@@ -153,6 +158,25 @@ export class PlaceMap {
       this.fit();
       this.fitted = true;
     }
+  }
+
+  /** A pending fact on the place: a hatched cover over its marker, with a dashed outline. */
+  hatch(item, p, radius, pending) {
+    if (!pending.length) {
+      if (item.hatch) item.hatch.remove();
+      item.hatch = null;
+      return;
+    }
+    if (!item.hatch) {
+      item.hatch = L.circleMarker([p.lat, p.lon], { renderer: this.placesRenderer, pane: "places", radius,
+        fill: true, fillColor: "url(#pending-hatch)", fillOpacity: 1, color: "#111", weight: 1.5, dashArray: "3 2",
+        interactive: false, className: "pending-hatch" });
+      item.hatch.addTo(this.layer);
+      item.hatch.getElement().dataset.place = p.place;
+    }
+    item.hatch.setLatLng([p.lat, p.lon]);
+    item.hatch.setRadius(radius);
+    item.hatch.getElement().dataset.pending = pending.join("; ");
   }
 
   fit() {
@@ -198,5 +222,6 @@ export class PlaceMap {
     for (const { actor, name, colour } of entries) row("", colour, name, actor);
     row("", UNCONTROLLED, "No controller recorded", "");
     row("ring", null, "Contested (under assault)");
+    row("hatched", null, "Pending: may have changed hands by this date");
   }
 }

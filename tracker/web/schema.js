@@ -1,11 +1,13 @@
 // The event types and their fields, read from the server's JSON Schema (GET /api/schema,
 // the same as `tracker schema`). Pure: no DOM, no fetch.
 
-// Fields every event has: the form has fixed inputs for these, not per-type ones.
-const COMMON = new Set(["type", "id", "occurred_on", "precision", "reported_on", "sources", "notes",
-  // not offered by the form yet (a window, claim status, per-figure "at least", deaths): reports
-  // that need them are appended as files or over the websocket
-  "occurred_from", "occurred_to", "claim_status", "claimed_by", "at_least", "deaths", "geo_precision"]);
+// Fields every event has: the form has fixed inputs for these, not per-type ones (the time as a
+// day with its precision or as a window, and how firm the claim is).
+const COMMON = new Set(["type", "id", "occurred_on", "precision", "occurred_from", "occurred_to", "reported_on",
+  "claim_status", "claimed_by", "sources", "notes",
+  // not offered by the form yet (per-figure "at least", deaths, geo precision): reports that
+  // need them are appended as files or over the websocket
+  "at_least", "deaths", "geo_precision"]);
 
 /** The parts of a property schema that are not null: [{type, format, ...}]. */
 function variants(prop) {
@@ -36,13 +38,14 @@ export function fieldLabel(name) {
 /**
  * What the form and the page need from the schema:
  * {types: [{type, help, dateOptional, fields: [{name, kind, label, required}]}],
- *  registrations: {type: "actor" | "place"}, precisions: [...]}
+ *  registrations: {type: "actor" | "place"}, precisions: [...], claims: [...] (claim_status values)}
  */
 export function describeSchema(schema) {
   const defs = schema.$defs || {};
   const types = [];
   const registrations = {};
   let precisions = [];
+  let claims = [];
   for (const { $ref: ref = "" } of schema.oneOf || []) { // in the schema's own order
     const def = defs[ref.split("/").pop()];
     const type = def?.properties?.type?.const;
@@ -51,6 +54,8 @@ export function describeSchema(schema) {
     const props = def.properties || {};
     if (def["x-registers"]) registrations[type] = def["x-registers"];
     if (props.precision?.enum) precisions = props.precision.enum;
+    const claim = variants(props.claim_status || {}).find((v) => v.enum);
+    if (claim) claims = claim.enum;
     types.push({
       type,
       help: def.description || "",
@@ -59,5 +64,5 @@ export function describeSchema(schema) {
         .map(([name, prop]) => ({ name, kind: fieldKind(prop), label: fieldLabel(name), required: required.has(name) })),
     });
   }
-  return { types, registrations, precisions };
+  return { types, registrations, precisions, claims };
 }

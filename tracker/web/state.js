@@ -4,17 +4,20 @@
 // tests/js/state.test.mjs runs it under `node --test`.
 //
 // Inputs of the page's own: {type: "connection-open"}, {type: "connection-closed"},
-// {type: "view", as_of, known_at}. Everything else is a message of docs/protocol.md.
+// {type: "view", as_of, known_at, recorded_at}. Everything else is a message of docs/protocol.md.
 //
 // How it stays right across reconnects:
 // - the event log from position 1 up to `log.last`, from a subscription to the events stream;
 //   a reconnect subscribes again after `log.last`, so nothing is missed or doubled;
-// - one snapshot per projection for the current view (as_of, known_at), kept current by the
+// - one snapshot per projection for the current view (as_of, known_at, recorded_at), kept current by the
 //   server's updates, applied by the `key` and `collection` the snapshot names; a reconnect or
 //   a change of view takes new snapshots; messages of a subscription that is no longer
 //   current are ignored;
 // - the catalog is the server's `catalog` answer, asked for again whenever the log shows a
 //   registration newer than the catalog held.
+// - the feed and the place panel list only the records the view's clocks admit (`admits`): known
+//   by `known_at` (an event's knowledge time is its `reported_on` day start, else its
+//   `recorded_at`) and recorded by `recorded_at`, as the server's projections do.
 //
 // The log's arrays and maps grow in place (they are append-only, and a state only reads them
 // up to its own `log.last`): the rest of a state is never changed once returned.
@@ -33,11 +36,11 @@ export function initialState({ registrations = {} } = {}) {
     open: false,
     nextRef: 1,
     registrations,
-    view: { as_of: null, known_at: null },
+    view: { as_of: null, known_at: null, recorded_at: null },
     catalog: { position: -1, actors: {}, places: {} },
     catalogRef: null,
     events: { ref: null, sub: null },
-    log: { records: [], byId: new Map(), retracted: new Set(), last: 0, caughtUp: false, lastRegistration: 0 },
+    log: { records: [], byId: new Map(), retractions: new Map(), last: 0, caughtUp: false, lastRegistration: 0 },
     projections,
     problem: null, // the last refusal worth showing: {projection, message}
   };
@@ -69,11 +72,11 @@ const HANDLERS = {
     return out;
   },
 
-  view: (out, { as_of = null, known_at = null }) => {
+  view: (out, { as_of = null, known_at = null, recorded_at = null }) => {
     let s = out.state;
     out.changed.push("view");
-    if (as_of === s.view.as_of && known_at === s.view.known_at) return out;
-    s = { ...s, view: { as_of, known_at } };
+    if (as_of === s.view.as_of && known_at === s.view.known_at && recorded_at === s.view.recorded_at) return out;
+    s = { ...s, view: { as_of, known_at, recorded_at } };
     const projections = {};
     for (const p of PROJECTIONS) {
       const { sub } = s.projections[p];
@@ -106,12 +109,16 @@ const HANDLERS = {
     const s = out.state;
     if (m.subscription !== s.events.sub || m.position <= s.log.last) return out; // held already: never doubled
     const record = { position: m.position, recorded_at: m.recorded_at, event: m.event, summary: m.summary,
-      parts: m.summary_parts || [m.summary] };
+      parts: m.summary_parts || [m.summary], when: m.when ?? null };
     const log = { ...s.log, last: m.position };
     log.records.push(record);
     const e = m.event;
     if (e.id) log.byId.set(e.id, record);
-    if (e.type === RETRACTION.type) log.retracted.add(e[RETRACTION.field]);
+    if (e.type === RETRACTION.type) {
+      const target = e[RETRACTION.field];
+      if (!log.retractions.has(target)) log.retractions.set(target, []);
+      log.retractions.get(target).push(record);
+    }
     if (s.registrations[e.type]) log.lastRegistration = m.position;
     out.state = { ...s, log };
     if (log.caughtUp) out.changed.push("feed", "range");
@@ -175,13 +182,14 @@ const HANDLERS = {
 /** Apply an update to a projection's state: replace or insert each changed entry by its key,
  *  delete each removed one, take the update's position; entries in key order, as the server's
  *  (tracker/core/protocol.py apply_update). */
-export function applyUpdate(state, key, collection, { changed = [], removed = [], position }) {
+export function applyUpdate(state, key, collection, { changed = [], removed = [], position, as_of: asOf }) {
   const id = (e) => key.map((f) => (e[f] === null || e[f] === undefined ? "" : String(e[f])));
   const entries = new Map(state[collection].map((e) => [JSON.stringify(id(e)), e]));
   for (const r of removed) entries.delete(JSON.stringify(id(r)));
   for (const e of changed) entries.set(JSON.stringify(id(e)), e);
   const sorted = [...entries.values()].sort((a, b) => compareKeys(id(a), id(b)));
-  return { ...state, position, [collection]: sorted };
+  // a view of today moves to the next day at midnight UTC: the update says its as_of
+  return { ...state, position, ...(asOf ? { as_of: asOf } : {}), [collection]: sorted };
 }
 
 function compareKeys(a, b) {
@@ -202,7 +210,8 @@ function request(s, out, message, remember, name) {
 }
 
 function subscribe(s, out, projection) {
-  return request(s, out, (ref) => ({ op: "subscribe", projection, as_of: s.view.as_of, known_at: s.view.known_at, ref }),
+  const { as_of, known_at, recorded_at } = s.view;
+  return request(s, out, (ref) => ({ op: "subscribe", projection, as_of, known_at, recorded_at, ref }),
     (st, ref) => withProjection(st, projection, { ref }), `sub-${projection}`);
 }
 
@@ -232,17 +241,66 @@ export function isRegistration(state, event) {
   return Boolean(state.registrations[event.type]);
 }
 
-/** The newest records first, at most `limit`, registrations only if asked; and how many there are. */
-export function feedRecords(state, { registrations = false, limit = Infinity } = {}) {
+// ---------------------------------------------------------------- the view's clocks
+
+/** A clock's limit in milliseconds since the epoch: a date ("YYYY-MM-DD") is the end of that
+ *  day, UTC; a time without a zone is UTC (as the server reads them); null for no limit. */
+export function clockLimit(text) {
+  if (text === null || text === undefined || text === "") return null;
+  if (/^\d{4}-\d{2}-\d{2}$/.test(text)) return Date.parse(`${text}T23:59:59.999Z`);
+  const zoned = /(Z|[+-]\d{2}:?\d{2})$/i.test(text) ? text : `${text}Z`;
+  const ms = Date.parse(zoned);
+  return Number.isNaN(ms) ? null : ms;
+}
+
+/** When a record became known: its `reported_on` from 00:00 UTC, else when it was recorded. */
+export function knownFrom(record) {
+  const reported = record.event.reported_on;
+  return reported ? Date.parse(`${reported}T00:00:00Z`) : Date.parse(record.recorded_at);
+}
+
+/** Why the view's clocks do not admit a record: "known" (not yet known at `known_at`),
+ *  "recorded" (not yet in the log at `recorded_at`), or null when it is admitted. */
+export function notYet(view, record) {
+  const recordedBy = clockLimit(view.recorded_at);
+  if (recordedBy !== null && Date.parse(record.recorded_at) > recordedBy) return "recorded";
+  const knownBy = clockLimit(view.known_at);
+  if (knownBy !== null && knownFrom(record) > knownBy) return "known";
+  return null;
+}
+
+export function admits(view, record) {
+  return notYet(view, record) === null;
+}
+
+/** Records newest first that `keep(record)` selects and the view admits: at most `limit` of them
+ *  (`shown`), how many there are (`total`), and how many the view's clocks leave out (`hidden`). */
+function listed(state, keep, limit) {
   const shown = [];
   let total = 0;
+  let hidden = 0;
   for (let i = state.log.records.length - 1; i >= 0; i--) {
     const r = state.log.records[i];
-    if (r.position > state.log.last || (!registrations && isRegistration(state, r.event))) continue;
+    if (r.position > state.log.last || !keep(r)) continue;
+    if (!admits(state.view, r)) {
+      hidden += 1;
+      continue;
+    }
     total += 1;
     if (shown.length < limit) shown.push(r);
   }
-  return { shown, total };
+  return { shown, total, hidden };
+}
+
+/** The feed: newest first, at most `limit`, registrations only if asked, only what the view's
+ *  clocks admit; and how many there are, and how many are left out as not yet known or recorded. */
+export function feedRecords(state, { registrations = false, limit = Infinity } = {}) {
+  return listed(state, (r) => registrations || !isRegistration(state, r.event), limit);
+}
+
+/** The reports about a place (its `place` field), as the feed lists them. */
+export function placeRecords(state, place, { limit = Infinity } = {}) {
+  return listed(state, (r) => r.event.place === place && !isRegistration(state, r.event), limit);
 }
 
 /** The record a retraction withdraws, if the page holds it. */
@@ -250,21 +308,30 @@ export function retractedBy(state, event) {
   return event.type === RETRACTION.type ? state.log.byId.get(event[RETRACTION.field]) ?? null : null;
 }
 
+/** Is the event withdrawn by a retraction the view's clocks admit? */
 export function isRetracted(state, event) {
-  return Boolean(event.id) && state.log.retracted.has(event.id);
+  const by = event.id ? state.log.retractions.get(event.id) : undefined;
+  return Boolean(by) && by.some((r) => r.position <= state.log.last && admits(state.view, r));
 }
 
-/** The first and last dates of the dated facts in the log (registrations aside), or null. */
+/** The first and last days of the dated facts' windows in the log (registrations aside), or null. */
 export function eventDates(state) {
   let min = null;
   let max = null;
   for (const r of state.log.records) {
-    const d = r.event.occurred_on;
-    if (!d || isRegistration(state, r.event)) continue;
-    if (min === null || d < min) min = d;
-    if (max === null || d > max) max = d;
+    const from = r.event.occurred_from || r.event.occurred_on;
+    const to = r.event.occurred_to || from;
+    if (!from || isRegistration(state, r.event)) continue;
+    if (min === null || from < min) min = from;
+    if (max === null || to > max) max = to;
   }
   return min ? { min, max } : null;
+}
+
+/** Is the fact's window after the date shown (it starts later)? */
+export function afterView(state, event) {
+  const from = event.occurred_from || event.occurred_on;
+  return Boolean(state.view.as_of && from && from > state.view.as_of);
 }
 
 /** The highest position the page has seen: the log's, or a projection's. */

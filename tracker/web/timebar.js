@@ -1,7 +1,11 @@
-// The time controls: the date slider over the log's dated facts, the "as of" and "known at"
-// dates, and Live. `onView(as_of, known_at)` asks for another view; `sync` shows the current one.
+// The time controls: the date slider over the log's dated facts, the "as of" date, the "known
+// at" date, the "recorded at" date or time, and Live. `onView({as_of, known_at, recorded_at})`
+// asks for another view; `sync` shows the current one; `showClocks` says which clocks the
+// server's answer is at (its state's resolved as_of, known_at, recorded_at and position).
 
+import { clockText } from "./feed.js";
 import { addDays, daysBetween } from "./format.js";
+import { clockLimit } from "./state.js";
 
 const $ = (sel) => document.querySelector(sel);
 
@@ -9,7 +13,8 @@ export class TimeBar {
   constructor(onView) {
     this.onView = onView;
     this.range = null; // {min, max} dates of the slider
-    this.view = { as_of: null, known_at: null };
+    this.view = { as_of: null, known_at: null, recorded_at: null };
+    const ask = (changes) => this.onView({ ...this.view, ...changes });
     let timer = null;
     const slider = $("#date-slider");
     slider.addEventListener("input", () => {
@@ -18,17 +23,35 @@ export class TimeBar {
       $("#as-of").value = day;
       slider.setAttribute("aria-valuetext", day);
       clearTimeout(timer);
-      timer = setTimeout(() => this.onView(day, this.view.known_at), 120);
+      timer = setTimeout(() => ask({ as_of: day }), 120);
     });
     slider.addEventListener("change", () => {
       if (!this.range) return;
       clearTimeout(timer);
-      this.onView(addDays(this.range.min, Number(slider.value)), this.view.known_at);
+      ask({ as_of: addDays(this.range.min, Number(slider.value)) });
     });
-    $("#as-of").addEventListener("change", (e) => this.onView(e.target.value || null, this.view.known_at));
-    $("#live").addEventListener("click", () => this.onView(null, this.view.known_at));
-    $("#known-at").addEventListener("change", (e) => this.onView(this.view.as_of, e.target.value || null));
-    $("#known-at-clear").addEventListener("click", () => this.onView(this.view.as_of, null));
+    $("#as-of").addEventListener("change", (e) => ask({ as_of: e.target.value || null }));
+    $("#live").addEventListener("click", () => ask({ as_of: null }));
+    $("#known-at").addEventListener("change", (e) => ask({ known_at: e.target.value || null }));
+    $("#known-at-clear").addEventListener("click", () => ask({ known_at: null }));
+    const recorded = $("#recorded-at");
+    const takeRecorded = () => {
+      const text = recorded.value.trim().replace(" ", "T");
+      if (text && clockLimit(text) === null) {
+        recorded.setAttribute("aria-invalid", "true");
+        return;
+      }
+      recorded.removeAttribute("aria-invalid");
+      if ((text || null) !== this.view.recorded_at) ask({ recorded_at: text || null });
+    };
+    recorded.addEventListener("change", takeRecorded);
+    recorded.addEventListener("keydown", (e) => {
+      if (e.key === "Enter") takeRecorded();
+    });
+    $("#recorded-at-clear").addEventListener("click", () => {
+      recorded.removeAttribute("aria-invalid");
+      ask({ recorded_at: null });
+    });
   }
 
   /** The slider's span: the day before the first dated fact to the last (state.eventDates). */
@@ -62,10 +85,24 @@ export class TimeBar {
     }
     $("#as-of").value = view.as_of || "";
     $("#known-at").value = view.known_at || "";
+    if (document.activeElement !== $("#recorded-at")) $("#recorded-at").value = view.recorded_at || "";
     const known = view.known_at ? `, as known at the end of ${view.known_at}` : "";
+    const recorded = view.recorded_at ? `, from the log as recorded by ${clockText(view.recorded_at)}` : "";
     $("#view-label").textContent = live
-      ? `Live: everything reported${known || " so far"}, following new reports`
-      : `Replay: the situation as of ${view.as_of}${known}`;
+      ? `Live: everything reported${known || " so far"}${recorded}, following new reports`
+      : `Replay: the situation as of ${view.as_of}${known}${recorded}`;
     document.body.dataset.view = view.as_of || "live";
+  }
+
+  /** The clocks the shown state answers at, from the server's state (its as_of is resolved). */
+  showClocks(state) {
+    const clocks = $("#clocks");
+    if (!state) return;
+    const known = state.known_at ? `known at ${state.known_at}` : "known at: now (everything reported)";
+    const recorded = state.recorded_at ? `recorded at ${state.recorded_at}` : "recorded at: now (the whole log)";
+    clocks.textContent = `Answering as of ${state.as_of} · ${known} · ${recorded} · log position ${state.position}`;
+    clocks.dataset.asOf = state.as_of;
+    clocks.dataset.knownAt = state.known_at || "";
+    clocks.dataset.recordedAt = state.recorded_at || "";
   }
 }

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, ClassVar, NamedTuple
 
 from ..catalog import Catalog
+from ..dates import describe_window
 from ..records import Record
 from .base import Amount, Handler, Pending, Projection, State
 
@@ -21,6 +22,7 @@ class Holding(NamedTuple):
     reports: int
     since: str
     lower_bound: bool = False  # some report's quantity was "at least"
+    until: str = ""  # the last day of the first seizure's window
 
 
 class Resource(NamedTuple):
@@ -39,7 +41,8 @@ def _seized(state: State, record: Record) -> None:
     held = state.get(key)
     lower = "quantity" in e.get("at_least", ())
     if held is None:
-        state[key] = Holding(e["asset"], e.get("unit"), Amount().plus(e.get("quantity")), 1, e["occurred_from"], lower)
+        state[key] = Holding(e["asset"], e.get("unit"), Amount().plus(e.get("quantity")), 1, e["occurred_from"], lower,
+                             e["occurred_to"])
     else:
         state[key] = held._replace(amount=held.amount.plus(e.get("quantity")), reports=held.reports + 1,
                                    lower_bound=held.lower_bound or lower)
@@ -75,7 +78,8 @@ class Arsenal(Projection):
                 entry["holdings"].append({
                     "asset": value.asset, "quantity": value.amount.value, "unit": value.unit,
                     "known_minimum": value.amount.known_minimum, "at_least": value.lower_bound,
-                    "reports": value.reports, "since": value.since})
+                    "reports": value.reports, "since": value.since, "since_to": value.until or value.since,
+                    "since_text": describe_window(value.since, value.until or value.since)})
             else:
                 e = value.event
                 entry["resources"].append({
@@ -85,5 +89,6 @@ class Arsenal(Projection):
                     "output": e.get("output"), "output_unit": e.get("output_unit"),
                     "since": e["occurred_from"], "since_to": e["occurred_to"],
                     "since_precision": e.get("precision", "day") if "occurred_on" in e else None,
+                    "since_text": describe_window(e["occurred_from"], e["occurred_to"]),
                     "claim_status": e.get("claim_status")})
         return [actors[a] for a in sorted(actors)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar, NamedTuple
 
 from ..catalog import Catalog
+from ..dates import describe_window
 from ..records import Record
 from .base import Amount, Handler, Pending, Projection, State
 
@@ -100,7 +101,7 @@ class Deployments(Projection):
                 out.append({"actor": actor, "actor_name": catalog.name_of("actor", actor), "place": place,
                             "place_name": catalog.name_of("place", place), "personnel": None,
                             "personnel_known_minimum": None, "equipment": {}, "units": {}, "since": None,
-                            "since_to": None, "since_precision": None, "purposes": [],
+                            "since_to": None, "since_precision": None, "since_text": None, "purposes": [],
                             "pending": pending[(actor, place)]})
                 continue
             out.append({
@@ -110,5 +111,6 @@ class Deployments(Projection):
                 "personnel_known_minimum": d.personnel.known_minimum if d.personnel != _NONE else None,
                 "equipment": _counts(d.equipment), "units": _counts(d.units),
                 "since": d.since, "since_to": d.until or d.since, "since_precision": d.since_precision,
+                "since_text": describe_window(d.since, d.until or d.since),
                 "purposes": list(d.purposes), "pending": pending.get((actor, place), [])})
         return out
