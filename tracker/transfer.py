@@ -145,6 +145,9 @@ async def backup(store: EventStore, path: str) -> dict[str, Any]:
         raise InputError("an in-memory store has no file to back up")
     if os.path.lexists(path):
         raise InputError(f"{path} exists: tracker backup writes a new file, and never over another")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise InputError(f"cannot write {path}: folder {folder} does not exist")
     partial = f"{path}.partial"
     for leftover in (partial, partial + "-wal", partial + "-shm", partial + "-journal"):
         if os.path.lexists(leftover):
