@@ -266,3 +266,23 @@ def test_an_export_carries_no_tokens_a_backup_does(db, tmp_path):
     conn = sqlite3.connect(tmp_path / "b.db")
     assert conn.execute("SELECT name, digest FROM tokens").fetchall() == [("alice", hash_token(token))]
     conn.close()
+
+
+def test_the_wire_shape_says_who_beside_position_and_recorded_at():
+    from datetime import UTC, datetime
+
+    import orjson
+
+    from tracker.core.protocol import event_body
+    from tracker.core.records import decode_many
+    from tracker.store import StoredEvent
+
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    data = '{"type": "ActorRegistered", "id": "a", "actor": "isis", "name": "IS"}'
+    new, old = decode_many([StoredEvent(2, "a", at, "ActorRegistered", data, "alice"),
+                            StoredEvent(1, "a", at, "ActorRegistered", data)])
+    assert list(new.as_json()) == ["position", "id", "recorded_at", "recorded_by", "event"]
+    assert (new.as_json()["recorded_by"], old.as_json()["recorded_by"]) == ("alice", None)
+    assert "recorded_by" not in new.as_json()["event"]
+    body = orjson.loads(event_body(new.position, "t", new.event, new.recorded_by))
+    assert list(body)[:4] == ["position", "recorded_at", "recorded_by", "event"] and body["recorded_by"] == "alice"
