@@ -16,7 +16,16 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.conftest import seconds
-from tracker.core.errors import IdConflict, InputError, LogNotEmpty, PositionConflict, StoreUnavailable
+from tracker.core.errors import (
+    ConflictError,
+    IdConflict,
+    InputError,
+    LogNotEmpty,
+    PositionConflict,
+    StoreUnavailable,
+    TokenExists,
+)
+from tracker.core.tokens import hash_token, new_token, verify
 from tracker.store import EventStore, NewEvent, StoredEvent
 
 
@@ -318,6 +327,111 @@ class StoreContract:
             assert await asyncio.wait_for(waiter, 1.5) == 1
         finally:
             await other.close()
+
+    # -- recorded_by: who appended each event ---------------------------------------------
+
+    async def test_recorded_by_is_kept_and_read_back_everywhere(self, store):
+        await store.append([ev(1, data={"occurred_on": "2014-06-02"})], recorded_by="alice")
+        await store.append([ev(2, data={"occurred_on": "2014-06-01"}), ev(3)], recorded_by="local:bob")
+        await store.append([ev(4)])  # no principal given: None, as an event stored before audit
+        rows = await store.read()
+        assert [r.recorded_by for r in rows] == ["alice", "local:bob", "local:bob", None]
+        assert rows[0] == StoredEvent(1, ev(1).id, rows[0].recorded_at, "Thing", ev(1, data={
+            "occurred_on": "2014-06-02"}).data, "alice")
+        found = await store.lookup([ev(1).id, ev(4).id])
+        assert (found[ev(1).id].recorded_by, found[ev(4).id].recorded_by) == ("alice", None)
+        history, _ = await store.read_history()
+        assert [(r.position, r.recorded_by) for r in history] == [(2, "local:bob"), (1, "alice")]
+        assert [r.recorded_by for p in [p async for p in store.iterate(page=2)] for r in p] == \
+            ["alice", "local:bob", "local:bob", None]
+        assert [r.recorded_by for r in await store.read(types=["Thing"], after=3)] == [None]
+
+    async def test_a_retry_by_another_principal_keeps_the_first_appender(self, store):
+        assert await store.append([ev(1), ev(2)], recorded_by="alice") == [1, 2]
+        assert await store.append([ev(2), ev(1)], expected_position=0, recorded_by="mallory") == [2, 1]
+        assert await store.append([ev(1), ev(3)], recorded_by="bob") == [1, 3]
+        assert [(r.position, r.recorded_by) for r in await store.read()] == [(1, "alice"), (2, "alice"), (3, "bob")]
+        with pytest.raises(IdConflict):  # other data is a conflict whoever sends it
+            await store.append([NewEvent(ev(1).id, "Thing", '{"n": "other"}')], recorded_by="alice")
+
+    async def test_callers_grouped_in_one_commit_keep_their_own_recorded_by(self, store):
+        results = await asyncio.gather(*(store.append([ev(f"w{w}-{i}") for i in range(1 + w % 3)],
+                                                      recorded_by=f"writer{w}" if w % 4 else None)
+                                         for w in range(40)))
+        by_position = {r.position: r.recorded_by for r in await store.read()}
+        for w, positions in enumerate(results):
+            assert {by_position[p] for p in positions} == {f"writer{w}" if w % 4 else None}
+
+    async def test_import_keeps_recorded_by(self, store):
+        at = datetime(2026, 1, 1, tzinfo=UTC)
+        records = [StoredEvent(1, ev(1).id, at, "T", "{}"), StoredEvent(2, ev(2).id, at, "T", "{}", "alice"),
+                   StoredEvent(3, ev(3).id, at, "T", "{}", "local:root")]
+        assert await store.import_events(records) == 3
+        assert await store.read() == records
+        await store.append([ev(4)], recorded_by="bob")
+        assert (await store.lookup([ev(4).id]))[ev(4).id].recorded_by == "bob"
+
+    # -- principals: tokens ---------------------------------------------------------------
+
+    async def test_tokens_add_list_revoke_and_version(self, store):
+        assert await store.tokens() == []
+        assert await store.tokens_version() == 0
+        secret = new_token()
+        added = await store.add_token("ci-bot", "writer", hash_token(secret))
+        assert (added.name, added.role, added.digest) == ("ci-bot", "writer", hash_token(secret))
+        assert added.revoked_at is None
+        assert added.created_at.tzinfo is not None
+        await store.add_token("alice", "admin", hash_token(new_token()))
+        listed = await store.tokens()
+        assert [t.name for t in listed] == ["alice", "ci-bot"]  # by name
+        assert listed[1] == added
+        assert secret not in repr(listed)  # only the hash is kept
+        assert await store.tokens_version() == 2
+        assert verify(secret, listed) == ("ci-bot", "writer")
+        assert verify(new_token(), listed) is None
+
+        revoked = await store.revoke_token("ci-bot")
+        assert revoked.revoked_at is not None and revoked.revoked_at >= revoked.created_at
+        assert await store.tokens_version() == 3
+        assert verify(secret, await store.tokens()) is None
+        again = await store.revoke_token("ci-bot")  # idempotent: the first revocation stands
+        assert again == revoked
+        assert await store.tokens_version() == 3
+        with pytest.raises(InputError, match="no token named"):
+            await store.revoke_token("nobody")
+        assert await store.tokens_version() == 3
+
+    async def test_a_token_name_is_never_reused(self, store):
+        await store.add_token("alice", "reader", hash_token("one"))
+        with pytest.raises(TokenExists) as caught:
+            await store.add_token("alice", "admin", hash_token("two"))
+        assert isinstance(caught.value, ConflictError) and "already exists" in str(caught.value)
+        await store.revoke_token("alice")
+        with pytest.raises(TokenExists, match="was revoked"):
+            await store.add_token("alice", "reader", hash_token("three"))
+        (only,) = await store.tokens()
+        assert (only.role, only.digest) == ("reader", hash_token("one"))
+
+    async def test_tokens_are_shared_by_every_store_object_on_the_log(self, store):
+        other = await self.open_again(store)
+        try:
+            before = await other.tokens_version()
+            await store.add_token("node-a", "writer", hash_token("a"))
+            assert await other.tokens_version() == before + 1
+            assert [t.name for t in await other.tokens()] == ["node-a"]
+            await other.revoke_token("node-a")
+            assert (await store.tokens())[0].revoked_at is not None
+            assert await store.tokens_version() == before + 2
+            with pytest.raises(TokenExists):
+                await other.add_token("node-a", "writer", hash_token("b"))
+        finally:
+            await other.close()
+
+    async def test_concurrent_adds_of_one_name_admit_one(self, store):
+        results = await asyncio.gather(*(store.add_token("race", "reader", hash_token(str(n))) for n in range(5)),
+                                       return_exceptions=True)
+        assert sum(not isinstance(r, BaseException) for r in results) == 1
+        assert all(isinstance(r, TokenExists) for r in results if isinstance(r, BaseException))
 
     # -- lifecycle -------------------------------------------------------------------------
 

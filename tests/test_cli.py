@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import re
 import sqlite3
 import subprocess
@@ -27,6 +28,7 @@ from tests.conftest import tracker_on as tracker
 SEEDS = sorted((ROOT / "seeds").glob("*.y*ml"))
 MOSUL_CAPTURE = "a4c41b98-25aa-51d0-8e75-9c58394f7464"  # seed:mosul-captured
 REUTERS = [{"publisher": "Reuters", "url": "https://example.org/reuters"}]
+LOCAL = f"local:{pwd.getpwuid(os.getuid()).pw_name}"  # who a CLI append is recorded as
 
 
 def tracker_all(db: Path, *calls: tuple[str, ...]) -> list[subprocess.CompletedProcess[str]]:
@@ -402,14 +404,15 @@ def test_log_from_and_limit(seeded_out, seeded_log) -> None:
     records = [json.loads(line) for line in seeded_out["log 10+5"].splitlines()]
     assert [r["position"] for r in records] == [10, 11, 12, 13, 14]
     for r in records:
-        assert list(r) == ["position", "id", "recorded_at", "event"]
+        assert list(r) == ["position", "id", "recorded_at", "recorded_by", "event"]
+        assert r["recorded_by"] == LOCAL
         assert r["id"] == r["event"]["id"] and r["recorded_at"].endswith("+00:00")
     assert records == seeded_log[9:14]
 
 
 def test_log_text_reads_as_prose(seeded_out, seeded_log) -> None:
     text = seeded_out["log text"].splitlines()
-    assert text[0].split() == ["pos", "recorded", "(UTC)", "type", "occurred", "what", "source"]
+    assert text[0].split() == ["pos", "recorded", "(UTC)", "type", "occurred", "what", "source", "by"]
     rows = [re.split(r"\s{2,}", line) for line in text[2:]]
     assert [(int(r[0]), r[2]) for r in rows] == [(x["position"], x["event"]["type"]) for x in seeded_log]
     what: dict[str, list[str]] = {}
@@ -421,7 +424,7 @@ def test_log_text_reads_as_prose(seeded_out, seeded_log) -> None:
     assert what["actor isis: Islamic State in Iraq and Syria"][3] == "-"  # reference data has no date
     # two sources, one publisher: named once
     assert what["over 1,000 Christians displaced from mosul by isis"][3:] == [
-        "week of 2014-07-14", "over 1,000 Christians displaced from mosul by isis", "World Socialist Web Site"]
+        "week of 2014-07-14", "over 1,000 Christians displaced from mosul by isis", "World Socialist Web Site", LOCAL]
 
 
 def test_log_text_of_appended_events(db: Path) -> None:
@@ -435,9 +438,9 @@ def test_log_text_of_appended_events(db: Path) -> None:
     rows = [re.split(r"\s{2,}", line) for line in tracker(db, "log", "--from", str(start + 1)).stdout.splitlines()[2:]]
     assert [r[2:] for r in rows] == [
         ["ResourceControlled", "June 2014", "isis controls natural gas in shaar_gas_field (3,000,000 m3/day (est.))",
-         "IEA, Reuters"],
+         "IEA, Reuters", LOCAL],
         ["ForcesWithdrawn", "week of 2014-06-09",
-         "iraqi_forces withdrew 30,000 personnel, an unknown number of Humvee from mosul", "Reuters"]]
+         "iraqi_forces withdrew 30,000 personnel, an unknown number of Humvee from mosul", "Reuters", LOCAL]]
 
 
 def test_log_from_zero_is_refused(db: Path) -> None:
@@ -484,6 +487,9 @@ def test_retraction_end_to_end(db: Path, seeded_log) -> None:
         {"type": "EventRetracted", "retracts": capture["id"], "reported_on": "2014-08-01",
          "reason": "the capture was misreported", "sources": REUTERS}))
     tracker(db, "append", "retract.jsonl")
+    line = tracker(db, "log", "--from", str(head(db))).stdout.splitlines()[2]  # who retracted what
+    assert (f"{LOCAL} retracted {capture['id']} (position {capture['position']}, CityCaptured, appended by {LOCAL}): "
+            "the capture was misreported") in line
     now, table, before, before_as_of, on_the_day = tracker_all(
         db, ("state", "territory", "--json"), ("state", "territory"),
         ("state", "territory", "--json", "--known-at", "2014-07-31"),

@@ -40,7 +40,8 @@ class BrokenStore(PostgresStore):
     is its own transaction, concurrent with the others; positions come from a sequence,
     so a transaction can take position 6, another take 7 and commit first."""
 
-    async def append(self, events: Sequence[NewEvent], expected_position: int | None = None) -> list[int]:
+    async def append(self, events: Sequence[NewEvent], expected_position: int | None = None,
+                     recorded_by: str | None = None) -> list[int]:
         self._check_open()
 
         async def run(conn: asyncpg.Connection) -> list[int]:

@@ -41,7 +41,7 @@ async def test_wal_mode_full_sync_and_schema_version(tmp_path):
         await store.append([ev(1)])
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     conn.close()
 
 
@@ -87,6 +87,21 @@ BEGIN SELECT RAISE(ABORT, 'tracker events are immutable'); END;
 PRAGMA user_version = 2;
 """
 
+# The schema of version 3: history_key over occurred_from or occurred_on; no recorded_by, no tokens.
+SCHEMA_V3 = """
+CREATE TABLE events (position INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, recorded_at TEXT NOT NULL,
+                     type TEXT NOT NULL, data TEXT NOT NULL,
+                     history_key TEXT GENERATED ALWAYS AS
+                       (COALESCE(json_extract(data, '$.occurred_from'), json_extract(data, '$.occurred_on'))) VIRTUAL);
+CREATE INDEX events_by_type ON events (type, position);
+CREATE INDEX events_by_history ON events (history_key, position);
+CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'tracker events are immutable'); END;
+CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+BEGIN SELECT RAISE(ABORT, 'tracker events are immutable'); END;
+PRAGMA user_version = 3;
+"""
+
 # What an old log may hold: single dates, windows (written by a newer tracker's events
 # before the schema knew them, or imported), and events with no time at all.
 OLD_DATA = [{"occurred_on": "2014-01-09"}, {"occurred_from": "2014-01-01", "occurred_to": "2014-01-31"},
@@ -110,18 +125,31 @@ async def _migrated(tmp_path, schema: str) -> None:
         page, _ = await store.read_history()
         assert [r.position for r in page] == OLD_ORDER
         assert [(r.position, r.id, r.data) for r in await store.read()] == [(p, i, d) for p, i, _, _, d in rows]
+        assert {r.recorded_by for r in await store.read()} == {None}  # stored before audit: nobody
         window = {"occurred_from": "2014-01-02", "occurred_to": "2014-01-03"}
-        assert await store.append([ev(9, data=window), ev(10, data={"occurred_on": "2014-01-05"})]) == [9, 10]
+        assert await store.append([ev(9, data=window), ev(10, data={"occurred_on": "2014-01-05"})],
+                                  recorded_by="alice") == [9, 10]
+        assert [r.recorded_by for r in await store.read(8)] == ["alice", "alice"]
+        await store.add_token("alice", "writer", "sha256:00")
+        assert [t.name for t in await store.tokens()] == ["alice"] and await store.tokens_version() == 1
         assert [r.position for r in (await store.read_history())[0]] == [5, 2, 4, 6, 9, 10, 1, 8]
         assert [[r.position for r in p] async for p in store.iterate_history(page=3)] == [[5, 2, 4], [6, 9, 10], [1, 8]]
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 4
     indexes = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert {"events_by_type", "events_by_history"} <= indexes and "events_by_date" not in indexes
     assert "USING INDEX events_by_history" in _plan(conn) and "TEMP B-TREE" not in _plan(conn)
     with pytest.raises(sqlite3.DatabaseError, match="immutable"):
         conn.execute("UPDATE events SET data = '{}'")
+    with pytest.raises(sqlite3.DatabaseError, match="immutable"):
+        conn.execute("UPDATE events SET recorded_by = 'mallory' WHERE position = 1")
+    with pytest.raises(sqlite3.DatabaseError, match="never deleted"):
+        conn.execute("DELETE FROM tokens")
     conn.close()
+
+
+async def test_a_version_3_log_is_migrated_in_place(tmp_path):
+    await _migrated(tmp_path, SCHEMA_V3)
 
 
 async def test_a_version_1_log_is_migrated_in_place(tmp_path):
@@ -150,6 +178,29 @@ async def test_rows_cannot_be_edited_or_deleted(tmp_path):
         conn.execute("UPDATE events SET data = '{}'")
     with pytest.raises(sqlite3.DatabaseError, match="immutable"):
         conn.execute("DELETE FROM events")
+    conn.close()
+
+
+async def test_tokens_can_only_be_revoked_once_never_changed_or_deleted(tmp_path):
+    path = tmp_path / "t.db"
+    async with await open_store(str(path)) as store:
+        await store.add_token("alice", "reader", "sha256:aa")
+        await store.add_token("bob", "writer", "sha256:bb")
+        await store.revoke_token("bob")
+    conn = sqlite3.connect(path, isolation_level=None)
+    for sql in ("UPDATE tokens SET role = 'admin' WHERE name = 'alice'",
+                "UPDATE tokens SET digest = 'sha256:cc' WHERE name = 'alice'",
+                "UPDATE tokens SET revoked_at = NULL WHERE name = 'bob'",
+                "UPDATE tokens SET revoked_at = '2030-01-01T00:00:00+00:00' WHERE name = 'bob'",
+                "UPDATE tokens SET name = 'carol' WHERE name = 'alice'",
+                "DELETE FROM tokens WHERE name = 'bob'"):
+        with pytest.raises(sqlite3.DatabaseError, match="tracker tokens"):
+            conn.execute(sql)
+    with pytest.raises(sqlite3.IntegrityError):
+        conn.execute("INSERT INTO tokens VALUES ('carol', 'root', 'sha256:dd', '2030-01-01T00:00:00+00:00', NULL)")
+    conn.execute("UPDATE tokens SET revoked_at = '2030-01-01T00:00:00+00:00' WHERE name = 'alice'")  # a revocation
+    assert conn.execute("SELECT name, role, revoked_at IS NOT NULL FROM tokens ORDER BY name").fetchall() == \
+        [("alice", "reader", 1), ("bob", "writer", 1)]
     conn.close()
 
 

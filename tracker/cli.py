@@ -2,6 +2,10 @@
 
 Exit statuses: 0 done, 2 bad input (nothing stored), 3 conflict with the log,
 4 store unavailable, 1 a bug (reported in one line; TRACKER_DEBUG=1 shows the traceback).
+
+Appends straight to the store (`append`, `seed`) need no token: whoever can write the file
+(or reach the database with its credentials) can write the log. They are recorded as
+`local:<user>`, the user of the process's uid (never $USER, which anyone can set).
 """
 
 from __future__ import annotations
@@ -10,9 +14,11 @@ import argparse
 import asyncio
 import logging
 import os
+import pwd
 import sys
 import time
 import traceback
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +29,11 @@ from .core.batch import Item
 from .core.dates import parse_as_of, parse_known_at
 from .core.errors import InputError, TrackerError, ValidationFailed
 from .core.projections import PROJECTIONS
+from .core.records import Record
 from .core.reports import parse
 from .core.summary import summarize, when
 from .core.tables import render_state, table
+from .core.tokens import ROLES, check_name, check_role, hash_token, new_token
 from .logs import configure
 from .seeds import seed_files
 from .service import Tracker
@@ -77,7 +85,10 @@ def _parser() -> argparse.ArgumentParser:
     log = sub.add_parser("log", parents=[common], help="read the log")
     log.add_argument("--from", dest="start", type=int, default=1, metavar="N", help="first position (default 1)")
     log.add_argument("--limit", type=int, default=None, metavar="N", help="at most N events")
-    log.add_argument("--json", action="store_true", help="JSON Lines of {position, id, recorded_at, event}")
+    log.add_argument("--by", metavar="NAME",
+                     help="only events appended by NAME (a token's name, token, anonymous, local:<user>)")
+    log.add_argument("--json", action="store_true",
+                     help="JSON Lines of {position, id, recorded_at, recorded_by, event}")
 
     replay = sub.add_parser("replay", parents=[common], help="rebuild every projection from the log, timed")
     replay.add_argument("--json", action="store_true", help="print the timings as JSON")
@@ -91,7 +102,26 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("file", metavar="FILE", help="an export (JSON Lines); - for stdin")
 
     verify = sub.add_parser("verify", parents=[common], help="the log's event count and digest, to compare stores")
+    verify.add_argument("--upto", type=int, metavar="N",
+                        help="digest positions 1..N only: compare a live store with a backup taken at head N")
     verify.add_argument("--json", action="store_true", help="print JSON")
+
+    backup = sub.add_parser("backup", parents=[common],
+                            help="copy a live SQLite store, tokens included, into a new file, verified")
+    backup.add_argument("path", metavar="PATH", help="the new file (an existing one is refused)")
+    backup.add_argument("--json", action="store_true", help="print the backup's digest as JSON")
+
+    tokens = sub.add_parser("tokens", parents=[common], help="principals: named tokens with a role")
+    tokens_sub = tokens.add_subparsers(dest="tokens_command", required=True, metavar="ACTION")
+    add = tokens_sub.add_parser("add", parents=[common],
+                                help="make a token; prints it once, alone on stdout (only its hash is kept)")
+    add.add_argument("name", metavar="NAME", help="who holds it: recorded_by of its appends (never reused)")
+    add.add_argument("--role", required=True, choices=ROLES,
+                     help="reader (read), writer (read, append), admin (everything); each includes the ones before")
+    listing = tokens_sub.add_parser("list", parents=[common], help="every token: name, role, created, revoked")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    revoke = tokens_sub.add_parser("revoke", parents=[common], help="revoke a token for good")
+    revoke.add_argument("name", metavar="NAME")
 
     serve = sub.add_parser("serve", parents=[common], help="the live server: dashboard, websocket API, JSON reads")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -157,9 +187,16 @@ async def _run(args: argparse.Namespace) -> int:
         raise InputError("--from must be 1 or more and --limit 0 or more")
     if args.command == "import":
         records = _read_export(args.file)  # parsed and checked before the store is touched
+    if args.command == "tokens" and args.tokens_command == "add":
+        check_name(args.name)
+        check_role(args.role)
+    if args.command == "verify" and args.upto is not None and args.upto < 0:
+        raise InputError("--upto must be 0 or more")
     async with await Tracker.open(resolve_url(args.db)) as tracker:
-        if args.command in ("export", "import", "verify"):
+        if args.command in ("export", "import", "verify", "backup"):
             return await _transfer(tracker, args, records if args.command == "import" else None)
+        if args.command == "tokens":
+            return await _tokens(tracker, args)
         if args.command == "seed":
             return await _seed(tracker)
         if args.command == "append":
@@ -191,7 +228,7 @@ def _read_export(name: str) -> list[StoredEvent]:
 
 
 async def _transfer(tracker: Tracker, args: argparse.Namespace, records: list[StoredEvent] | None) -> int:
-    from .transfer import digest, export
+    from .transfer import backup, digest, export
 
     store = tracker.store
     if args.command == "export":
@@ -213,12 +250,67 @@ async def _transfer(tracker: Tracker, args: argparse.Namespace, records: list[St
         count = await store.import_events(records)
         print(f"imported {count} events into {store.url}; log head at {await store.head()}")
         return 0
-    answer = await digest(store)
+    if args.command == "backup":
+        made = await backup(store, args.path)
+        if args.json:
+            _print_json({**made, "path": args.path})
+        else:
+            print(f"backed up {store.url} to {args.path}: {made['events']} events, head {made['head']}, "
+                  f"sha256 {made['sha256']} (verified: the copy's digest is the store's at that head)")
+        return 0
+    answer = await digest(store, args.upto)
     if args.json:
         _print_json(answer)
     else:
         print(f"{answer['events']} events, head {answer['head']}, sha256 {answer['sha256']}")
     return 0
+
+
+async def _tokens(tracker: Tracker, args: argparse.Namespace) -> int:
+    store = tracker.store
+    if args.tokens_command == "add":
+        token = new_token()
+        await store.add_token(args.name, args.role, hash_token(token))
+        print(token, flush=True)  # alone on stdout, so `TOKEN=$(tracker tokens add ...)` takes it
+        print(f"tracker: token '{args.name}' ({args.role}) added to {store.url}; it is shown this once, "
+              "only its hash is kept", file=sys.stderr)
+        return 0
+    if args.tokens_command == "revoke":
+        revoked = await store.revoke_token(args.name)
+        assert revoked.revoked_at is not None
+        print(f"token '{revoked.name}' revoked at {revoked.revoked_at.astimezone(UTC).isoformat(timespec='seconds')}")
+        return 0
+    listed = await store.tokens()
+    if args.json:
+        _print_json([{"name": t.name, "role": t.role, "created_at": _stamp(t.created_at),
+                      "revoked_at": _stamp(t.revoked_at) if t.revoked_at else None} for t in listed])
+    elif listed:
+        print(table(["name", "role", "created (UTC)", "revoked (UTC)"],
+                    [(t.name, t.role, _short(t.created_at), _short(t.revoked_at) if t.revoked_at else "-")
+                     for t in listed]))
+    else:
+        print("no tokens (tracker tokens add NAME --role reader|writer|admin makes one)")
+    return 0
+
+
+def _stamp(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _short(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def local_principal() -> str:
+    """Who a CLI append straight to the store is recorded as: `local:` and the name of the
+    process's user, from its uid (not $USER, which any caller can set); `local:uid:<n>` for
+    a uid with no name (a container's, say)."""
+    uid = os.getuid()
+    try:
+        name = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        name = f"uid:{uid}"
+    return f"local:{name}"
 
 
 async def _serve(tracker: Tracker, args: argparse.Namespace) -> int:
@@ -287,7 +379,7 @@ def _read_files(names: list[str]) -> list[Item]:
 
 
 async def _append(tracker: Tracker, items: list[Item], args: argparse.Namespace) -> int:
-    result = await tracker.append(items, args.expected_position)
+    result = await tracker.append(items, args.expected_position, local_principal())
     if args.json:
         _print_json({"positions": result.positions, "ids": result.ids,
                      "new": len(_fresh(result.positions, result.head_before))})
@@ -317,24 +409,54 @@ def _appended_text(positions: list[int], head_before: int) -> str:
 
 async def _seed(tracker: Tracker) -> int:
     items = _read_files([str(p) for p in seed_files()])
-    result = await tracker.append(items)
+    result = await tracker.append(items, recorded_by=local_principal())
     head = await tracker.store.head()
     print(f"seeded {tracker.store.url}: {_appended_text(result.positions, result.head_before)}; log head at {head}")
     return 0
 
 
 async def _log(tracker: Tracker, args: argparse.Namespace) -> int:
-    records = await tracker.read(args.start - 1, args.limit)
+    if args.by is None:
+        records = await tracker.read(args.start - 1, args.limit)
+    else:  # filtered here, page by page, until --limit of them are found
+        records = []
+        after = args.start - 1
+        while args.limit is None or len(records) < args.limit:
+            page = await tracker.read(after, 10_000)
+            if not page:
+                break
+            records += [r for r in page if r.recorded_by == args.by]
+            after = page[-1].position
+        records = records[:args.limit]
     if args.json:
         for record in records:
             sys.stdout.write(orjson.dumps(record.as_json()).decode() + "\n")
         return 0
+    targets = {r.event["retracts"] for r in records if r.event["type"] == "EventRetracted"}
+    retracted = await tracker.store.lookup(targets) if targets else {}
     rows = [(r.position, r.recorded_at.strftime("%Y-%m-%d %H:%M:%S"), r.event["type"], when(r.event),
-             summarize(r.event), ", ".join(dict.fromkeys(s["publisher"] for s in r.event.get("sources", ()))))
+             _what(r, retracted), ", ".join(dict.fromkeys(s["publisher"] for s in r.event.get("sources", ()))),
+             r.recorded_by or "-")
             for r in records]
-    print(table(["pos", "recorded (UTC)", "type", "occurred", "what", "source"], rows) if rows
-          else f"no events from position {args.start}")
+    if rows:
+        print(table(["pos", "recorded (UTC)", "type", "occurred", "what", "source", "by"], rows))
+    else:
+        print(f"no events from position {args.start}" + (f" appended by {args.by}" if args.by else ""))
     return 0
+
+
+def _what(record: Record, retracted: dict[str, StoredEvent]) -> str:
+    """The log's `what`: a retraction says who retracted what (the retracted event's position,
+    type and appender), as far as the log knows them."""
+    e = record.event
+    if e["type"] != "EventRetracted":
+        return summarize(e)
+    target = retracted.get(e["retracts"])
+    what = f"retracted {e['retracts']}"
+    if target is not None:
+        what += f" (position {target.position}, {target.type}"
+        what += f", appended by {target.recorded_by})" if target.recorded_by else ")"
+    return f"{record.recorded_by or 'someone (not recorded)'} {what}: {e['reason']}"
 
 
 async def _replay(tracker: Tracker, args: argparse.Namespace) -> int:

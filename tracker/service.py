@@ -103,11 +103,14 @@ class Tracker:
         known = {i: knowledge_time(orjson.loads(s.data), s.recorded_at).date() for i, s in found.items()}
         return prepare(items, catalog, today or utc_now().date(), stored, stored_known=known), head
 
-    async def append(self, items: list[Item], expected_position: int | None = None) -> AppendResult:
-        """Validate the whole batch, then store it atomically: all or nothing."""
+    async def append(self, items: list[Item], expected_position: int | None = None,
+                     recorded_by: str | None = None) -> AppendResult:
+        """Validate the whole batch, then store it atomically: all or nothing. `recorded_by`
+        says who appends (a token's name, `token`, `anonymous`, `local:<user>`): it is stored
+        with each new event; an event already stored keeps its first appender."""
         prepared, head = await self._prepare(items)
         new = [NewEvent(p.id, p.type, p.data or orjson.dumps(p.event).decode()) for p in prepared]
-        positions = await self.store.append(new, expected_position)
+        positions = await self.store.append(new, expected_position, recorded_by)
         stored_now = len({p for p in positions if p > head})
         log.debug("appended", events=len(positions), new=stored_now,
                  first=min(positions, default=None), last=max(positions, default=None))

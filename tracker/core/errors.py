@@ -8,7 +8,8 @@
     ├── ConflictError (3)             the request is valid but collides with the log
     │   ├── IdConflict                an event id already stored with other content
     │   ├── PositionConflict          `expected_position` is no longer the log's head
-    │   └── LogNotEmpty               an import into a log that already has events
+    │   ├── LogNotEmpty               an import into a log that already has events
+    │   └── TokenExists               a token name already given (revoked or not: never reused)
     └── StoreError (4)                the store cannot do its job
         ├── StoreUnavailable          cannot open or reach the store
         └── SchemaVersionError        the store was written by a newer tracker
@@ -112,6 +113,14 @@ class LogNotEmpty(ConflictError):
             f"{where} already holds {head} event{'s' if head != 1 else ''}: an import keeps positions, "
             "so it needs an empty log; import into a new store, or compare the two with tracker verify",
             head=head)
+
+
+class TokenExists(ConflictError):
+    def __init__(self, name: str, revoked: bool) -> None:
+        super().__init__(
+            f"a token named '{name}' {'was revoked' if revoked else 'already exists'}: a token name is given "
+            "once and never reused, so the audit trail (recorded_by) always means one principal; choose another name",
+            name=name, revoked=revoked)
 
 
 class StoreError(TrackerError):

@@ -280,12 +280,13 @@ def error(err: TrackerError, ref: Any = None) -> str:
                  code=err.code, message=err.message, details=details)
 
 
-def event_body(position: int, recorded_at: str, event: dict[str, Any]) -> bytes:
+def event_body(position: int, recorded_at: str, event: dict[str, Any], recorded_by: str | None = None) -> bytes:
     """The part of an event message every subscriber shares, serialised once: with the event,
-    its `summary` (what `tracker log` prints), `summary_parts` (the same, references marked)
-    and `when` (its "occurred" column)."""
-    return orjson.dumps({"position": position, "recorded_at": recorded_at, "event": event,
-                         **described(event)})
+    who appended it (`recorded_by`, null for events stored before the log recorded it), its
+    `summary` (what `tracker log` prints), `summary_parts` (the same, references marked) and
+    `when` (its "occurred" column)."""
+    return orjson.dumps({"position": position, "recorded_at": recorded_at, "recorded_by": recorded_by,
+                         "event": event, **described(event)})
 
 
 def described(event: dict[str, Any]) -> dict[str, Any]:

@@ -24,6 +24,7 @@ class Record(NamedTuple):
     recorded_at: datetime
     event: dict[str, Any]  # the canonical event (tracker.events.canonical)
     known_from: datetime  # reported_on's start of day if given, else recorded_at
+    recorded_by: str | None = None  # who appended it (a token's name, local:<user>, ...); None: before audit
 
     @property
     def id(self) -> str:
@@ -34,9 +35,11 @@ class Record(NamedTuple):
         return self.event["type"]
 
     def as_json(self) -> dict[str, Any]:
-        """The wire and CLI shape of a stored event."""
+        """The wire and CLI shape of a stored event: `recorded_by` is null for events stored
+        before the log recorded who appended them."""
         return {"position": self.position, "id": self.event.get("id"),
-                "recorded_at": self.recorded_at.isoformat(timespec="microseconds"), "event": self.event}
+                "recorded_at": self.recorded_at.isoformat(timespec="microseconds"), "recorded_by": self.recorded_by,
+                "event": self.event}
 
 
 def knowledge_time(event: dict[str, Any], recorded_at: datetime) -> datetime:
@@ -49,9 +52,9 @@ def make_record(position: int, recorded_at: datetime, event: dict[str, Any]) -> 
     return Record(position, recorded_at, upcast(dict(event)), knowledge_time(event, recorded_at))
 
 
-def decode(position: int, recorded_at: datetime, data: str | bytes) -> Record:
+def decode(position: int, recorded_at: datetime, data: str | bytes, recorded_by: str | None = None) -> Record:
     event = upcast(orjson.loads(data))
-    return Record(position, recorded_at, event, knowledge_time(event, recorded_at))
+    return Record(position, recorded_at, event, knowledge_time(event, recorded_at), recorded_by)
 
 
 _DAY_STARTS: dict[str, datetime] = {}  # reported_on -> its start of day: a few thousand dates at most
@@ -73,5 +76,5 @@ def decode_many(stored: Iterable[Any]) -> list[Record]:
                 known = starts[reported] = start_of_day(date.fromisoformat(reported))
         else:
             known = s.recorded_at
-        append(Record(s.position, s.recorded_at, event, known))
+        append(Record(s.position, s.recorded_at, event, known, s.recorded_by))
     return out

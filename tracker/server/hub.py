@@ -133,7 +133,7 @@ class Hub:
         await between: head and every subscriber move in step with the timeline."""
         self.head = records[-1].position
         self.ring.extend((r.position, protocol.event_body(r.position, r.recorded_at.isoformat(timespec="microseconds"),
-                                                          r.event)) for r in records)
+                                                          r.event, r.recorded_by)) for r in records)
         types = {r.event["type"] for r in records}
         stale = []
         for view, shown in list(self.views.items()):
@@ -199,7 +199,7 @@ class Hub:
         if not sub.backlog:
             records = await self.tracker.read(sub.sent, min(PAGE, self.head - sub.sent))
             sub.backlog.extend((r.position, protocol.event_body(
-                r.position, r.recorded_at.isoformat(timespec="microseconds"), r.event)) for r in records)
+                r.position, r.recorded_at.isoformat(timespec="microseconds"), r.event, r.recorded_by)) for r in records)
         if not sub.backlog or sub.backlog[0][0] != position:
             raise StoreError(f"the store has no event at position {position}")  # a gap: never expected
         return sub.backlog.popleft()[1]

@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from ..core.errors import InputError
+from ..core.tokens import Token
 
 
 class NewEvent(NamedTuple):
@@ -41,6 +42,7 @@ class StoredEvent(NamedTuple):
     recorded_at: datetime  # UTC, never decreasing as positions grow
     type: str
     data: str
+    recorded_by: str | None = None  # who appended it (a token's name, ...); None: before audit
 
 
 def check_import(events: Sequence[StoredEvent]) -> None:
@@ -80,13 +82,16 @@ class EventStore(ABC):
     url: str
 
     @abstractmethod
-    async def append(self, events: Sequence[NewEvent], expected_position: int | None = None) -> list[int]:
+    async def append(self, events: Sequence[NewEvent], expected_position: int | None = None,
+                     recorded_by: str | None = None) -> list[int]:
         """Append atomically; return each event's position, in order.
 
         An id already stored with the same data returns its original position and stores
         nothing; with other data it raises IdConflict and nothing of the batch is stored.
         With `expected_position`, raises PositionConflict unless the head is still there
         (a batch whose every event is already stored is a retry and returns its positions).
+        `recorded_by` (who appends: a token's name, `local:<user>`, ...) is stored with each
+        new event; a retry compares the event data only, and keeps the first appender's.
         """
 
     @abstractmethod
@@ -120,11 +125,33 @@ class EventStore(ABC):
 
     @abstractmethod
     async def import_events(self, events: Sequence[StoredEvent]) -> int:
-        """Load stored records into an empty log, keeping position, id and recorded_at.
+        """Load stored records into an empty log, keeping position, id, recorded_at and recorded_by.
 
         For moving a log between backends (`tracker import`). All or nothing, in one
         transaction; LogNotEmpty if the log has events; InputError unless the records are
         positions 1..N with distinct ids and never-decreasing recorded_at (check_import)."""
+
+    # -- principals: tokens kept in the store itself, hashed (tracker/core/tokens.py) ---------
+
+    @abstractmethod
+    async def add_token(self, name: str, role: str, digest: str) -> Token:
+        """Keep a new principal (its token's digest, never the token); TokenExists if the
+        name was ever given, revoked or not: a name means one principal, for good."""
+
+    @abstractmethod
+    async def tokens(self) -> list[Token]:
+        """Every token ever added, revoked ones included, by name."""
+
+    @abstractmethod
+    async def revoke_token(self, name: str) -> Token:
+        """Revoke a token for good; InputError if no token has that name. Revoking a revoked
+        token changes nothing (its first revoked_at stays)."""
+
+    @abstractmethod
+    async def tokens_version(self) -> int:
+        """A number that grows with every add and every revocation (tokens are never deleted:
+        it is their count plus the count of revoked ones): one cheap query, for a server to
+        poll every second and reload `tokens()` when it moves, whichever node changed them."""
 
     @abstractmethod
     async def close(self) -> None: ...

@@ -23,6 +23,7 @@ class Request:
     events: list[NewEvent]
     expected: int | None
     future: asyncio.Future[list[int]]
+    recorded_by: str | None = None  # who appends: stored with each of its new events
     outcome: list[int] | BaseException | None = None
     new: list[tuple[int, NewEvent]] | None = None  # the events it stores now, with their positions (if tracked)
 
@@ -34,9 +35,10 @@ class GroupCommit:
     async def _write_loop(self) -> None:
         raise NotImplementedError
 
-    async def queued(self, events: Sequence[NewEvent], expected_position: int | None, name: str) -> list[int]:
+    async def queued(self, events: Sequence[NewEvent], expected_position: int | None, name: str,
+                     recorded_by: str | None = None) -> list[int]:
         loop = asyncio.get_running_loop()
-        request = Request(list(events), expected_position, loop.create_future())
+        request = Request(list(events), expected_position, loop.create_future(), recorded_by)
         self._queue.append(request)
         if self._task is None or self._task.done():
             self._task = loop.create_task(self._write_loop(), name=name)

@@ -37,14 +37,23 @@ from collections.abc import Iterable, Sequence
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from ..core.errors import ConflictError, InputError, LogNotEmpty, SchemaVersionError, StoreUnavailable, TrackerError
+from ..core.errors import (
+    ConflictError,
+    InputError,
+    LogNotEmpty,
+    SchemaVersionError,
+    StoreUnavailable,
+    TokenExists,
+    TrackerError,
+)
+from ..core.tokens import Token
 from .base import EventStore, HistoryKey, NewEvent, StoredEvent, check_import, history_bounds
 from .group import GroupCommit, Request, answer, plan
 from .url import mask_secrets, parse_store_url
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # Advisory lock keys (per database): 'tracker' in ASCII, then +1 for the schema.
 APPEND_LOCK = 0x747261636B6572
 SCHEMA_LOCK = APPEND_LOCK + 1
@@ -58,16 +67,47 @@ COMMAND_TIMEOUT_S = 60.0  # a statement (an append waiting for the lock included
 _HISTORY_KEY = ("history_key text COLLATE \"C\" GENERATED ALWAYS AS "
                 "(COALESCE(data::jsonb ->> 'occurred_from', data::jsonb ->> 'occurred_on')) STORED")
 _BY_HISTORY = "CREATE INDEX IF NOT EXISTS tracker_events_by_history ON tracker_events (history_key, position);"
+# Version 4: who appended each event (NULL for the events stored before), and the principals.
+# A token is never deleted nor changed, only revoked once: so a name is never reused, and
+# count(*) + count(revoked_at) grows with every change (tokens_version).
+_TOKENS = """
+CREATE TABLE IF NOT EXISTS tracker_tokens (
+    name        text PRIMARY KEY,
+    role        text NOT NULL CHECK (role IN ('reader', 'writer', 'admin')),
+    digest      text NOT NULL,           -- 'sha256:' + hex of the token; never the token
+    created_at  timestamptz NOT NULL,
+    revoked_at  timestamptz              -- NULL while the token is live
+);
+CREATE OR REPLACE FUNCTION tracker_tokens_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' THEN
+        IF OLD.revoked_at IS NULL AND NEW.revoked_at IS NOT NULL AND NEW.name = OLD.name AND NEW.role = OLD.role
+                AND NEW.digest = OLD.digest AND NEW.created_at = OLD.created_at THEN
+            RETURN NEW;
+        END IF;
+    END IF;
+    RAISE EXCEPTION 'tracker tokens are only ever revoked, once (% refused)', TG_OP;
+END $$;
+DROP TRIGGER IF EXISTS tracker_tokens_only_revoke ON tracker_tokens;
+CREATE TRIGGER tracker_tokens_only_revoke BEFORE UPDATE OR DELETE ON tracker_tokens
+    FOR EACH ROW EXECUTE FUNCTION tracker_tokens_guard();
+DROP TRIGGER IF EXISTS tracker_tokens_no_truncate ON tracker_tokens;
+CREATE TRIGGER tracker_tokens_no_truncate BEFORE TRUNCATE ON tracker_tokens
+    FOR EACH STATEMENT EXECUTE FUNCTION tracker_tokens_guard();
+"""
+# A nullable column without a default is a change of the catalog only: no row is rewritten
+# (so no UPDATE trigger fires), and every old event reads NULL.
+_TO_4 = f"ALTER TABLE tracker_events ADD COLUMN recorded_by text; {_TOKENS} UPDATE tracker_schema SET version = 4;"
 # From version N: (the version it reaches, the statements), run under the schema lock.
 # Version 2 added the column occurred_on and tracker_events_by_date; version 3 replaced them
-# with history_key and its index. Each migration goes straight to the current version, so
-# the table is rewritten once (adding a stored column rewrites it; the column dropped in the
-# same ALTER TABLE gives its space back in that rewrite, and its index goes with it).
+# with history_key and its index; version 4 added recorded_by and tracker_tokens. Each
+# migration goes straight to the current version, so the table is rewritten once at most
+# (adding a stored column rewrites it; the column dropped in the same ALTER TABLE gives its
+# space back in that rewrite, and its index goes with it).
 MIGRATIONS = {
-    1: (3, f"ALTER TABLE tracker_events ADD COLUMN {_HISTORY_KEY}; {_BY_HISTORY} "
-           "UPDATE tracker_schema SET version = 3;"),
-    2: (3, f"ALTER TABLE tracker_events DROP COLUMN occurred_on, ADD COLUMN {_HISTORY_KEY}; {_BY_HISTORY} "
-           "UPDATE tracker_schema SET version = 3;"),
+    1: (4, f"ALTER TABLE tracker_events ADD COLUMN {_HISTORY_KEY}; {_BY_HISTORY} {_TO_4}"),
+    2: (4, f"ALTER TABLE tracker_events DROP COLUMN occurred_on, ADD COLUMN {_HISTORY_KEY}; {_BY_HISTORY} {_TO_4}"),
+    3: (4, _TO_4),
 }
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS tracker_schema (
@@ -79,7 +119,8 @@ CREATE TABLE IF NOT EXISTS tracker_events (
     recorded_at timestamptz NOT NULL,    -- the database clock, never decreasing
     type        text NOT NULL,
     data        text NOT NULL,           -- text, not jsonb: byte-identical round trip
-    {_HISTORY_KEY}
+    {_HISTORY_KEY},
+    recorded_by text                     -- who appended it; NULL for events stored before version 4
 );
 CREATE INDEX IF NOT EXISTS tracker_events_by_type ON tracker_events (type, position);
 {_BY_HISTORY}
@@ -93,17 +134,20 @@ CREATE TRIGGER tracker_events_no_change BEFORE UPDATE OR DELETE ON tracker_event
 DROP TRIGGER IF EXISTS tracker_events_no_truncate ON tracker_events;
 CREATE TRIGGER tracker_events_no_truncate BEFORE TRUNCATE ON tracker_events
     FOR EACH STATEMENT EXECUTE FUNCTION tracker_events_immutable();
+{_TOKENS}
 INSERT INTO tracker_schema (version) SELECT {SCHEMA_VERSION} WHERE NOT EXISTS (SELECT 1 FROM tracker_schema);
 """
 
-_COLUMNS = "position, id, recorded_at, type, data"
+_COLUMNS = "position, id, recorded_at, type, data, recorded_by"
 _LAST = ("SELECT (SELECT position FROM tracker_events ORDER BY position DESC LIMIT 1), "
          "GREATEST(clock_timestamp(), (SELECT recorded_at FROM tracker_events ORDER BY position DESC LIMIT 1))")
 _LOOKUP = f"SELECT {_COLUMNS} FROM tracker_events WHERE id = ANY($1::text[])"
 _INSERT = (f"INSERT INTO tracker_events ({_COLUMNS}) "
-           "SELECT p, i, $5::timestamptz, t, d "
-           "FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS u(p, i, t, d)")
+           "SELECT p, i, $5::timestamptz, t, d, b "
+           "FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $6::text[]) AS u(p, i, t, d, b)")
 _HEAD = "SELECT COALESCE(MAX(position), 0) FROM tracker_events"
+_TOKEN_COLUMNS = "name, role, digest, created_at, revoked_at"
+_TOKENS_VERSION = "SELECT count(*) + count(revoked_at) FROM tracker_tokens"
 # An index scan of tracker_events_by_history from the bound, in index order: no sort.
 _HISTORY = (f"SELECT {_COLUMNS}, history_key FROM tracker_events WHERE (history_key, position) > ($1, $2) "
             "AND position <= $3 ORDER BY history_key, position LIMIT $4")
@@ -231,9 +275,10 @@ class PostgresStore(GroupCommit, EventStore):
 
     # -- appending: callers queue, one writer task commits them in groups ---------------------
 
-    async def append(self, events: Sequence[NewEvent], expected_position: int | None = None) -> list[int]:
+    async def append(self, events: Sequence[NewEvent], expected_position: int | None = None,
+                     recorded_by: str | None = None) -> list[int]:
         self._check_open()
-        return await self.queued(events, expected_position, f"tracker-postgres-writer {self.url}")
+        return await self.queued(events, expected_position, f"tracker-postgres-writer {self.url}", recorded_by)
 
     async def _write_loop(self) -> None:
         while self._queue:
@@ -277,6 +322,7 @@ class PostgresStore(GroupCommit, EventStore):
             ids = list({e.id for request in group for e in request.events})
             stored = {r["id"]: (r["position"], r["data"]) for r in await conn.fetch(_LOOKUP, ids)} if ids else {}
             rows: list[tuple[int, NewEvent]] = []
+            by: list[str | None] = []
             for request in group:
                 try:
                     positions, new = plan(request, head, stored)
@@ -287,10 +333,11 @@ class PostgresStore(GroupCommit, EventStore):
                     stored[event.id] = (position, event.data)
                 head += len(new)
                 rows += new
+                by += [request.recorded_by] * len(new)
                 request.outcome, request.new = positions, new
             if rows:
                 await conn.execute(_INSERT, [p for p, _ in rows], [e.id for _, e in rows],
-                                   [e.type for _, e in rows], [e.data for _, e in rows], stamp)
+                                   [e.type for _, e in rows], [e.data for _, e in rows], stamp, by)
                 await conn.execute(f"SELECT pg_notify('{CHANNEL}', '{head}'); COMMIT")
             else:
                 await conn.execute("COMMIT")
@@ -323,8 +370,9 @@ class PostgresStore(GroupCommit, EventStore):
                         raise LogNotEmpty(head, self.url)
                     if events:
                         await conn.copy_records_to_table(
-                            "tracker_events", columns=["position", "id", "recorded_at", "type", "data"],
-                            records=[(e.position, e.id, e.recorded_at, e.type, e.data) for e in events])
+                            "tracker_events", columns=["position", "id", "recorded_at", "type", "data", "recorded_by"],
+                            records=[(e.position, e.id, e.recorded_at, e.type, e.data, e.recorded_by)
+                                     for e in events])
                         await conn.execute(f"SELECT pg_notify('{CHANNEL}', '{len(events)}')")
             except asyncpg.DataError as e:  # text PostgreSQL cannot hold (a NUL character)
                 raise InputError(f"the PostgreSQL store {self.url} refused the records: {e}") from None
@@ -364,8 +412,8 @@ class PostgresStore(GroupCommit, EventStore):
             return [], None
         args = (*history_bounds(after, upto), limit)
         rows = await self._with_connection(lambda conn: conn.fetch(_HISTORY, *args), "read failed")
-        return ([StoredEvent(*row[:5]) for row in rows],
-                (rows[-1][5], rows[-1][0]) if len(rows) == limit else None)
+        return ([StoredEvent(*row[:6]) for row in rows],
+                (rows[-1][6], rows[-1][0]) if len(rows) == limit else None)
 
     async def head(self) -> int:
         self._check_open()
@@ -378,6 +426,47 @@ class PostgresStore(GroupCommit, EventStore):
             return {}
         rows = await self._with_connection(lambda conn: conn.fetch(_LOOKUP, ids), "read failed")
         return {row["id"]: StoredEvent(*row) for row in rows}
+
+    # -- principals ---------------------------------------------------------------------------
+
+    async def add_token(self, name: str, role: str, digest: str) -> Token:
+        self._check_open()
+
+        async def run(conn: asyncpg.Connection) -> Token:
+            row = await conn.fetchrow(
+                f"INSERT INTO tracker_tokens ({_TOKEN_COLUMNS}) VALUES ($1, $2, $3, clock_timestamp(), NULL) "
+                f"ON CONFLICT (name) DO NOTHING RETURNING {_TOKEN_COLUMNS}", name, role, digest)
+            if row is None:
+                revoked = await conn.fetchval("SELECT revoked_at FROM tracker_tokens WHERE name = $1", name)
+                raise TokenExists(name, revoked is not None)
+            return Token(*row)
+
+        # Not retried: a lost connection may have committed, and a second try would say the name exists.
+        return await self._with_connection(run, "adding a token failed", retry=False)
+
+    async def tokens(self) -> list[Token]:
+        self._check_open()
+        sql = f'SELECT {_TOKEN_COLUMNS} FROM tracker_tokens ORDER BY name COLLATE "C"'
+        rows = await self._with_connection(lambda conn: conn.fetch(sql), "read failed")
+        return [Token(*row) for row in rows]
+
+    async def revoke_token(self, name: str) -> Token:
+        self._check_open()
+
+        async def run(conn: asyncpg.Connection) -> Token:
+            async with conn.transaction():
+                await conn.execute("UPDATE tracker_tokens SET revoked_at = clock_timestamp() "
+                                   "WHERE name = $1 AND revoked_at IS NULL", name)
+                row = await conn.fetchrow(f"SELECT {_TOKEN_COLUMNS} FROM tracker_tokens WHERE name = $1", name)
+            if row is None:
+                raise InputError(f"no token named '{name}' (tracker tokens list shows them)")
+            return Token(*row)
+
+        return await self._with_connection(run, "revoking a token failed")  # idempotent: safe to retry
+
+    async def tokens_version(self) -> int:
+        self._check_open()
+        return int(await self._with_connection(lambda conn: conn.fetchval(_TOKENS_VERSION), "read failed"))
 
     # -- waiting: LISTEN, with polling as the fallback -----------------------------------------
 

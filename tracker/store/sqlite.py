@@ -28,11 +28,20 @@ from typing import Any
 import aiosqlite
 
 from ..core.dates import utc_now
-from ..core.errors import IdConflict, LogNotEmpty, PositionConflict, SchemaVersionError, StoreUnavailable
+from ..core.errors import (
+    IdConflict,
+    InputError,
+    LogNotEmpty,
+    PositionConflict,
+    SchemaVersionError,
+    StoreUnavailable,
+    TokenExists,
+)
+from ..core.tokens import Token
 from .base import EventStore, HistoryKey, NewEvent, StoredEvent, check_import, history_bounds
 from .group import GroupCommit, Request, answer, plan
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # The history key: the start of an event's time, the top-level `occurred_from` if it has
 # one, else its `occurred_on`; NULL (never in history) for an event with neither.
 # Version 2 indexed `occurred_on` alone (as the column occurred_on and events_by_date);
@@ -40,6 +49,24 @@ SCHEMA_VERSION = 3
 _HISTORY_KEY = ("history_key TEXT GENERATED ALWAYS AS "
                 "(COALESCE(json_extract(data, '$.occurred_from'), json_extract(data, '$.occurred_on'))) VIRTUAL")
 _BY_HISTORY = "CREATE INDEX IF NOT EXISTS events_by_history ON events (history_key, position);"
+# Version 4: who appended each event (NULL for the events stored before), and the principals.
+# A token is never deleted nor changed, only revoked once: so a name is never reused, and
+# count(*) + count(revoked_at) grows with every change (tokens_version).
+_TOKENS = """
+CREATE TABLE IF NOT EXISTS tokens (
+    name        TEXT PRIMARY KEY,
+    role        TEXT NOT NULL CHECK (role IN ('reader', 'writer', 'admin')),
+    digest      TEXT NOT NULL,         -- 'sha256:' + hex of the token; never the token
+    created_at  TEXT NOT NULL,         -- ISO 8601 UTC
+    revoked_at  TEXT                   -- NULL while the token is live
+);
+CREATE TRIGGER IF NOT EXISTS tokens_no_delete BEFORE DELETE ON tokens
+BEGIN SELECT RAISE(ABORT, 'tracker tokens are never deleted: revoke them'); END;
+CREATE TRIGGER IF NOT EXISTS tokens_only_revoke BEFORE UPDATE ON tokens
+WHEN OLD.revoked_at IS NOT NULL OR NEW.revoked_at IS NULL OR NEW.name IS NOT OLD.name OR NEW.role IS NOT OLD.role
+     OR NEW.digest IS NOT OLD.digest OR NEW.created_at IS NOT OLD.created_at
+BEGIN SELECT RAISE(ABORT, 'tracker tokens are only ever revoked, once'); END;
+"""
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS events (
     position    INTEGER PRIMARY KEY,  -- assigned head + 1 under the write lock: gapless
@@ -47,7 +74,8 @@ CREATE TABLE IF NOT EXISTS events (
     recorded_at TEXT NOT NULL,        -- ISO 8601 UTC, never decreasing
     type        TEXT NOT NULL,
     data        TEXT NOT NULL,
-    {_HISTORY_KEY}  -- computed from data, kept only in the index
+    {_HISTORY_KEY},  -- computed from data, kept only in the index
+    recorded_by TEXT                  -- who appended it; NULL for events stored before version 4
 );
 CREATE INDEX IF NOT EXISTS events_by_type ON events (type, position);
 {_BY_HISTORY}
@@ -55,9 +83,12 @@ CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
 BEGIN SELECT RAISE(ABORT, 'tracker events are immutable'); END;
 CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
 BEGIN SELECT RAISE(ABORT, 'tracker events are immutable'); END;
+{_TOKENS}
 """
-_COLUMNS = "position, id, recorded_at, type, data"
-_INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
+_COLUMNS = "position, id, recorded_at, type, data, recorded_by"
+_INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
+_TOKEN_COLUMNS = "name, role, digest, created_at, revoked_at"
+_TOKENS_VERSION = "SELECT COUNT(*) + COUNT(revoked_at) FROM tokens"
 _HEAD = "SELECT COALESCE(MAX(position), 0) FROM events"
 # A walk of events_by_history from the bound, in index order: no sort (tests check the plan).
 _HISTORY = (f"SELECT {_COLUMNS}, history_key FROM events WHERE (history_key, position) > (?, ?) "
@@ -67,7 +98,12 @@ BUSY_TIMEOUT_S = 30.0
 
 
 def _row(row: Sequence[Any]) -> StoredEvent:
-    return StoredEvent(row[0], row[1], datetime.fromisoformat(row[2]), row[3], row[4])
+    return StoredEvent(row[0], row[1], datetime.fromisoformat(row[2]), row[3], row[4], row[5])
+
+
+def _token(row: Sequence[Any]) -> Token:
+    return Token(row[0], row[1], row[2], datetime.fromisoformat(row[3]),
+                 datetime.fromisoformat(row[4]) if row[4] is not None else None)
 
 
 
@@ -120,9 +156,10 @@ class SQLiteStore(GroupCommit, EventStore):
 
     # -- appending: callers queue, one writer task commits them in groups ---------------------
 
-    async def append(self, events: Sequence[NewEvent], expected_position: int | None = None) -> list[int]:
+    async def append(self, events: Sequence[NewEvent], expected_position: int | None = None,
+                     recorded_by: str | None = None) -> list[int]:
         self._check_open()
-        return await self.queued(events, expected_position, f"tracker-sqlite-writer {self.path}")
+        return await self.queued(events, expected_position, f"tracker-sqlite-writer {self.path}", recorded_by)
 
     async def _write_loop(self) -> None:
         loop = asyncio.get_running_loop()
@@ -197,11 +234,11 @@ class SQLiteStore(GroupCommit, EventStore):
             raise _translate(e, self.path) from e
         stamps: dict[str, datetime] = {}  # a group commit's events share one recorded_at: parse it once
         out = []
-        for position, ident, recorded_at, kind, data in rows:
+        for position, ident, recorded_at, kind, data, by in rows:
             at = stamps.get(recorded_at)
             if at is None:
                 at = stamps[recorded_at] = datetime.fromisoformat(recorded_at)
-            out.append(StoredEvent(position, ident, at, kind, data))
+            out.append(StoredEvent(position, ident, at, kind, data, by))
         return out
 
     async def read_history(self, after: HistoryKey | None = None, limit: int = 10_000,
@@ -215,12 +252,12 @@ class SQLiteStore(GroupCommit, EventStore):
             raise _translate(e, self.path) from e
         stamps: dict[str, datetime] = {}
         out = []
-        for position, ident, recorded_at, kind, data, _ in rows:
+        for position, ident, recorded_at, kind, data, by, _ in rows:
             at = stamps.get(recorded_at)
             if at is None:
                 at = stamps[recorded_at] = datetime.fromisoformat(recorded_at)
-            out.append(StoredEvent(position, ident, at, kind, data))
-        return out, ((rows[-1][5], rows[-1][0]) if len(rows) == limit else None)
+            out.append(StoredEvent(position, ident, at, kind, data, by))
+        return out, ((rows[-1][6], rows[-1][0]) if len(rows) == limit else None)
 
     async def head(self) -> int:
         self._check_open()
@@ -275,8 +312,8 @@ class SQLiteStore(GroupCommit, EventStore):
     async def import_events(self, events: Sequence[StoredEvent]) -> int:
         self._check_open()
         check_import(events)
-        rows = [(e.position, e.id, e.recorded_at.astimezone(UTC).isoformat(timespec="microseconds"), e.type, e.data)
-                for e in events]
+        rows = [(e.position, e.id, e.recorded_at.astimezone(UTC).isoformat(timespec="microseconds"), e.type, e.data,
+                 e.recorded_by) for e in events]
 
         def load() -> None:  # on the writer thread, so it is serialised with group commits
             db = self._writer
@@ -299,6 +336,93 @@ class SQLiteStore(GroupCommit, EventStore):
             self._appended.set()
             self._appended = asyncio.Event()
         return len(rows)
+
+    # -- principals ---------------------------------------------------------------------------
+
+    async def _write(self, work: Any) -> Any:
+        """`work(db)` on the writer thread in one BEGIN IMMEDIATE transaction: serialised with
+        group commits, and with other processes' writes."""
+        self._check_open()
+
+        def run() -> Any:
+            db = self._writer
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(db)
+                db.execute("COMMIT")
+                return result
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, run)
+        except sqlite3.Error as e:
+            raise _translate(e, self.path) from e
+
+    async def add_token(self, name: str, role: str, digest: str) -> Token:
+        def add(db: sqlite3.Connection) -> Token:
+            found = db.execute("SELECT revoked_at FROM tokens WHERE name = ?", (name,)).fetchone()
+            if found is not None:
+                raise TokenExists(name, found[0] is not None)
+            created = utc_now().isoformat(timespec="microseconds")
+            db.execute(f"INSERT INTO tokens ({_TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, NULL)",
+                       (name, role, digest, created))
+            return _token((name, role, digest, created, None))
+
+        return await self._write(add)
+
+    async def tokens(self) -> list[Token]:
+        self._check_open()
+        try:
+            rows = await self._reader.execute_fetchall(f"SELECT {_TOKEN_COLUMNS} FROM tokens ORDER BY name")
+        except sqlite3.Error as e:
+            raise _translate(e, self.path) from e
+        return [_token(r) for r in rows]
+
+    async def revoke_token(self, name: str) -> Token:
+        def revoke(db: sqlite3.Connection) -> Token:
+            db.execute("UPDATE tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
+                       (utc_now().isoformat(timespec="microseconds"), name))
+            row = db.execute(f"SELECT {_TOKEN_COLUMNS} FROM tokens WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                raise InputError(f"no token named '{name}' (tracker tokens list shows them)")
+            return _token(row)
+
+        return await self._write(revoke)
+
+    async def tokens_version(self) -> int:
+        self._check_open()
+        try:
+            row = await (await self._reader.execute(_TOKENS_VERSION)).fetchone()
+        except sqlite3.Error as e:
+            raise _translate(e, self.path) from e
+        assert row is not None  # an aggregate: always one row
+        return int(row[0])
+
+    # -- backup -------------------------------------------------------------------------------
+
+    async def backup(self, target: str) -> None:
+        """Copy the live log (events and tokens) into the new file `target` with SQLite's
+        online backup API, while appends go on: one step (pages=-1) copies one consistent
+        snapshot under a read transaction, which in WAL mode holds no writer up."""
+        self._check_open()
+
+        def copy() -> None:
+            source = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_S)
+            try:
+                dest = sqlite3.connect(target, isolation_level=None)
+                try:
+                    source.backup(dest, pages=-1)
+                finally:
+                    dest.close()
+            finally:
+                source.close()
+
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, copy)
+        except sqlite3.Error as e:
+            raise _translate(e, self.path) from e
 
     async def close(self) -> None:
         if self._closed:
@@ -335,7 +459,8 @@ def _apply(db: sqlite3.Connection, request: Request, head: int, stamp: str,
     if (expected is None or expected == head) and len(set(ids)) == len(ids) and not any(i in fresh for i in ids):
         db.execute("SAVEPOINT fast")
         try:
-            db.executemany(_INSERT, [(head + n, e.id, stamp, e.type, e.data) for n, e in enumerate(events, 1)])
+            db.executemany(_INSERT, [(head + n, e.id, stamp, e.type, e.data, request.recorded_by)
+                                     for n, e in enumerate(events, 1)])
         except sqlite3.IntegrityError:
             db.execute("ROLLBACK TO fast")
             db.execute("RELEASE fast")
@@ -344,7 +469,7 @@ def _apply(db: sqlite3.Connection, request: Request, head: int, stamp: str,
             return list(range(head + 1, head + len(events) + 1))
     positions, new = plan(request, head, {**fresh, **_lookup_sync(db, ids)})
     if new:
-        db.executemany(_INSERT, [(position, e.id, stamp, e.type, e.data) for position, e in new])
+        db.executemany(_INSERT, [(position, e.id, stamp, e.type, e.data, request.recorded_by) for position, e in new])
     return positions
 
 
@@ -421,13 +546,19 @@ def _migrate(conn: sqlite3.Connection, path: str) -> None:
             for statement in _statements(SCHEMA):
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        elif version in (1, 2):
-            # A virtual column needs no rewrite of the rows; the index reads each once. A
-            # version 2 log keeps its column occurred_on (virtual: nothing stored, and SQLite
-            # before 3.35 cannot drop a column) but loses its index, which nothing reads now.
-            conn.execute(f"ALTER TABLE events ADD COLUMN {_HISTORY_KEY}")
-            conn.execute(_BY_HISTORY)
-            conn.execute("DROP INDEX IF EXISTS events_by_date")
+        elif version < SCHEMA_VERSION:
+            if version in (1, 2):
+                # A virtual column needs no rewrite of the rows; the index reads each once. A
+                # version 2 log keeps its column occurred_on (virtual: nothing stored, and SQLite
+                # before 3.35 cannot drop a column) but loses its index, which nothing reads now.
+                conn.execute(f"ALTER TABLE events ADD COLUMN {_HISTORY_KEY}")
+                conn.execute(_BY_HISTORY)
+                conn.execute("DROP INDEX IF EXISTS events_by_date")
+            # Version 4. A nullable column without a default changes only the schema: no row
+            # is rewritten (so no UPDATE trigger fires), and every old event reads NULL.
+            conn.execute("ALTER TABLE events ADD COLUMN recorded_by TEXT")
+            for statement in _statements(_TOKENS):
+                conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:
