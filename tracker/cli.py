@@ -130,6 +130,10 @@ def _parser() -> argparse.ArgumentParser:
                        "which ps does not show); without one, appends are open and the server listens on "
                        "loopback only")
     serve.add_argument("--token-file", metavar="FILE", help="read the write token from FILE's first line")
+    serve.add_argument("--public-read", action="store_true",
+                       help="reads open to anyone even when the store has tokens (a public dashboard)")
+    serve.add_argument("--append-rate", type=float, metavar="N",
+                       help="appends per second per token (a burst of 20 at once); more get busy with retry_after")
     serve.add_argument("--certfile", metavar="PEM", help="serve https and wss with this certificate chain")
     serve.add_argument("--keyfile", metavar="PEM", help="the private key of --certfile (if not inside it)")
     serve.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
@@ -150,6 +154,8 @@ def _parser() -> argparse.ArgumentParser:
     watch.add_argument("--known-at", metavar="TIME", help="the projection as known at this time")
     watch.add_argument("--json", action="store_true", help="print the server's messages as JSON lines")
     watch.add_argument("--count", type=int, metavar="N", help="exit after N events")
+    watch.add_argument("--token-file", metavar="FILE",
+                       help="a reader token from FILE's first line (or $TRACKER_TOKEN), for a server with tokens")
     return parser
 
 
@@ -326,7 +332,9 @@ async def _serve(tracker: Tracker, args: argparse.Namespace) -> int:
     token = read_token_file(args.token_file) if args.token_file else token_from_env(args.token)
     settings = Settings(host=args.host, port=args.port, token=token, allow_origins=args.allow_origin,
                         allow_hosts=args.allow_host, queue_limit=args.queue_limit, certfile=args.certfile,
-                        keyfile=args.keyfile)
+                        keyfile=args.keyfile, public_read=args.public_read, append_rate=args.append_rate)
+    if args.append_rate is not None and args.append_rate <= 0:
+        raise InputError("--append-rate must be more than 0 appends per second")
     tls_context(settings)  # a bad certificate is refused before anything listens
 
     def ready(port: int) -> None:
@@ -351,7 +359,10 @@ async def _watch(args: argparse.Namespace) -> int:
     after = args.after
     if after is None:  # only what comes next: start at the server's head
         after = -1
+    from .server.app import read_token_file, token_from_env
+
     options = WatchOptions(url=args.url, after=after, projection=args.projection, as_of=parse_as_of(args.as_of),
+                           token=read_token_file(args.token_file) if args.token_file else token_from_env(None),
                            known_at=args.known_at, json=args.json, count=args.count)
     await watch(options, out=lambda line: print(line, flush=True))
     return 0

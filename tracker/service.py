@@ -26,6 +26,7 @@ from .core.fold import Fold
 from .core.projections import PROJECTIONS, State
 from .core.records import Record, decode_many, knowledge_time
 from .core.timeline import Timeline, order, today
+from .core.tokens import Token
 from .store import EventStore, NewEvent, open_store
 
 # Decoded records are folded this many at a time: a small batch of fresh dicts stays in the CPU's
@@ -136,6 +137,13 @@ class Tracker:
 
     async def head(self) -> int:
         return await self.store.head()
+
+    async def tokens(self) -> list[Token]:
+        return await self.store.tokens()
+
+    async def tokens_version(self) -> int:
+        """Changes whenever a token is added or revoked, by any process or node."""
+        return await self.store.tokens_version()
 
     async def wait(self, after: int, timeout: float) -> int:
         """The head as soon as it passes `after` (any process's append), or after `timeout`."""

@@ -38,6 +38,7 @@ class WatchOptions:
     json: bool = False
     count: int | None = None  # stop after this many events (for scripts)
     reconnect: bool = True
+    token: str | None = None  # sent as a bearer header: a server whose store has tokens needs one to read
 
 
 class ServerRefused(TrackerError):
@@ -51,7 +52,8 @@ async def watch(options: WatchOptions, out: Callable[[str], None] = print) -> in
     state: dict[str, Any] | None = None
     while True:
         try:
-            async with connect(options.url, open_timeout=10, max_size=None) as ws:
+            headers = {"Authorization": f"Bearer {options.token}"} if options.token else None
+            async with connect(options.url, open_timeout=10, max_size=None, additional_headers=headers) as ws:
                 delay = 0.5
                 await ws.send(orjson.dumps({"op": "subscribe", "stream": "events", "after": last,
                                             "ref": "events"}).decode())

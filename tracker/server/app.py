@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 import structlog
 from websockets.asyncio.server import ServerConnection, serve
 
-from ..core.errors import InputError
+from ..core.errors import InputError, TrackerError
 from ..core.protocol import MAX_MESSAGE_BYTES
 from ..service import Tracker
-from .auth import Unauthorized, access, default_hosts
+from .auth import access, default_hosts
 from .connection import Client
+from .guard import Guard
 from .http import Routes
 from .hub import Hub
 
@@ -44,6 +45,8 @@ class Settings:
     ping_timeout: float = 20.0
     certfile: str | None = None  # TLS: the server's certificate chain (PEM); with keyfile, serve https/wss
     keyfile: str | None = None
+    public_read: bool = False  # reads open to anyone even once the store has tokens (a public dashboard)
+    append_rate: float | None = None  # appends per second per principal (a burst of 20); None: no limit
 
 
 class UnsafeBinding(InputError):
@@ -63,11 +66,11 @@ def is_loopback(host: str) -> bool:
         return bool(infos) and all(ipaddress.ip_address(i[4][0]).is_loopback for i in infos)
 
 
-def check(settings: Settings) -> None:
-    if settings.token is None and not is_loopback(settings.host):
+def check(settings: Settings, has_tokens: bool = False) -> None:
+    if settings.token is None and not has_tokens and not is_loopback(settings.host):
         raise UnsafeBinding(
-            f"refusing to listen on {settings.host} without a write token: anyone who can reach it could append. "
-            "Set --token (or TRACKER_TOKEN), or listen on 127.0.0.1")
+            f"refusing to listen on {settings.host} without tokens: anyone who can reach it could append. "
+            "Add one (tracker tokens add NAME --role writer), set --token-file, or listen on 127.0.0.1")
     if settings.token is not None and len(settings.token) < 8:
         raise UnsafeBinding("the write token is too short to be a secret: use at least 8 characters "
                             "(for example: python -c 'import secrets; print(secrets.token_urlsafe())')")
@@ -77,7 +80,9 @@ async def run(tracker: Tracker, settings: Settings,
               ready: Callable[[int], Awaitable[None] | None] | None = None,
               stop: asyncio.Future | None = None) -> None:
     """Serve until `stop` resolves, or SIGINT/SIGTERM; then close every connection cleanly."""
-    check(settings)
+    guard = Guard(tracker, settings.token, settings.public_read, settings.append_rate)
+    await guard.reload()
+    check(settings, guard.policy.managed)
     loop = asyncio.get_running_loop()
     stop = stop or loop.create_future()
     stopping = stop  # not optional: what the signal handler resolves
@@ -93,18 +98,22 @@ async def run(tracker: Tracker, settings: Settings,
             pass
     hub = Hub(tracker, ring=settings.ring)
     await hub.start()
+    await guard.start()
     hosts = [*default_hosts(settings.host), *settings.allow_hosts]
-    routes = Routes(hub, settings.token, set(settings.allow_origins), is_loopback(settings.host), settings.port,
-                    hosts)
+    routes = Routes(hub, guard, set(settings.allow_origins), is_loopback(settings.host), settings.port, hosts)
 
     async def handler(ws: ServerConnection) -> None:
         try:
-            granted = access(ws.request.headers if ws.request else {}, settings.token)
-        except Unauthorized:  # refused in the handshake already (http.Routes): never reached
+            granted = access(ws.request.headers if ws.request else {}, guard.policy)
+        except TrackerError:  # refused in the handshake already (http.Routes): never reached
             await ws.close(1008, "unauthorized")
             return
-        client = Client(ws, hub, settings.token, granted, settings.queue_limit, settings.max_lag)
-        await client.serve()
+        client = Client(ws, hub, guard, granted, settings.queue_limit, settings.max_lag)
+        guard.clients.add(client)
+        try:
+            await client.serve()
+        finally:
+            guard.clients.discard(client)
 
     try:
         async with serve(handler, settings.host, settings.port, process_request=routes, ssl=tls_context(settings),
@@ -114,7 +123,8 @@ async def run(tracker: Tracker, settings: Settings,
             port = server.sockets[0].getsockname()[1]
             routes.port = port
             log.info("serving", host=settings.host, port=port, position=hub.head, store=tracker.store.url,
-                     writes="token" if settings.token else "open on loopback")
+                     access="tokens" if guard.policy.managed else "token" if settings.token else "open on loopback",
+                     public_read=settings.public_read)
             if ready is not None:
                 result = ready(port)
                 if asyncio.iscoroutine(result):
@@ -124,6 +134,7 @@ async def run(tracker: Tracker, settings: Settings,
             server.close(close_connections=True)
             await server.wait_closed()
     finally:
+        await guard.stop()
         await hub.stop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:

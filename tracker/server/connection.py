@@ -32,11 +32,13 @@ from ..core.errors import TrackerError
 from ..core.ids import idempotent_id
 from ..core.protocol import ProtocolError, Request
 from ..core.reports import from_objects
-from .auth import READER, Access, Unauthorized, with_token
+from .auth import Access, Unauthorized, with_token
+from .guard import Guard
 from .hub import EventSubscription, Hub, ViewSubscription
 
 log = structlog.get_logger("tracker.server")
 
+MAX_FAILURES = 10  # failed `auth` ops before the connection is closed with 1008
 MAX_APPEND_EVENTS = 10_000  # events per append request; more is `too_large`
 MAX_IN_FLIGHT = 8  # appends of one connection received and not yet answered; more get `busy`
 PUSH_BYTES = 64 * 1024  # event bytes written to one client per hub move by the fast path, or per sender write
@@ -163,12 +165,13 @@ class Outbox:
 
 
 class Client:
-    def __init__(self, ws: ServerConnection, hub: Hub, token: str | None, granted: Access, queue_limit: int,
+    def __init__(self, ws: ServerConnection, hub: Hub, guard: Guard, granted: Access, queue_limit: int,
                  max_lag: int) -> None:
         self.ws = ws
         self.hub = hub
-        self.token = token
+        self.guard = guard
         self.access = granted
+        self.failures = 0  # failed `auth` ops on this connection: slower each time, closed at MAX_FAILURES
         self.outbox = Outbox(ws, hub, queue_limit, max_lag)
         self.subscriptions: dict[str, ViewSubscription] = {}
         self.log = log.bind(peer=_peer(ws), connection=str(ws.id)[:8])
@@ -225,13 +228,23 @@ class Client:
             self.log.info("request refused", code=e.code, error=e.message.splitlines()[0])
         self.outbox.put(protocol.error(e, ref))
 
+    @property
+    def principal(self) -> str:
+        return self.access.principal
+
+    def revoked(self) -> None:
+        """Its token was revoked (on any node): close with 1008 (policy violation)."""
+        asyncio.get_running_loop().create_task(self.ws.close(1008, "token revoked"))
+
     def _queue_append(self, request: Request) -> None:
         """Checked now (with the access the connection has now), run in turn by `_append_loop`;
-        beyond MAX_IN_FLIGHT waiting, refused with `busy` at once: never queued unboundedly."""
-        if not self.access.can_write:
-            raise ProtocolError("unauthorized", "appending needs the write token: send "
-                                "{\"op\": \"auth\", \"token\": ...} first, "
-                                "or connect with an 'Authorization: Bearer <token>' header")
+        beyond MAX_IN_FLIGHT waiting, or past the principal's append rate, refused with `busy`
+        at once: never queued unboundedly."""
+        self.access.require_write()
+        wait = self.guard.rate.take(self.access.principal, self.guard.now())
+        if wait is not None:
+            raise ProtocolError("busy", f"'{self.access.principal}' appends faster than this server's rate: send "
+                                f"it again in {wait} s (with the same idempotency_key)", retry_after=wait)
         events = request.events
         assert events is not None  # protocol._append refuses a request without a non-empty list
         if len(events) > MAX_APPEND_EVENTS:
@@ -264,6 +277,7 @@ class Client:
             self._append_seconds = 0.8 * self._append_seconds + 0.2 * (time.monotonic() - started)
 
     async def _subscribe(self, request: Request) -> None:
+        self.access.require_read()
         if request.view is not None:
             view_sub = await self.hub.subscribe_view(self.outbox, request.view, request.ref)
             self.subscriptions[view_sub.id] = view_sub
@@ -291,22 +305,37 @@ class Client:
         self.log.info("unsubscribed", subscription=name)
 
     async def _query(self, request: Request) -> None:
+        self.access.require_read()
         view = request.view
         assert view is not None  # protocol._query always sets it
         state = await self.hub.query(view)
         self.outbox.put(protocol.snapshot(view, state, ref=request.ref))
 
     async def _catalog(self, request: Request) -> None:
+        self.access.require_read()
         self.outbox.put(protocol.reply("catalog", request.ref, **await self.hub.catalog()))
 
     async def _auth(self, request: Request) -> None:
         assert request.token is not None  # protocol._auth refuses a request without one
+        address = _peer(self.ws).rpartition(":")[0]
+        wait = self.guard.failures.retry_after(address, self.guard.now())
+        if wait is not None:
+            await self.ws.close(1008, "too many failed authentications from this address")
+            return
         try:
-            self.access = with_token(self.access, request.token, self.token)
+            self.access = with_token(self.access, request.token, self.guard.policy)
         except Unauthorized:
-            self.access = Access(READER, "anonymous")
+            self.access = self.guard.policy.anonymous()
+            self.failures += 1
+            self.guard.failures.record(address, self.guard.now())
+            if self.failures >= MAX_FAILURES:
+                self.log.warning("too many failed authentications, closing", failures=self.failures)
+                await self.ws.close(1008, "too many failed authentications")
+                return
+            await asyncio.sleep(min(0.05 * 2 ** (self.failures - 1), 2.0))  # each guess slower than the last
             raise
-        self.log.info("authenticated", principal=self.access.principal)
+        self.failures = 0
+        self.log.info("authenticated", principal=self.access.principal, role=self.access.role)
         self.outbox.put(protocol.reply("authenticated", request.ref))
 
     async def _append(self, request: Request, granted: Access) -> None:
@@ -315,7 +344,7 @@ class Client:
         items = from_objects(events)
         if request.idempotency_key is not None:
             items = with_derived_ids(items, granted.principal, request.idempotency_key)
-        result = await self.hub.tracker.append(items, request.expected_position)
+        result = await self.hub.tracker.append(items, request.expected_position, recorded_by=granted.principal)
         self.log.info("appended", events=len(result.positions), new=result.new,
                       first=min(result.positions, default=None), last=max(result.positions, default=None))
         self.outbox.put(protocol.reply("appended", request.ref, positions=result.positions, new=result.new,

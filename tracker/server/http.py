@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import functools
+import math
 import mimetypes
 import re
 from http import HTTPStatus
@@ -30,7 +31,8 @@ from ..core.jsontext import MAX_INT
 from ..core.projections import PROJECTIONS
 from ..core.protocol import described
 from ..store.url import mask_secrets
-from .auth import Unauthorized, access, host_allowed, origin_allowed
+from .auth import Access, Unauthorized, access, host_allowed, origin_allowed
+from .guard import Guard
 from .hub import Hub
 
 log = structlog.get_logger("tracker.server")
@@ -70,16 +72,30 @@ def json_response(status: int, payload: Any) -> Response:
 
 
 def error_response(status: int, code: str, message: str, **details: Any) -> Response:
-    return json_response(status, {"type": "error", "code": code, "message": message, "details": details})
+    headers = {k: str(details.pop(k)) for k in list(details) if k[:1].isupper()}  # e.g. Retry-After
+    answer = json_response(status, {"type": "error", "code": code, "message": message, "details": details})
+    for name, value in headers.items():
+        answer.headers[name] = value
+    return answer
+
+
+class _Refused(Exception):
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+
+def _address(connection: ServerConnection) -> str:
+    peer = connection.remote_address
+    return str(peer[0]) if peer else "?"
 
 
 class Routes:
-    def __init__(self, hub: Hub, token: str | None, origins: set[str], loopback: bool, port: int,
+    def __init__(self, hub: Hub, guard: Guard, origins: set[str], loopback: bool, port: int,
                  hosts: list[str] | None = None) -> None:
         self.hub = hub
         self.hosts = hosts if hosts is not None else ["127.0.0.1", "localhost", "::1"]  # --allow-host values
         self.tracker = hub.tracker
-        self.token = token
+        self.guard = guard
         self.origins = origins  # --allow-origin values
         self.loopback = loopback
         self.port = port
@@ -92,7 +108,7 @@ class Routes:
             if refused is not None:
                 return refused
             if path == "/ws":
-                return self._handshake(request)
+                return self._handshake(connection, request)
             if path in ("/", "/index.html"):
                 return self._file("index.html")
             if path.startswith("/static/"):
@@ -100,6 +116,10 @@ class Routes:
             if path == "/healthz":
                 _query(url.query, path)
                 return await self._health()
+            if path.startswith("/api/") and path != "/api/schema":
+                refused = self._reader(connection, request)
+                if refused is not None:
+                    return refused
             if path.startswith("/api/state/"):
                 name = path.removeprefix("/api/state/")
                 if name not in PROJECTIONS:
@@ -141,7 +161,7 @@ class Routes:
                                   host=host[:100] if host else None)
         return None
 
-    def _handshake(self, request: Request) -> Response | None:
+    def _handshake(self, connection: ServerConnection, request: Request) -> Response | None:
         """Refuse before the upgrade what the connection could never do; the handler asks
         `access()` again, with the same headers, for what it may do."""
         origin = request.headers.get("Origin")
@@ -150,10 +170,35 @@ class Routes:
             return error_response(403, "forbidden_origin", f"origin {origin} may not open this websocket; "
                                   "start the server with --allow-origin to admit it")
         try:
-            access(request.headers, self.token)
+            self._authenticated(connection, request)
+        except _Refused as e:
+            return e.response
+        return None
+
+    def _authenticated(self, connection: ServerConnection, request: Request) -> Access:
+        """The request's access; a wrong token counts against its address (429 past the limit)."""
+        address = _address(connection)
+        wait = self.guard.failures.retry_after(address, self.guard.now())
+        if wait is not None:
+            raise _Refused(error_response(429, "too_many_failures", "too many failed authentications from this "
+                                          f"address: try again in {wait} s", retry_after=wait,
+                                          **{"Retry-After": str(math.ceil(wait))}))
+        try:
+            return access(request.headers, self.guard.policy)
         except Unauthorized as e:
-            log.warning("handshake token refused")
-            return error_response(401, e.code, e.message)
+            self.guard.failures.record(address, self.guard.now())
+            log.warning("token refused", peer=address)
+            raise _Refused(error_response(401, e.code, e.message)) from None
+
+    def _reader(self, connection: ServerConnection, request: Request) -> Response | None:
+        """JSON reads need a reader token once the store has tokens (unless --public-read)."""
+        try:
+            granted = self._authenticated(connection, request)
+        except _Refused as e:
+            return e.response
+        if not granted.can_read:
+            return error_response(401, "unauthorized", "reading needs a token: send 'Authorization: Bearer "
+                                  "<token>' (tracker tokens add NAME --role reader)")
         return None
 
     async def _health(self) -> Response:
