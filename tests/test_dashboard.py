@@ -694,3 +694,30 @@ def test_a_windowed_reported_fact_entered_through_the_form_is_stored_as_such(ser
     page.locator("#report-submit").click()
     expect(page.locator("#f-occurred_to-error")).to_contain_text("required")
     assert server.head() == 34
+
+
+def test_a_server_with_tokens_asks_the_dashboard_for_one_to_read(seeded, tmp_path, page):
+    """Once the store has a token, the page asks for one before it can show the state; a
+    reader token shows it (and the page stays read-only for it)."""
+    db = tmp_path / "tokens.db"
+    for suffix in ("", "-wal", "-shm"):
+        src = Path(str(seeded) + suffix)
+        if src.exists():
+            shutil.copy(src, str(db) + suffix)
+    token = tracker("--db", str(db), "tokens", "add", "newsroom", "--role", "reader").stdout.strip()
+    server = Server(db)
+    try:
+        page.goto(server.url + "/")
+        expect(page.locator("#token-box")).to_be_visible()
+        expect(page.locator("#token-prompt")).to_contain_text("needs a token to show its state")
+        expect(marker(page, "mosul")).to_have_count(0)
+        page.fill("#f-token", "not-the-token")
+        page.click("#token-submit")
+        expect(page.locator("#token-error")).to_contain_text("refused")
+        page.fill("#f-token", token)
+        page.click("#token-submit")
+        expect(page.locator("#token-box")).to_be_hidden()
+        expect(marker(page, "mosul")).to_have_count(1)
+        expect(page.locator("#feed li.feed-item").first).to_be_visible()
+    finally:
+        server.stop()

@@ -78,14 +78,15 @@ class Access:
     def require_read(self) -> None:
         if not self.can_read:
             raise Unauthorized("reading needs a token: send {\"op\": \"auth\", \"token\": ...}, or an "
-                               "'Authorization: Bearer <token>' header (tracker tokens add NAME --role reader)")
+                               "'Authorization: Bearer <token>' header (tracker tokens add NAME --role reader)",
+                               need=READER)
 
     def require_write(self) -> None:
         if self.can_write:
             return
         if self.role in (NONE, READER) and self.principal == "anonymous":
             raise Unauthorized("appending needs a writer token: send {\"op\": \"auth\", \"token\": ...} "
-                               "first, or connect with an 'Authorization: Bearer <token>' header")
+                               "first, or connect with an 'Authorization: Bearer <token>' header", need=WRITER)
         raise Forbidden(f"the token '{self.principal}' is a {self.role} token: appending needs a writer or admin "
                         "token", role=self.role)
 

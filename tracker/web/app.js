@@ -48,11 +48,26 @@ function dispatch(input) {
 
 async function loadCatalogOverHttp(url) {
   try {
-    const response = await fetch(url);
+    const token = storedToken();
+    const response = await fetch(url, token ? { headers: { Authorization: `Bearer ${token}` } } : {});
     if (response.ok) dispatch({ type: "catalog", ...(await response.json()) });
   } catch {
     // the next registration or reconnection asks again
   }
+}
+
+// Reads refused for want of a token (a server whose store has tokens, without --public-read):
+// ask once, then subscribe again with it.
+let askingToRead = false;
+
+function onMessage(input) {
+  if (input.type === "error" && input.code === "unauthorized" && input.details?.need === "reader" && !askingToRead) {
+    askingToRead = true;
+    storeToken(null);
+    page.tokens.ask("read").then(() => dispatch({ type: "connection-open" }), () => {})
+      .finally(() => { askingToRead = false; });
+  }
+  dispatch(input);
 }
 
 function onOpen(conn) {
@@ -208,7 +223,7 @@ async function start() {
   page.state = initialState({ registrations: described.registrations });
   if (described.types.length) new ReportForm($("#report-form"), described, appendEvent);
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  page.conn = new Connection(`${scheme}://${location.host}/ws`, { onOpen, onMessage: dispatch, onStatus });
+  page.conn = new Connection(`${scheme}://${location.host}/ws`, { onOpen, onMessage, onStatus });
   page.tokens = new TokenPrompt((token) => page.conn.request({ op: "auth", token }));
   $("#reconnect").addEventListener("click", () => page.conn.retryNow());
   page.conn.start();

@@ -173,7 +173,9 @@ const HANDLERS = {
       out.changed.push("problem");
     } else if (m.ref !== undefined && m.ref === s.catalogRef) {
       out.state = { ...s, catalogRef: null };
-      out.send.push({ fetch: "/api/catalog" }); // the same answer over HTTP, fed back as a catalog message
+      // the same answer over HTTP, fed back as a catalog message; not when a token is missing:
+      // the page asks for one, then opens again and asks for the catalog anew
+      if (m.code !== "unauthorized") out.send.push({ fetch: "/api/catalog" });
     }
     return out;
   },

@@ -39,11 +39,13 @@ export class TokenPrompt {
   }
 
   /** Show the prompt; resolves once a token the server accepts is given and kept. */
-  ask() {
+  ask(purpose = "write") {
     $("#token-box").hidden = false;
     $("#token-error").textContent = "";
-    $("#token-prompt").textContent = "This server needs its write token to add reports. It is kept for this browser session only.";
-    $("#form-status").textContent = "Waiting for the write token…";
+    $("#token-prompt").textContent = purpose === "read"
+      ? "This server needs a token to show its state. It is kept for this browser session only."
+      : "This server needs its write token to add reports. It is kept for this browser session only.";
+    if (purpose !== "read") $("#form-status").textContent = "Waiting for the write token…";
     $("#f-token").focus();
     return new Promise((resolve, reject) => {
       this.waiter = { resolve, reject };
