@@ -207,7 +207,7 @@ def chunked(items: list, sizes: list[int]) -> list[list]:
        sizes=st.lists(st.integers(1, 6), min_size=1, max_size=12))
 def test_timeline_in_any_order_and_chunks_equals_replay(data, records, every, sizes):
     shuffled = data.draw(st.permutations(records), label="order")
-    timeline = Timeline(every=every)
+    timeline = Timeline(every=every, hot=every % 3)
     added: list[Record] = []
     for chunk in chunked(shuffled, sizes):
         timeline.add(chunk)
@@ -231,7 +231,7 @@ def test_timeline_in_any_order_and_chunks_equals_replay(data, records, every, si
 @given(records=logs, every=st.integers(1, 5), as_of=as_ofs)
 def test_timeline_fed_in_position_order_one_by_one_equals_replay(records, every, as_of):
     """The service's path: catch-up appends in log order, queries after each page."""
-    timeline = Timeline(every=every)
+    timeline = Timeline(every=every, hot=every % 3)
     for at, record in enumerate(records, start=1):
         timeline.add([record])
         for name in PROJECTIONS:
@@ -269,7 +269,7 @@ def test_a_retraction_removes_the_event_from_its_knowledge_time_on(data, records
     known = retraction.known_from
     with_it = [*records, retraction]
     without_target = [r for r in records if r.id != target.id]
-    timeline = Timeline(every=every)
+    timeline = Timeline(every=every, hot=every % 3)
     timeline.add(data.draw(st.permutations(with_it), label="order"))
     after = known + data.draw(st.sampled_from([timedelta(0), timedelta(microseconds=1), timedelta(days=3)]))
     before = known - data.draw(st.sampled_from([timedelta(microseconds=1), timedelta(hours=1), timedelta(days=2)]))
@@ -291,7 +291,7 @@ def test_a_retraction_arriving_after_checkpoints_drops_them(data, records, every
     if not facts:
         return
     target = data.draw(st.sampled_from(facts), label="target")
-    timeline = Timeline(every=every)
+    timeline = Timeline(every=every, hot=every % 3)
     timeline.add(records)
     for name in PROJECTIONS:
         timeline.state(name)  # build every checkpoint
@@ -311,7 +311,7 @@ def test_a_retraction_arriving_after_checkpoints_drops_them(data, records, every
 @PROPERTY
 @given(data=st.data(), records=logs, as_of=as_ofs, every=st.integers(1, 5))
 def test_known_at_none_equals_known_at_far_in_the_future(data, records, as_of, every):
-    timeline = Timeline(every=every)
+    timeline = Timeline(every=every, hot=every % 3)
     timeline.add(data.draw(st.permutations(records), label="order"))
     latest = max((r.known_from for r in records), default=RECORDED)
     for name, projection in PROJECTIONS.items():
@@ -337,7 +337,7 @@ def test_territory_as_of_depends_only_on_events_dated_up_to_it(data, records, da
     expected = replay(past, territory, as_of, known_at)
     assert replay(records, territory, as_of, known_at) == expected
     assert replay(past, territory, as_of, known_at) == expected
-    timeline = Timeline(every=every)
+    timeline = Timeline(every=every, hot=every % 3)
     timeline.add(data.draw(st.permutations(records), label="order"))
     assert timeline.state("territory", as_of, known_at) == expected
     assert pending(records, territory, as_of, known_at) == pending(past, territory, as_of, known_at)

@@ -164,16 +164,29 @@ class _Long:
         return out
 
 
+_MISSING = object()
+HOT = 64  # an entry with this many facts keeps its settled state at each checkpoint (see Checkpoint)
+
+
 class Checkpoint(NamedTuple):
+    """`states`: the fold of every fact starting on or before the cut. `settled`: for the
+    busy entries (HOT facts or more) that have facts open at the cut, their state without
+    those facts, and the earliest end of those facts: until then they are still pending, so
+    an answer takes that state and folds only the entry's facts after the cut, instead of
+    folding again from before its earliest pending fact (weeks of a busy place's facts)."""
+
     cut: str  # X: every fact starting on or before it comes before `folded`
     folded: int  # the index (in history order) of the first fact starting after X
-    states: dict[str, State]  # each projection's settled state as of X
+    states: dict[str, State]  # each projection's fold of every fact starting by X
+    settled: dict[str, dict[Any, tuple[Any, str]]] | None = None  # name -> key -> (entry or _MISSING, first end)
 
 
 class Timeline:
-    def __init__(self, projections: Iterable[Projection] = PROJECTIONS.values(), every: int = 1000) -> None:
+    def __init__(self, projections: Iterable[Projection] = PROJECTIONS.values(), every: int = 1000,
+                 hot: int = HOT) -> None:
         self.projections = {p.name: p for p in projections}
         self.every = every
+        self.hot = hot  # entries with this many facts keep their settled state at checkpoints
         self.catalog = Catalog()
         self.head = 0  # the highest position added
         self.count = 0
@@ -287,6 +300,25 @@ class Timeline:
             fold = Fold(self.projections.values(), last.states, self._retracted)
             fold.feed(_decode(f for f in facts[last.folded:index] if f.type in folded_types))
             self._checkpoints.append(Checkpoint(cut, index, fold.snapshot()))
+            self._checkpoints[-1] = self._checkpoints[-1]._replace(settled=self._settled_at(cut))
+
+    def _settled_at(self, cut: str) -> dict[str, dict[Any, tuple[Any, str]]]:
+        """For each busy entry with facts open at `cut`: its settled state there (see Checkpoint)."""
+        out: dict[str, dict[Any, tuple[Any, str]]] = {}
+        open_ = self._long.open_at(cut)
+        for name, projection in self.projections.items():
+            first: dict[Any, tuple[str, str]] = {}  # key -> (earliest start, earliest end) of its open facts
+            for f in open_:
+                if f.type in projection.types and len(self._by_key.get((name, f.key), ())) >= self.hot:
+                    start, end = first.get(f.key, (f.start, f.end))
+                    first[f.key] = (min(start, f.start), min(end, f.end))
+            kept: dict[Any, tuple[Any, str]] = {}
+            for key, (start, end) in first.items():
+                alone: State = {}
+                self._refold(name, key, start, cut, alone)
+                kept[key] = (alone.get(key, _MISSING), end)
+            out[name] = kept
+        return out
 
     def _answer(self, name: str, as_of: str) -> tuple[State, Pending]:
         """The settled state and the pending facts at `as_of`.
@@ -323,10 +355,18 @@ class Timeline:
         its earliest pending fact): every fact of it up to that cut is settled at `as_of`."""
         projection = self.projections[name]
         facts = self._by_key.get((name, key), [])
-        checkpoint = self._checkpoints[bisect.bisect_left(self._checkpoints, first, key=lambda c: c.cut) - 1]
         alone: State = {}
-        if key in checkpoint.states[name]:
-            alone[key] = checkpoint.states[name][key]
+        latest = self._checkpoints[self._checkpoint_at(as_of)]
+        kept = latest.settled[name].get(key) if latest.settled else None
+        if kept is not None and as_of < kept[1]:
+            # its facts open at the latest cut are all still pending at `as_of`: start from its state without them
+            checkpoint = latest
+            if kept[0] is not _MISSING:
+                alone[key] = kept[0]
+        else:
+            checkpoint = self._checkpoints[bisect.bisect_left(self._checkpoints, first, key=lambda c: c.cut) - 1]
+            if key in checkpoint.states[name]:
+                alone[key] = checkpoint.states[name][key]
         start = bisect.bisect_right(facts, (checkpoint.cut, 2, 0), key=_sort_key) if checkpoint.cut else 0
         end = bisect.bisect_right(facts, (as_of, 2, 0), key=_sort_key)
         records = [r for r in _decode(f for f in facts[start:end] if f.end <= as_of)
