@@ -304,6 +304,7 @@ def test_refuses_to_listen_beyond_loopback_without_a_token():
     with pytest.raises(UnsafeBinding, match="without a write token"):
         check(Settings(host="0.0.0.0"))
     check(Settings(host="0.0.0.0", token="long-enough-token"))
+    check(Settings(host="0.0.0.0"), has_tokens=True)  # the store's tokens guard it
     check(Settings(host="::1"))
     with pytest.raises(UnsafeBinding, match="too short"):
         check(Settings(token="abc"))

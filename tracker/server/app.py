@@ -69,7 +69,8 @@ def is_loopback(host: str) -> bool:
 def check(settings: Settings, has_tokens: bool = False) -> None:
     if settings.token is None and not has_tokens and not is_loopback(settings.host):
         raise UnsafeBinding(
-            f"refusing to listen on {settings.host} without tokens: anyone who can reach it could append. "
+            f"refusing to listen on {settings.host} without a write token or tokens in the store: anyone who "
+            "can reach it could append. "
             "Add one (tracker tokens add NAME --role writer), set --token-file, or listen on 127.0.0.1")
     if settings.token is not None and len(settings.token) < 8:
         raise UnsafeBinding("the write token is too short to be a secret: use at least 8 characters "
