@@ -54,6 +54,7 @@ class SoakSizes:
     rate: float = 50.0  # events appended per second
     sample_every: float = 5.0  # seconds between RSS samples
     drain: float = 20.0  # seconds the subscribers may take to get the last event once the writer is done
+    compression: str | None = "deflate"  # subscribers offer permessage-deflate, as browsers do (None: to compare)
 
     @staticmethod
     def smoke() -> SoakSizes:
@@ -116,7 +117,7 @@ async def subscribers_main(spec: dict[str, Any]) -> dict[str, Any]:
     subscribe = orjson.dumps({"op": "subscribe", "stream": "events", "after": 0}).decode()
 
     async def one() -> Any:
-        ws = await connect(spec["url"], max_size=None, open_timeout=30)  # offers permessage-deflate, as browsers do
+        ws = await connect(spec["url"], max_size=None, open_timeout=30, compression=spec["compression"])
         await ws.send(subscribe)
         while b'"caught_up"' not in await ws.recv(decode=False):
             pass
@@ -273,7 +274,8 @@ def soak(s: SoakSizes, tmp: Path) -> dict[str, Any]:
         shares = [s.subscribers // s.procs + (1 if i < s.subscribers % s.procs else 0) for i in range(s.procs)]
         clients = []
         for i, share in enumerate(shares):
-            proc, out = _child("subscribers", {"url": url, "subscribers": share, "drain": s.drain}, tmp, f"subs-{i}",
+            proc, out = _child("subscribers", {"url": url, "subscribers": share, "drain": s.drain,
+                                                "compression": s.compression}, tmp, f"subs-{i}",
                                stdin=subprocess.PIPE)
             procs.append(proc)
             clients.append((proc, out, f"subs-{i}"))
@@ -282,6 +284,7 @@ def soak(s: SoakSizes, tmp: Path) -> dict[str, Any]:
 
         rss = [(0.0, _status(server.pid, "VmRSS"))]
         cpu0 = _cpu_seconds(server.pid)
+        clients_cpu0 = sum(_cpu_seconds(proc.pid) for proc, _, _ in clients)
         writer, writer_out = _child("writer", {"url": url, "rate": s.rate, "seconds": s.seconds}, tmp, "writer")
         procs.append(writer)
         started = time.monotonic()
@@ -298,6 +301,7 @@ def soak(s: SoakSizes, tmp: Path) -> dict[str, Any]:
             time.sleep(0.05)
         wrote = _result(writer, writer_out, tmp, "writer")
         wrote["server_cpu"] = round(_cpu_seconds(server.pid) - cpu0, 1)  # over the writer's run
+        wrote["subscribers_cpu"] = round(sum(_cpu_seconds(proc.pid) for proc, _, _ in clients) - clients_cpu0, 1)
 
         for proc, _, _ in clients:
             assert proc.stdin is not None
@@ -373,8 +377,9 @@ def soak_figures(ctx: Context) -> list[Figure]:
         "soak: appends sustained (one at a time, each awaited)", round(achieved, 1), "events/s", size, None, None,
         None, f">= 95% of {s.rate:g} events/s", appended >= 0.95 * scheduled, durability,
         notes=f"{appended:,} of {scheduled:,} scheduled appends; ack p50 {r['writer']['ack_p50']:.1f} ms, "
-              f"p99 {r['writer']['ack_p99']:.1f} ms; the server used {r['writer']['server_cpu']:.1f} s of CPU "
-              f"in the {r['writer']['seconds']:.1f} s",
+              f"p99 {r['writer']['ack_p99']:.1f} ms; in the {r['writer']['seconds']:.1f} s the server used "
+              f"{r['writer']['server_cpu']:.1f} s of CPU, the subscriber processes "
+              f"{r['writer']['subscribers_cpu']:.1f} s ({os.cpu_count()} cores)",
         extra={"scheduled": scheduled, **r["writer"]})
     return [delivered, rate, latency, memory]
 
