@@ -231,6 +231,8 @@ async def clients_main(spec: dict[str, Any]) -> dict[str, Any]:
             while sent + count - d.everyone > spec["window"]:
                 d.moved.clear()
                 await d.moved.wait()
+        while len(sent_at) - acks >= IN_FLIGHT and not acker.done():
+            await asyncio.sleep(0.001)  # the server answers `busy` past 8 unanswered appends of a connection
         sent_at.append(time.perf_counter())
         await driver.send(request)
         sent += count
@@ -335,6 +337,9 @@ class Fixture:
         from tracker.core import protocol
         return [protocol.event_message("s1", protocol.event_body(self.head + i, RECORDED_AT, e))
                 for i, e in enumerate(facts, start=1)]
+
+
+IN_FLIGHT = 8  # tracker.server.connection.MAX_IN_FLIGHT: appends a driver may have unanswered
 
 
 def requests_for(side: str, fixture: Fixture, facts: list[dict[str, Any]], batch: int) -> tuple[list[str], list[int]]:
