@@ -137,46 +137,46 @@ class Event(BaseModel):
     claimed_by: Ref | None = None
 
 
-class CityCaptured(Event):
+class _Violent(Event):
+    """A violent fact: deaths as best/low/high, and which figures are lower bounds. Declared
+    here, before the subclasses' own fields: an event that gives neither dumps as before."""
+
+    FIGURES = ("deaths",)
+    deaths: Deaths | None = None
+    at_least: list[Text] | None = None
+
+
+class CityCaptured(_Violent):
     """A place (city, border crossing, gas field, airport) changes hands."""
 
     ACTOR_FIELDS = ("captured_by", "captured_from")
     PLACE_FIELDS = ("place",)
-    FIGURES = ("deaths",)
     type: Literal["CityCaptured"]
     place: Ref
     captured_by: Ref
     captured_from: Ref | None = None
-    deaths: Deaths | None = None
-    at_least: list[Text] | None = None
 
 
-class AssaultLaunched(Event):
+class AssaultLaunched(_Violent):
     """An attack on a place begins: the attacker contests it until it captures it or is repelled."""
 
     ACTOR_FIELDS = ("attacker", "defender")
     PLACE_FIELDS = ("place",)
-    FIGURES = ("deaths",)
     type: Literal["AssaultLaunched"]
     place: Ref
     attacker: Ref
     defender: Ref | None = None
-    deaths: Deaths | None = None
-    at_least: list[Text] | None = None
 
 
-class AssaultRepelled(Event):
+class AssaultRepelled(_Violent):
     """An assault ends in failure: control is unchanged, the attacker no longer contests."""
 
     ACTOR_FIELDS = ("attacker", "defender")
     PLACE_FIELDS = ("place",)
-    FIGURES = ("deaths",)
     type: Literal["AssaultRepelled"]
     place: Ref
     attacker: Ref
     defender: Ref
-    deaths: Deaths | None = None
-    at_least: list[Text] | None = None
 
 
 class AssetSeized(Event):
