@@ -291,9 +291,22 @@ def test_unknown_store_scheme(tmp_path: Path, where: str) -> None:
                              "for example --as-of 2014-06-20"),
     (("--as-of", "2014-02-30"), "--as-of: '2014-02-30' is not a real calendar date"),
     (("--known-at", "last tuesday"), "--known-at: 'last tuesday' is neither a date nor a date and time"),
-], ids=["as-of not a date", "as-of not a calendar day", "known-at not a time"])
+    (("--recorded-at", "yesterday"), "--recorded-at: 'yesterday' is neither a date nor a date and time; "
+                                     "for example --recorded-at 2014-07-22"),
+    (("--as-of", "2014-13"), "--as-of: '2014-13' is not a real month"),
+    (("--known-at", "9999-12-31T23:59:59-14:00"), "--known-at: '9999-12-31T23:59:59-14:00' is out of range"),
+], ids=["as-of not a date", "as-of not a calendar day", "known-at not a time", "recorded-at not a time",
+        "as-of not a month", "known-at past the end of time"])
 def test_bad_query_times(db: Path, args: tuple[str, ...], message: str) -> None:
     assert message in error(run("state", "territory", *args, cwd=db.parent))
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--append-rate", "0"), "--append-rate must be more than 0"),
+    (("--token", "abc", "--token-file", "x"), "--token or --token-file, not both"),
+], ids=["append rate zero", "two tokens"])
+def test_bad_serve_settings_refused_before_listening(db: Path, args: tuple[str, ...], message: str) -> None:
+    assert message in error(run("serve", "--port", "0", *args, cwd=db.parent))
 
 
 def test_log_negative_limit(db: Path) -> None:
