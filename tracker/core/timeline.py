@@ -299,8 +299,7 @@ class Timeline:
                 return  # the newest day stays out of checkpoints: appends keep coming to it
             fold = Fold(self.projections.values(), last.states, self._retracted)
             fold.feed(_decode(f for f in facts[last.folded:index] if f.type in folded_types))
-            self._checkpoints.append(Checkpoint(cut, index, fold.snapshot()))
-            self._checkpoints[-1] = self._checkpoints[-1]._replace(settled=self._settled_at(cut))
+            self._checkpoints.append(Checkpoint(cut, index, fold.snapshot(), self._settled_at(cut)))
 
     def _settled_at(self, cut: str) -> dict[str, dict[Any, tuple[Any, str]]]:
         """For each busy entry with facts open at `cut`: its settled state there (see Checkpoint)."""

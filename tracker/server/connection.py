@@ -33,7 +33,7 @@ from ..core.ids import idempotent_id
 from ..core.protocol import ProtocolError, Request
 from ..core.reports import from_objects
 from .auth import Access, Unauthorized, with_token
-from .guard import Guard
+from .guard import Guard, address_of
 from .hub import EventSubscription, Hub, ViewSubscription
 
 log = structlog.get_logger("tracker.server")
@@ -317,7 +317,7 @@ class Client:
 
     async def _auth(self, request: Request) -> None:
         assert request.token is not None  # protocol._auth refuses a request without one
-        address = _peer(self.ws).rpartition(":")[0]
+        address = address_of(self.ws)
         wait = self.guard.failures.retry_after(address, self.guard.now())
         if wait is not None:
             await self.ws.close(1008, "too many failed authentications from this address")

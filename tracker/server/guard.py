@@ -23,9 +23,18 @@ POLL = 1.0  # seconds between looks at the store's tokens: a revocation takes ef
 
 
 class Closable(Protocol):
-    principal: str
+    """A connection, as the guard sees it: whose it is, and how to close it on revocation."""
+
+    @property
+    def principal(self) -> str: ...
 
     def revoked(self) -> None: ...
+
+
+def address_of(connection: Any) -> str:
+    """The peer's IP address: what failed authentications are counted by (HTTP and websocket)."""
+    peer = connection.remote_address
+    return str(peer[0]) if peer else "?"
 
 
 class Guard:
@@ -36,7 +45,7 @@ class Guard:
         self.policy = Policy(token, (), public_read)
         self.failures = Failures()
         self.rate = Rate(append_rate)
-        self.clients: set[Any] = set()
+        self.clients: set[Closable] = set()
         self._version: int | None = None
         self._task: asyncio.Task[None] | None = None
 

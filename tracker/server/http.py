@@ -32,7 +32,7 @@ from ..core.projections import PROJECTIONS
 from ..core.protocol import described
 from ..store.url import mask_secrets
 from .auth import Access, Unauthorized, access, host_allowed, origin_allowed
-from .guard import Guard
+from .guard import Guard, address_of
 from .hub import Hub
 
 log = structlog.get_logger("tracker.server")
@@ -84,9 +84,6 @@ class _Refused(Exception):
         self.response = response
 
 
-def _address(connection: ServerConnection) -> str:
-    peer = connection.remote_address
-    return str(peer[0]) if peer else "?"
 
 
 class Routes:
@@ -177,7 +174,7 @@ class Routes:
 
     def _authenticated(self, connection: ServerConnection, request: Request) -> Access:
         """The request's access; a wrong token counts against its address (429 past the limit)."""
-        address = _address(connection)
+        address = address_of(connection)
         wait = self.guard.failures.retry_after(address, self.guard.now())
         if wait is not None:
             raise _Refused(error_response(429, "too_many_failures", "too many failed authentications from this "
