@@ -91,30 +91,34 @@ def retractions(records: Iterable[Record], known_at: datetime | None,
             and visible(r, known_at, recorded_at)}
 
 
-def _facts_of(records: list[Record], projection: Projection, known_at: datetime | None,
-              recorded_at: datetime | None) -> list[Record]:
+def _settling(records: Iterable[Record], projection: Projection, as_of: str | None, known_at: datetime | None,
+              recorded_at: datetime | None) -> tuple[list[Record], Pending]:
+    """The definition, from scratch: the facts settled at `as_of` (today when None), in
+    history order, and those pending then, by rendered entry, in history order."""
+    as_of = as_of or today()
+    records = list(records)
     retracted = retractions(records, known_at, recorded_at)
-    return [r for r in records if r.event["type"] in projection.types and r.id not in retracted
-            and visible(r, known_at, recorded_at)]
+    settled: list[Record] = []
+    waiting: Pending = {}
+    for r in sorted((r for r in records if r.event["type"] in projection.types and r.id not in retracted
+                     and visible(r, known_at, recorded_at)), key=order):
+        if r.event["occurred_to"] <= as_of:
+            settled.append(r)
+        elif r.event["occurred_from"] <= as_of:
+            waiting.setdefault(projection.entry_key(r.event), []).append(r.event)
+    return settled, waiting
 
 
 def replay(records: Iterable[Record], projection: Projection, as_of: str | None = None,
            known_at: datetime | None = None, recorded_at: datetime | None = None) -> State:
     """The state from scratch: the reference every faster path must match. `as_of` None is today."""
-    as_of = as_of or today()
-    facts = [r for r in _facts_of(list(records), projection, known_at, recorded_at) if r.event["occurred_to"] <= as_of]
-    return projection.fold({}, sorted(facts, key=order))
+    return projection.fold({}, _settling(records, projection, as_of, known_at, recorded_at)[0])
 
 
 def pending(records: Iterable[Record], projection: Projection, as_of: str | None = None,
             known_at: datetime | None = None, recorded_at: datetime | None = None) -> Pending:
     """The facts pending at `as_of` by rendered entry, in history order: the reference."""
-    as_of = as_of or today()
-    out: Pending = {}
-    for r in sorted(_facts_of(list(records), projection, known_at, recorded_at), key=order):
-        if r.event["occurred_from"] <= as_of < r.event["occurred_to"]:
-            out.setdefault(projection.entry_key(r.event), []).append(r.event)
-    return out
+    return _settling(records, projection, as_of, known_at, recorded_at)[1]
 
 
 def catalog_of(records: Iterable[Record], recorded_at: datetime | None = None) -> Catalog:
@@ -392,9 +396,8 @@ class Timeline:
             types = projection.types
             facts = _decode(f for f in self._facts if f.type in types and (
                 known_at is None or f.known_from <= known_at) and (recorded_at is None or f.recorded_at <= recorded_at))
-            records = facts + self._retractions
-            return (replay(records, projection, as_of, known_at, recorded_at),
-                    pending(records, projection, as_of, known_at, recorded_at))
+            settled, waiting = _settling(facts + self._retractions, projection, as_of, known_at, recorded_at)
+            return projection.fold({}, settled), waiting
         self._extend_checkpoints()
         return self._answer(name, as_of)
 

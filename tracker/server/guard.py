@@ -50,7 +50,9 @@ class Guard:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        await self.reload()
+        """Watch the store's tokens from now on (app.run has loaded them once, to check the binding)."""
+        if self._version is None:
+            await self.reload()
         self._task = asyncio.create_task(self._run(), name="tracker-token-watch")
 
     async def stop(self) -> None:
