@@ -20,7 +20,7 @@ import pytest
 
 from tests.conftest import ROOT, append_seeds, seconds
 from tracker.core import protocol
-from tracker.core.events import json_schema
+from tracker.core.schema import json_schema
 from tracker.core.projections import PROJECTIONS
 from tracker.service import Tracker
 
