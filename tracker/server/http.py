@@ -27,10 +27,10 @@ from websockets.http11 import Request, Response
 from ..contracts import served
 from ..core import protocol
 from ..core.errors import BadQuery, StoreError, TrackerError
-from ..core.schema import json_schema
 from ..core.jsontext import MAX_INT
 from ..core.projections import PROJECTIONS
 from ..core.protocol import described
+from ..core.schema import json_schema
 from ..store.url import mask_secrets
 from .auth import Access, Unauthorized, access, host_allowed, origin_allowed
 from .guard import Guard, address_of
