@@ -16,8 +16,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import jsonschema_rs
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError, best_match
+from jsonschema.exceptions import best_match
 from websockets.asyncio.client import ClientConnection
 from websockets.frames import Frame, Opcode
 
@@ -53,7 +54,9 @@ class MessageContract:
     def __init__(self, document: dict[str, Any] | None = None) -> None:
         self.document = document if document is not None else bundle("asyncapi.yaml")
         components = self.document["components"]
-        self.by_type: dict[str, list[tuple[str, Draft202012Validator]]] = {}
+        # (message name, the validator that explains, the one that decides: jsonschema_rs, some
+        # 200 times faster, so that checking every message of the suite costs little)
+        self.by_type: dict[str, list[tuple[str, Draft202012Validator, Any]]] = {}
         for name, pointer in server_messages(self.document).items():
             schema = {"$ref": f"{pointer}/payload", "components": components}
             payload = _at(self.document, f"{pointer}/payload")
@@ -64,7 +67,8 @@ class MessageContract:
                 raise AssertionError(f"{ASYNCAPI}: message '{name}' has no `type` const in its payload; every "
                                      "message the server sends names its type")
             validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
-            self.by_type.setdefault(kind, []).append((name, validator))
+            fast = jsonschema_rs.Draft202012Validator(schema, validate_formats=True)
+            self.by_type.setdefault(kind, []).append((name, validator, fast))
 
     def problem(self, message: Any) -> str | None:
         """None if the document describes `message`; else what is wrong and what to update."""
@@ -74,16 +78,24 @@ class MessageContract:
             return (f"the server sent a message of type {kind!r} that {ASYNCAPI} does not document: add it to "
                     f"components/messages, channels.ws.messages and the reply of the operation that sends it "
                     f"(documented types: {', '.join(sorted(self.by_type))}); the message: {_short(message)}")
-        found: list[tuple[str, ValidationError]] = []
-        for name, validator in candidates:
-            error = best_match(validator.iter_errors(message))
-            if error is None:
-                return None
-            found.append((name, error))
-        name, error = found[0]
+        if any(fast.is_valid(message) for _, _, fast in candidates):
+            return None
+        name, validator, fast = candidates[0]
+        error = best_match(validator.iter_errors(message))
+        if error is None:  # the two validators disagree: say what the deciding one says
+            try:
+                fast.validate(message)
+            except jsonschema_rs.ValidationError as e:
+                return self._drift(kind, name, ".".join(map(str, e.instance_path)) or "(the message)", e.message,
+                                   "/".join(map(str, e.schema_path)), message)
+            return None
         where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path) or "(the message)"
-        rule = "/".join(str(p) for p in error.absolute_schema_path)
-        return (f"the server sent a {kind!r} message that {ASYNCAPI} does not describe: at {where}: {error.message} "
+        return self._drift(kind, name, where, error.message, "/".join(str(p) for p in error.absolute_schema_path),
+                           message)
+
+    @staticmethod
+    def _drift(kind: str, name: str, where: str, what: str, rule: str, message: Any) -> str:
+        return (f"the server sent a {kind!r} message that {ASYNCAPI} does not describe: at {where}: {what} "
                 f"(rule {rule}); update components/messages/{name} or the schemas it refers to in {ASYNCAPI} "
                 f"(and docs/protocol.md) to the new shape, or fix the server; the message: {_short(message)}")
 
