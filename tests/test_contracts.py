@@ -29,7 +29,8 @@ from typing import Any
 import pytest
 import schemathesis
 import yaml
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from jsonschema import Draft7Validator, Draft202012Validator
 from jsonschema.exceptions import best_match
 from openapi_spec_validator import validate as validate_openapi
@@ -132,6 +133,66 @@ def test_a_bad_file_is_refused_at_its_field(data, path, words):
     assert any(p == path and words in m for p, m in found), found
     draft7 = Draft7Validator(json_schema(), format_checker=Draft7Validator.FORMAT_CHECKER)
     assert not draft7.is_valid(data)  # an editor whose validator is draft-07 refuses it too
+
+
+def _seed_events() -> list[dict[str, Any]]:
+    """Every event of the shipped seeds as appended: reports expanded, as JSON values."""
+    from tests.conftest import load_report
+
+    return [as_json(item.data) for path in seed_files() for item in load_report(path)]
+
+
+SEED_EVENTS = _seed_events()
+
+
+def _mutations(event: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
+    """(path, what) for every change the property below tries: each field dropped or set to
+    null, and an unknown field added, at the top, in each source, and in `deaths`."""
+    found: list[tuple[tuple[Any, ...], str]] = [((), "add")]
+    found += [((key,), what) for key in event for what in ("drop", "null")]
+    for i, source in enumerate(event.get("sources", [])):
+        found += [(("sources", i), "add")] + [(("sources", i, k), w) for k in source for w in ("drop", "null")]
+    if isinstance(event.get("deaths"), dict):
+        found += [(("deaths",), "add")] + [(("deaths", k), w) for k in event["deaths"] for w in ("drop", "null")]
+    return found
+
+
+def _mutated(event: dict[str, Any], path: tuple[Any, ...], what: str) -> dict[str, Any]:
+    changed = copy.deepcopy(event)
+    *parents, last = path if what != "add" else (*path, "unheard_of")
+    node: Any = changed
+    for key in parents:
+        node = node[key]
+    if what == "drop":
+        del node[last]
+    else:
+        node[last] = None if what == "null" else "x"
+    return changed
+
+
+@given(st.data())
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_the_schema_and_the_models_agree_on_required_nullable_and_unknown_fields(data):
+    """Take a real event, drop a field, null it or add one: the JSON Schema accepts the result
+    exactly when the tracker's models do (an editor says what `tracker append` would say)."""
+    from pydantic import ValidationError
+
+    from tracker.core.events import EVENT_TYPES
+
+    event = data.draw(st.sampled_from(SEED_EVENTS))
+    path, what = data.draw(st.sampled_from(_mutations(event)))
+    changed = _mutated(event, path, what)
+    model = EVENT_TYPES.get(changed.get("type") or "")  # batch.py picks the model so, refusing a missing type
+    try:
+        model_ok = model is not None and model.model_validate(changed) is not None
+    except ValidationError:
+        model_ok = False
+    schema_ok = _EVENT.is_valid(changed)
+    assert model_ok == schema_ok, f"{what} {'.'.join(map(str, path))}: models {model_ok}, schema {schema_ok}"
+
+
+_EVENT = Draft202012Validator({"$ref": "#/$defs/Event", "$defs": json_schema()["$defs"]},
+                              format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
 def test_what_the_schema_refuses_the_tracker_refuses_too(tmp_path):
@@ -331,6 +392,36 @@ async def test_a_document_that_forgets_a_field_the_server_sends_fails(db):
     payload["required"].remove("when")
     found = problems(frames, MessageContract(bundle("asyncapi.yaml", documents={"asyncapi.yaml": forgetful})))
     assert found and all("'when' was unexpected" in p for p in found)
+
+
+def test_the_complete_examples_in_the_protocol_page_match_the_asyncapi_document():
+    """docs/protocol.md's example messages that are whole (no "...") are requests the document
+    takes and replies it describes: the prose and the contract say the same."""
+    document = bundle("asyncapi.yaml")
+    requests = []
+    for operation in document["operations"].values():
+        if operation["action"] == "receive":
+            for ref in operation["messages"]:
+                pointer = _at(document, ref["$ref"])["$ref"]
+                requests.append(Draft202012Validator({"$ref": f"{pointer}/payload",
+                                                      "components": document["components"]}))
+    text = (DOCS / "protocol.md").read_text(encoding="utf-8")
+    errors_at = text.index("\n## Errors")  # its requests are wrong on purpose
+    checked = 0
+    for block in re.finditer(r"```json\n(.*?)```", text, re.S):
+        for line in block.group(1).splitlines():
+            try:
+                message = json.loads(line)
+            except ValueError:
+                continue  # an abridged example ("...") or one spread over lines
+            if "op" in message:
+                if block.start() > errors_at:
+                    continue
+                assert any(v.is_valid(message) for v in requests), f"docs/protocol.md: a request {line}"
+            else:
+                assert problems([line.encode()]) == [], f"docs/protocol.md: {line}"
+            checked += 1
+    assert checked >= 10
 
 
 # ---------------------------------------------------------------- Schemathesis
