@@ -37,6 +37,7 @@ from .core.tokens import ROLES, check_name, check_role, hash_token, new_token
 from .logs import configure
 from .seeds import seed_files
 from .service import Tracker
+from . import cli_history
 from .store import StoredEvent, resolve_url
 from .store.url import mask_secrets
 
@@ -75,6 +76,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="the log as it stood at TIME, whatever the reports' dates: what this tracker "
                             "showed then (UTC; a date = its end)")
     state.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    cli_history.add_parser(sub, common)
 
     append = sub.add_parser("append", parents=[common], help="validate and append events or reports")
     append.add_argument("files", nargs="+", metavar="FILE", help="JSON Lines, JSON or YAML; - for stdin")
@@ -214,6 +217,8 @@ async def _run(args: argparse.Namespace) -> int:
             return 0
         if args.command == "log":
             return await _log(tracker, args)
+        if args.command == "history":
+            return await cli_history.run(tracker, args)
         if args.command == "replay":
             return await _replay(tracker, args)
         if args.command == "serve":

@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from . import history
 from .batch import MAX_EVENT_BYTES
 from .dates import parse_as_of, parse_known_at
 from .errors import BadQuery, TrackerError
@@ -22,7 +23,7 @@ from .jsontext import MAX_INT, JSONTextError, loads_fast
 from .projections import PROJECTIONS, Projection
 from .summary import summarize, summary_parts, when
 
-OPS = ("subscribe", "unsubscribe", "query", "append", "auth", "catalog")
+OPS = ("subscribe", "unsubscribe", "query", "history", "append", "auth", "catalog")
 MAX_MESSAGE_BYTES = MAX_EVENT_BYTES  # a frame over this closes the connection with 1009
 MAX_POSITION = MAX_INT  # positions are 64-bit signed integers in every store
 MAX_REF_DEPTH = 16  # a `ref` is echoed in the reply: it is checked before anything is done
@@ -38,6 +39,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "subscribe projection": (*COMMON_FIELDS, *VIEW_FIELDS),
     "unsubscribe": (*COMMON_FIELDS, "subscription"),
     "query": (*COMMON_FIELDS, *VIEW_FIELDS),
+    "history": (*COMMON_FIELDS, *VIEW_FIELDS, "place", "actor", "limit", "before"),
     "append": (*COMMON_FIELDS, "events", "expected_position", "idempotency_key"),
     "auth": (*COMMON_FIELDS, "token"),
     "catalog": COMMON_FIELDS,
@@ -75,6 +77,9 @@ class Request:
     expected_position: int | None = None
     idempotency_key: str | None = None  # for append: ids derived from it for events without one
     token: str | None = None  # for auth
+    entry: tuple | None = None  # for history: the entry's key fields' values
+    limit: int | None = None  # for history
+    before: int | None = None  # for history: the previous page's `next_before`
 
 
 def parse_request(text: str | bytes) -> Request:
@@ -179,6 +184,13 @@ def _query(op: str, ref: Any, body: dict[str, Any]) -> Request:
     return Request(op, ref, body, view=_view(body, ref))
 
 
+def _history(op: str, ref: Any, body: dict[str, Any]) -> Request:
+    check_fields(body, FIELDS[op], f"op '{op}'", ref=ref)
+    view = _view(body, ref)
+    return Request(op, ref, body, view=view, entry=history.entry_of(view.projection, body.get),
+                   limit=history.limit_of(body.get("limit")), before=_position(body, "before", ref, default=None))
+
+
 def _unsubscribe(op: str, ref: Any, body: dict[str, Any]) -> Request:
     check_fields(body, FIELDS[op], f"op '{op}'", ref=ref)
     subscription = body.get("subscription")
@@ -218,7 +230,8 @@ def _catalog(op: str, ref: Any, body: dict[str, Any]) -> Request:
     return Request(op, ref, body)
 
 
-_PARSERS = {"subscribe": _subscribe, "unsubscribe": _unsubscribe, "query": _query, "append": _append,
+_PARSERS = {"subscribe": _subscribe, "unsubscribe": _unsubscribe, "query": _query, "history": _history,
+            "append": _append,
             "auth": _auth, "catalog": _catalog}
 
 

@@ -311,6 +311,14 @@ class Client:
         state = await self.hub.query(view)
         self.outbox.put(protocol.snapshot(view, state, ref=request.ref))
 
+    async def _history(self, request: Request) -> None:
+        self.access.require_read()
+        view, entry = request.view, request.entry
+        assert view is not None and entry is not None and request.limit is not None  # protocol._history sets them
+        answer = await self.hub.tracker.history(view.projection, entry, view.as_of, view.known_at,
+                                                view.recorded_at, request.limit, request.before)
+        self.outbox.put(protocol.reply("history", request.ref, **answer))
+
     async def _catalog(self, request: Request) -> None:
         self.access.require_read()
         self.outbox.put(protocol.reply("catalog", request.ref, **await self.hub.catalog()))

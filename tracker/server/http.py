@@ -24,7 +24,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
-from ..core import protocol
+from ..core import history, protocol
 from ..core.errors import BadQuery, StoreError, TrackerError
 from ..core.events import json_schema
 from ..core.jsontext import MAX_INT
@@ -46,6 +46,7 @@ _DIGITS = re.compile(r"[0-9]{1,19}")  # ASCII digits only: '²' passes str.isdig
 PARAMS: dict[str, tuple[str, ...]] = {
     "/healthz": (),
     "/api/state/{projection}": ("as_of", "known_at", "recorded_at"),
+    "/api/history/{projection}": ("place", "actor", "as_of", "known_at", "recorded_at", "limit", "before"),
     "/api/events": ("after", "limit"),
     "/api/catalog": (),
 }
@@ -123,6 +124,12 @@ class Routes:
                     return error_response(404, "not_found",
                                           f"unknown projection '{name}': one of {', '.join(PROJECTIONS)}")
                 return await self._state(name, _query(url.query, "/api/state/{projection}", path))
+            if path.startswith("/api/history/"):
+                name = path.removeprefix("/api/history/")
+                if name not in PROJECTIONS:
+                    return error_response(404, "not_found",
+                                          f"unknown projection '{name}': one of {', '.join(PROJECTIONS)}")
+                return await self._history(name, _query(url.query, "/api/history/{projection}", path))
             if path == "/api/events":
                 return await self._events(_query(url.query, path))
             if path == "/api/catalog":
@@ -131,7 +138,7 @@ class Routes:
             if path == "/api/schema":
                 return response(200, _schema(), "application/json")
             return error_response(404, "not_found", f"no such page: {path}; try / (the dashboard), /healthz, "
-                                  "/api/state/territory, /api/events, /api/catalog, /api/schema "
+                                  "/api/state/territory, /api/history/territory?place=ID, /api/events, /api/catalog, /api/schema "
                                   "or the websocket at /ws")
         except StoreError as e:
             log.warning("store unavailable", path=path, error=mask_secrets(e.message))
@@ -219,6 +226,14 @@ class Routes:
 
     async def _state(self, name: str, query: dict[str, str]) -> Response:
         return json_response(200, await self.hub.query(protocol.view(name, query.get)))
+
+    async def _history(self, name: str, query: dict[str, str]) -> Response:
+        view = protocol.view(name, query.get)
+        entry = history.entry_of(name, query.get)
+        limit = history.limit_of(_int(query, "limit", history.DEFAULT_LIMIT))
+        before = _int(query, "before", 0) if query.get("before") else None
+        return json_response(200, await self.tracker.history(name, entry, view.as_of, view.known_at,
+                                                             view.recorded_at, limit, before))
 
     async def _events(self, query: dict[str, str]) -> Response:
         after, limit = _int(query, "after", 0), _int(query, "limit", 100)
