@@ -68,8 +68,8 @@ def response(status: int, body: bytes | str, content_type: str = "text/plain; ch
     return Response(http.value, http.phrase, h, data)
 
 
-def json_response(status: int, payload: Any) -> Response:
-    return response(status, orjson.dumps(payload), "application/json")
+def json_response(status: int, payload: Any, **headers: str) -> Response:
+    return response(status, orjson.dumps(payload), "application/json", **headers)
 
 
 def error_response(status: int, code: str, message: str, **details: Any) -> Response:
@@ -105,7 +105,7 @@ class Routes:
             refused = self._check_headers(request)
             if refused is not None:
                 return refused
-            if path == "/ws":
+            if path == "/ws" and self.hub.ready:
                 return self._handshake(connection, request)
             if path in ("/", "/index.html"):
                 return self._file("index.html")
@@ -114,6 +114,8 @@ class Routes:
             if path == "/healthz":
                 _query(url.query, path)
                 return await self._health()
+            if not self.hub.ready and (path == "/ws" or path.startswith("/api/")) and path != "/api/schema":
+                return await self._catching_up()
             if path.startswith("/api/") and path != "/api/schema":
                 refused = self._reader(connection, request)
                 if refused is not None:
@@ -205,7 +207,15 @@ class Routes:
                                   "<token>' (tracker tokens add NAME --role reader)")
         return None
 
+    async def _catching_up(self) -> Response:
+        """While the server folds the log it found at start: how far it is."""
+        head = await asyncio.wait_for(self.tracker.head(), 2.0)
+        return json_response(503, {"status": "catching_up", "position": self.tracker.timeline.head, "head": head},
+                             Retry_After="1")
+
     async def _health(self) -> Response:
+        if not self.hub.ready:
+            return await self._catching_up()
         try:
             head = await asyncio.wait_for(self.tracker.head(), 2.0)
         except (StoreError, TimeoutError) as e:

@@ -91,6 +91,11 @@ class Hub:
     def new_id(self) -> str:
         return f"s{next(self._ids)}"
 
+    @property
+    def ready(self) -> bool:
+        """At the log's head once: reads and subscriptions are served from then on."""
+        return self._pump is not None
+
     async def start(self) -> None:
         await self.tracker.catch_up()  # the whole log at once, before anyone subscribes
         self.head = self.tracker.timeline.head
