@@ -24,7 +24,7 @@ from typing import Any
 
 import orjson
 
-from . import __version__
+from . import __version__, cli_history
 from .core.batch import Item
 from .core.dates import parse_as_of, parse_known_at
 from .core.errors import InputError, TrackerError, ValidationFailed
@@ -37,7 +37,6 @@ from .core.tokens import ROLES, check_name, check_role, hash_token, new_token
 from .logs import configure
 from .seeds import seed_files
 from .service import Tracker
-from . import cli_history
 from .store import StoredEvent, resolve_url
 from .store.url import mask_secrets
 

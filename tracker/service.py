@@ -20,7 +20,7 @@ import structlog
 
 from .core import history
 from .core.batch import Item, Prepared, paused_gc, prepare, retract_targets
-from .core.catalog import Catalog
+from .core.catalog import Catalog, Kind
 from .core.dates import utc_now
 from .core.errors import BadQuery
 from .core.events import REGISTRATIONS
@@ -177,7 +177,7 @@ class Tracker:
         timeline = await self.catch_up()
         as_of = as_of or today()
         for name, ident in zip(PROJECTIONS[projection].key_fields, entry, strict=True):
-            kind = "actor" if name == "actor" else "place"
+            kind: Kind = "actor" if name == "actor" else "place"
             if ident not in timeline.catalog.entries[kind]:
                 close = nearest(ident, timeline.catalog.entries[kind])
                 hint = f" (did you mean '{close}'?)" if close else ""

@@ -419,8 +419,9 @@ class Timeline:
         retracted = retractions(self._retractions, known_at, recorded_at) if (
             known_at is not None or recorded_at is not None) else self._retracted
         out = []
-        for record in _decode(f for f in facts if f.start <= as_of and (
-                known_at is None or f.known_from <= known_at) and (recorded_at is None or f.recorded_at <= recorded_at)):
+        seen = [f for f in facts if f.start <= as_of and (known_at is None or f.known_from <= known_at)
+                and (recorded_at is None or f.recorded_at <= recorded_at)]
+        for record in _decode(seen):
             status = ("retracted" if record.event.get("id") in retracted
                       else "settled" if record.event["occurred_to"] <= as_of else "pending")
             out.append((record, status))

@@ -140,7 +140,8 @@ class Routes:
             if path == "/api/schema":
                 return response(200, _schema(), "application/json")
             return error_response(404, "not_found", f"no such page: {path}; try / (the dashboard), /healthz, "
-                                  "/api/state/territory, /api/history/territory?place=ID, /api/events, /api/catalog, /api/schema "
+                                  "/api/state/territory, /api/history/territory?place=ID, /api/events, /api/catalog, "
+                                  "/api/schema "
                                   "or the websocket at /ws")
         except StoreError as e:
             log.warning("store unavailable", path=path, error=mask_secrets(e.message))
