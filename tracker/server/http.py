@@ -45,7 +45,7 @@ _DIGITS = re.compile(r"[0-9]{1,19}")  # ASCII digits only: '²' passes str.isdig
 # (The dashboard, its files and the /ws handshake do not look at the query string.)
 PARAMS: dict[str, tuple[str, ...]] = {
     "/healthz": (),
-    "/api/state/{projection}": ("as_of", "known_at", "recorded_at"),
+    "/api/state/{projection}": ("as_of", "known_at", "recorded_at", "place", "actor", "country", "bbox"),
     "/api/history/{projection}": ("place", "actor", "as_of", "known_at", "recorded_at", "limit", "before"),
     "/api/events": ("after", "limit"),
     "/api/catalog": (),
@@ -236,7 +236,7 @@ class Routes:
         return response(200, target.read_bytes(), kind)
 
     async def _state(self, name: str, query: dict[str, str]) -> Response:
-        return json_response(200, await self.hub.query(protocol.view(name, query.get)))
+        return json_response(200, await self.hub.query(protocol.view(name, query.get, filtered=True)))
 
     async def _history(self, name: str, query: dict[str, str]) -> Response:
         view = protocol.view(name, query.get)
