@@ -3,7 +3,8 @@
 `MessageContract` validates a message the server sent on the websocket against the message of
 its `type` in the AsyncAPI document (bundled, as /api/asyncapi.json serves it); `Recorder`
 collects every text frame the test clients receive (conftest's `client()` connects with
-`RecordingConnection`), and conftest checks each test's frames when the test ends. So a
+`RecordingConnection`, test_fuzz's threaded client with `SyncRecordingConnection`), and
+conftest checks each test's frames when the test ends. So a
 message the server sends in any test, in a shape the document does not give (a new field, a
 new type, a new error code), fails that test with a message naming the message, the field and
 the file to update.
@@ -21,6 +22,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 from websockets.asyncio.client import ClientConnection
 from websockets.frames import Frame, Opcode
+from websockets.sync.client import ClientConnection as SyncClientConnection
 
 from tracker.contracts import bundle
 
@@ -136,6 +138,15 @@ RECORDER = Recorder()
 
 class RecordingConnection(ClientConnection):
     """A websockets client connection that shows every frame it receives to RECORDER."""
+
+    def process_event(self, event: Any) -> None:
+        if self.response is not None and isinstance(event, Frame):
+            RECORDER.frame(event)
+        super().process_event(event)
+
+
+class SyncRecordingConnection(SyncClientConnection):
+    """The same for websockets' threaded client (`create_connection=` of websockets.sync.client.connect)."""
 
     def process_event(self, event: Any) -> None:
         if self.response is not None and isinstance(event, Frame):
