@@ -216,7 +216,7 @@ async def _run(args: argparse.Namespace) -> int:
         if args.command == "append":
             return await _append(tracker, items, args)
         if args.command == "state":
-            answer = await tracker.state(args.projection, parse_as_of(args.as_of), parse_known_at(args.known_at),
+            answer = await tracker.state_once(args.projection, parse_as_of(args.as_of), parse_known_at(args.known_at),
                                          parse_known_at(args.recorded_at, "--recorded-at"),
                                          filters.parse(vars(args).get))
             print(orjson.dumps(answer, option=orjson.OPT_INDENT_2).decode() if args.json else render_state(answer))

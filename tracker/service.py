@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 import structlog
 
+from . import snapshots
 from .core import filters, history
 from .core.batch import Item, Prepared, paused_gc, prepare, retract_targets
 from .core.catalog import Catalog, Kind
@@ -170,6 +171,17 @@ class Tracker:
         timeline = await self.catch_up()
         return filters.apply(projection, PROJECTIONS[projection].collection,
                              timeline.render(projection, as_of, known_at, recorded_at), flt, timeline.catalog)
+
+    async def state_once(self, projection: str, as_of: str | None = None, known_at: datetime | None = None,
+                         recorded_at: datetime | None = None, flt: Filter = EVERYTHING) -> dict[str, Any]:
+        """One answer for a process that asks once (`tracker state`): from a persisted snapshot
+        (tracker/snapshots.py) when it is as known now from the whole log, which is what most
+        questions are; otherwise the timeline folds the log."""
+        if projection not in PROJECTIONS:
+            raise BadQuery(f"unknown projection '{projection}': one of {', '.join(PROJECTIONS)}")
+        if known_at is None and recorded_at is None:
+            return await snapshots.state(self.store, projection, as_of or today(), flt)
+        return await self.state(projection, as_of, known_at, recorded_at, flt)
 
     async def history(self, projection: str, entry: tuple, as_of: str | None = None,
                       known_at: datetime | None = None, recorded_at: datetime | None = None,

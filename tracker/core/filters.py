@@ -103,7 +103,7 @@ def parse(get: Callable[[str], Any], events: bool = False) -> Filter:
     values: dict[str, Any] = {}
     for name in EVENT_FIELDS if events else FIELDS:
         raw = get(name)
-        if raw is None:
+        if raw is None or raw == "":  # as everywhere: an empty value is the same as none (`?place=`)
             continue
         items = _items(name, raw)
         if name == "bbox":
