@@ -55,7 +55,7 @@ async def test_an_append_by_another_process_wakes_the_server(db, tmp_path):
     assert event["position"] == 34 and event["event"]["place"] == "baghdad"
     assert store.wakes >= 1  # the append's wake-up reached the server: it did not wait for a poll
     assert store.wake_socket is None  # closed with the store...
-    assert not any(Path(f"{db}{SUFFIX}").iterdir())  # ...and its socket file removed
+    assert not Path(f"{db}{SUFFIX}").exists()  # ...its socket file and the folder removed
 
 
 async def test_the_fallback_delivers_when_the_wake_path_is_broken(db, tmp_path):
@@ -109,6 +109,22 @@ async def test_a_removed_socket_is_bound_again(tmp_path, monkeypatch):
         assert store.wake_socket is not None and store.wake_socket != first and store.wake_socket.exists()
         assert await _woken_by_other_store(path, store, 0) == 1
         assert store.wakes >= 1
+
+
+async def test_every_listening_store_is_woken_and_whoever_may_write_the_log_may_wake_them(tmp_path):
+    path = str(tmp_path / "t.db")
+    async with await SQLiteStore.open(path) as a, await SQLiteStore.open(path) as b:
+        os.chmod(path, 0o664)
+        await a.wait(0, timeout=0.01)
+        await b.wait(0, timeout=0.01)
+        assert a.wake_socket is not None and b.wake_socket is not None and a.wake_socket != b.wake_socket
+        assert stat.S_IMODE(a.wake_socket.stat().st_mode) == 0o664
+        assert stat.S_IMODE(a.wake_socket.parent.stat().st_mode) == 0o775
+        waiting = asyncio.create_task(b.wait(0, timeout=seconds(10)))
+        assert await _woken_by_other_store(path, a, 0) == 1
+        assert await asyncio.wait_for(waiting, seconds(5)) == 1
+        assert a.wakes >= 1 and b.wakes >= 1
+    assert not Path(path + SUFFIX).exists()
 
 
 async def test_a_long_path_is_reached_through_its_folder(tmp_path):

@@ -55,6 +55,11 @@ def folder_of(db_path: str) -> Path | None:
     return Path(os.path.abspath(db_path) + SUFFIX)
 
 
+def fits(folder: Path) -> bool:
+    """Are the paths of the sockets in `folder` short enough to be socket addresses?"""
+    return len(os.fsencode(folder)) + 40 <= _MAX_ADDRESS
+
+
 class _Address:
     """How to name a file of `folder` in a socket call: its path, or, when that is too long
     for sun_path, /proc/self/fd/N/name through a descriptor of the folder (Linux)."""
@@ -62,13 +67,13 @@ class _Address:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self._fd: int | None = None
-        if len(os.fsencode(folder)) + 40 > _MAX_ADDRESS:
+        if not fits(folder):
             if not _PROC_FD.is_dir():
                 raise OSError(errno.ENAMETOOLONG, f"{folder} is too long for a Unix socket address")
             self._fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
 
     def of(self, name: str) -> str:
-        return str(self.folder / name) if self._fd is None else f"{_PROC_FD}/{self._fd}/{name}"
+        return os.path.join(self.folder, name) if self._fd is None else f"{_PROC_FD}/{self._fd}/{name}"
 
     def close(self) -> None:
         if self._fd is not None:
@@ -99,13 +104,11 @@ class Listener:
             return None
         loop = asyncio.get_running_loop()
         name = f"{os.getpid()}-{secrets.token_hex(4)}{_SOCKET}"
-        sock = address = None
+        sock = None
         try:
-            folder.mkdir(exist_ok=True)
-            address = _Address(folder)
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
             sock.setblocking(False)
-            sock.bind(address.of(name))
+            _bind(sock, folder, name)
             return cls(folder, name, sock, loop, on_wake)
         except (OSError, NotImplementedError, RuntimeError) as e:  # NotImplementedError: a loop without add_reader
             if sock is not None:
@@ -113,9 +116,6 @@ class Listener:
                 _unlink(folder / name)
             log.info("no wake-up socket in %s (%s): appends by other processes are seen by polling", folder, e)
             return None
-        finally:
-            if address is not None:
-                address.close()  # only bind() needed it
 
     def _readable(self) -> None:
         got = 0
@@ -143,6 +143,10 @@ class Listener:
         self._sock.close()
         if self.alive():
             _unlink(self.path)
+        try:
+            self.folder.rmdir()  # the last one out leaves no folder behind (not empty: others listen)
+        except OSError:
+            pass
 
 
 class Notifier:
@@ -154,14 +158,15 @@ class Notifier:
         self.sent = 0  # wake-ups delivered
         self.removed = 0  # stale sockets removed
         self._sock: socket.socket | None = None
+        self._fits = fits(folder)  # then a directory entry's path is its address
 
     def notify(self, skip: str | None = None) -> int:
         """Send one byte to each listener; never blocks, never raises. Returns how many got it."""
         try:
-            names = [e.name for e in os.scandir(self.folder) if e.name.endswith(_SOCKET) and e.name != skip]
+            entries = [(e.name, e.path) for e in os.scandir(self.folder) if e.name.endswith(_SOCKET) and e.name != skip]
         except OSError:  # no folder: nobody listens (or it cannot be read: they poll)
             return 0
-        if not names:
+        if not entries:
             return 0
         woken = 0
         address = None
@@ -169,15 +174,16 @@ class Notifier:
             if self._sock is None:
                 self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
                 self._sock.setblocking(False)
-            address = _Address(self.folder)
-            for name in names:
+            if not self._fits:
+                address = _Address(self.folder)
+            for name, path in entries:
                 try:
-                    self._sock.sendto(b"w", address.of(name))
+                    self._sock.sendto(b"w", path if address is None else address.of(name))
                     woken += 1
                 except BlockingIOError:  # its buffer is full of wake-ups it has not read yet: it is awake
                     woken += 1
                 except ConnectionRefusedError:  # nobody bound to it: its server is gone
-                    if _is_socket(self.folder / name) and _unlink(self.folder / name):
+                    if _is_socket(Path(path)) and _unlink(Path(path)):
                         self.removed += 1
                 except OSError:  # removed meanwhile, not ours to write to, ...: best effort
                     pass
@@ -193,6 +199,38 @@ class Notifier:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
+
+
+def _bind(sock: socket.socket, folder: Path, name: str) -> None:
+    """Bind `sock` as `folder/name`, making the folder if need be. Whoever may write the log
+    may wake its servers: the socket takes the database file's permissions, and a folder made
+    here the same, searchable where readable. A folder removed between its making and the bind
+    (by the last listener closing) is made again."""
+    database = Path(str(folder)[:-len(SUFFIX)])
+    try:
+        mode: int | None = stat.S_IMODE(database.stat().st_mode)
+    except OSError:
+        mode = None
+    for attempt in (1, 2):
+        try:
+            folder.mkdir()
+            if mode is not None:
+                os.chmod(folder, mode | (mode & 0o444) >> 2)
+        except FileExistsError:
+            pass
+        address = None
+        try:
+            address = _Address(folder)
+            sock.bind(address.of(name))
+            break
+        except FileNotFoundError:
+            if attempt == 2:
+                raise
+        finally:
+            if address is not None:
+                address.close()
+    if mode is not None:
+        os.chmod(folder / name, mode)
 
 
 def _is_socket(path: Path) -> bool:
