@@ -199,17 +199,19 @@ class SQLiteStore(GroupCommit, EventStore):
                 continue
             answer(group)
             if any(isinstance(r.outcome, list) and r.outcome for r in group):
-                self._committed()
-
-    def _committed(self) -> None:
-        """After a commit that stored events: wake this store's waiters, then other processes'."""
-        self._wake()
-        if self._notifier is not None:
-            self._notifier.notify(skip=self._listener.name if self._listener is not None else None)
+                self._wake()
 
     def _wake(self) -> None:
+        """Wake this store's waiters (on the loop: its appends, and other processes' wake-ups)."""
         self._appended.set()
         self._appended = asyncio.Event()
+
+    def _wake_others(self) -> None:
+        """On the writer thread, right after a COMMIT that stored events: wake other stores'
+        waiters (other processes') without waiting for the event loop to take the result."""
+        if self._notifier is not None:
+            listener = self._listener
+            self._notifier.notify(skip=listener.name if listener is not None else None)
 
     def _commit_group(self, group: list[Request]) -> None:
         """On the writer thread: every request of the group in one transaction, one fsync."""
@@ -217,7 +219,7 @@ class SQLiteStore(GroupCommit, EventStore):
         db.execute("BEGIN IMMEDIATE")
         try:
             last = db.execute("SELECT position, recorded_at FROM events ORDER BY position DESC LIMIT 1").fetchone()
-            head = last[0] if last else 0
+            head = start = last[0] if last else 0
             recorded_at = utc_now()
             if last:
                 recorded_at = max(recorded_at, datetime.fromisoformat(last[1]))
@@ -239,6 +241,8 @@ class SQLiteStore(GroupCommit, EventStore):
                 head = max([head, *positions])
                 request.outcome = positions
             db.execute("COMMIT")
+            if head > start:
+                self._wake_others()
         except BaseException:
             if db.in_transaction:
                 db.execute("ROLLBACK")
@@ -379,6 +383,8 @@ class SQLiteStore(GroupCommit, EventStore):
                     raise LogNotEmpty(head, self.path)
                 db.executemany(_INSERT, rows)
                 db.execute("COMMIT")
+                if rows:
+                    self._wake_others()
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
@@ -388,7 +394,7 @@ class SQLiteStore(GroupCommit, EventStore):
         except sqlite3.Error as e:
             raise _translate(e, self.path) from e
         if rows:
-            self._committed()
+            self._wake()
         return len(rows)
 
     # -- principals ---------------------------------------------------------------------------

@@ -4,7 +4,8 @@ PostgreSQL has LISTEN/NOTIFY; SQLite has nothing of the kind, so a server learnt
 process's append only when it next polled the file (every 0.1 s: ~50 ms on average, ~100 ms
 at worst). Here each store that waits (`SQLiteStore.wait`, a server's hub) binds one Unix
 datagram socket in a folder beside the database, `<db>.wake/<pid>-<random>.sock`, and each
-store that commits an append sends one byte to every socket in that folder afterwards. The
+store that commits an append sends one byte to every socket in that folder, from its writer
+thread as soon as COMMIT returns (not after a hop back to its event loop). The
 waiter's event loop watches its socket (`loop.add_reader`): a byte arrives, the waiter reads
 the head at once.
 
@@ -163,6 +164,15 @@ class Notifier:
     def notify(self, skip: str | None = None) -> int:
         """Send one byte to each listener; never blocks, never raises. Returns how many got it."""
         try:
+            woken = self._notify(skip)
+        except Exception as e:  # never let a wake-up fail an append
+            log.debug("wake-up of %s failed: %s", self.folder, e)
+            return 0
+        self.sent += woken
+        return woken
+
+    def _notify(self, skip: str | None) -> int:
+        try:
             entries = [(e.name, e.path) for e in os.scandir(self.folder) if e.name.endswith(_SOCKET) and e.name != skip]
         except OSError:  # no folder: nobody listens (or it cannot be read: they poll)
             return 0
@@ -187,12 +197,9 @@ class Notifier:
                         self.removed += 1
                 except OSError:  # removed meanwhile, not ours to write to, ...: best effort
                     pass
-        except Exception as e:  # never let a wake-up fail an append
-            log.debug("wake-up of %s failed: %s", self.folder, e)
         finally:
             if address is not None:
                 address.close()
-        self.sent += woken
         return woken
 
     def close(self) -> None:
