@@ -46,6 +46,7 @@ SUFFIX = ".wake"  # the folder beside the database: <db>.wake/
 _SOCKET = ".sock"  # only names ending so are wake-up sockets: nothing else in the folder is touched
 _MAX_ADDRESS = 100  # bytes: sun_path holds 108 on Linux, 104 on macOS, with its NUL
 _PROC_FD = Path("/proc/self/fd")  # Linux: a longer path is reached through a descriptor of its folder
+_TOLD: set[Path] = set()  # folders whose wake-up socket could not be bound, said in the log
 
 
 def folder_of(db_path: str) -> Path | None:
@@ -115,7 +116,9 @@ class Listener:
             if sock is not None:
                 sock.close()
                 _unlink(folder / name)
-            log.info("no wake-up socket in %s (%s): appends by other processes are seen by polling", folder, e)
+            if folder not in _TOLD:  # once: a waiter tries again every few seconds
+                _TOLD.add(folder)
+                log.info("no wake-up socket in %s (%s): appends by other processes are seen by polling", folder, e)
             return None
 
     def _readable(self) -> None:
