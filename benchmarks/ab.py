@@ -83,10 +83,7 @@ def run_one(tree: str, what: str, size: int, shared: str) -> tuple[float, float]
                 f"SIZE, TMP, SHARED = {size}, {tmp!r}, {shared!r}\n"
                 "from tracker.logs import configure\nconfigure()\n"  # logs at WARNING, as python -m benchmarks
                 + SNIPPETS[what])
-        if what in ("pg4x1", "sqlite4x1"):  # spawned writer processes import the tree too
-            code = code.replace("from benchmarks", "import os; os.environ['PYTHONPATH'] = "
-                                f"{tree!r}\nfrom benchmarks", 1)
-        env = {**os.environ, "PYTHONPATH": tree}
+        env = {**os.environ, "PYTHONPATH": tree}  # and for the writer processes that pg4x1 spawns
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp)
         if out.returncode:
             raise SystemExit(f"{what} on {tree} failed:\n{out.stderr}")
