@@ -291,17 +291,35 @@ def test_clicking_mosul_shows_its_history_and_sources(serve, page):
     expect(detail.locator("h2")).to_have_text("Mosul")
     body = detail.locator("#place-detail-body")
     expect(body).to_contain_text("History of control")
+    # the history comes from the server's `history` op, loaded when the place is selected
     history = body.locator("ol.history li")
     expect(history).to_have_count(1)
-    expect(history).to_contain_text(f"{ISIS} took it from Iraqi Security Forces, between 1 and 30 June 2014")
+    expect(history).to_have_attribute("data-position", "17")
+    expect(history).to_have_attribute("data-status", "settled")
+    expect(history).to_contain_text(f"{ISIS} captured Mosul from Iraqi Security Forces")
+    expect(history.locator("time")).to_have_text("June 2014")
     expect(history).to_contain_text("World Socialist Web Site")
     expect(history).to_contain_text("US-backed Iraqi regime fails to retake Tikrit")
+    expect(history.locator("blockquote")).to_contain_text("its capture of the northern city of Mosul")
+    expect(history).to_contain_text("recorded by local:")
+    expect(body.locator(".controller-now")).to_contain_text(f"Held by {ISIS}, captured between 1 and 30 June 2014")
+    expect(body.locator(".taken-from")).to_have_text("Taken from Iraqi Security Forces")
+    expect(body.locator("button.history-more")).to_have_count(0)  # one page holds it all
     expect(body).to_contain_text("Reports about Mosul")
     expect(body).to_contain_text("Christians displaced from Mosul")
-    # keyboard users reach the same panel
+    # keyboard users reach the same panel; the history shown is the newly selected place's
     marker(page, "tikrit").focus()
     page.keyboard.press("Enter")
     expect(detail.locator("h2")).to_have_text("Tikrit")
+    expect(body.locator("ol.history")).to_have_attribute("data-place", "tikrit")
+    tikrit = body.locator("ol.history li")
+    expect(tikrit.first).to_contain_text(f"{ISIS} repelled Iraqi Security Forces at Tikrit")  # newest first
+    expect(tikrit.last).to_contain_text(f"{ISIS} captured Tikrit")
+    # a date before the capture: the history as of then holds nothing yet
+    page.locator("#as-of").fill("2014-05-31")
+    expect(page.locator("#map")).to_have_attribute("data-as-of", "2014-05-31")
+    expect(body.locator("ol.history li")).to_have_count(0)
+    expect(body).to_contain_text("No change of control recorded.")
 
 
 def test_tables_show_counts_and_unknowns(serve, page):
@@ -571,6 +589,9 @@ def test_pending_facts_are_hatched_on_the_map_and_said_in_the_tables_and_the_pan
     expect(body.locator(".controller-now")).to_contain_text(
         f"Held by {ISIS}, captured between 1 and 30 June 2014 as of 2014-07-16")
     expect(body.locator("li.pending")).to_have_text([repulse])
+    # its history at that date: the capture settled, the repulse pending (its window holds the date)
+    expect(body.locator('ol.history li[data-status="pending"]')).to_contain_text("repelled Iraqi Security Forces")
+    expect(body.locator('ol.history li[data-status="pending"] .badge')).to_have_text("pending at this date")
     page.locator('#places-table button[data-place="trabil_crossing"]').click()
     expect(page.locator("#place-detail h2")).to_have_text("Trebil border crossing")
     expect(body.locator(".controller-now")).to_have_text("No controller recorded as of 2014-07-16")

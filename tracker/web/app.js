@@ -13,12 +13,13 @@ import { UNCONTROLLED, assignColours } from "./format.js";
 import { PlaceMap } from "./map.js";
 import { renderPlace } from "./place.js";
 import { describeSchema } from "./schema.js";
-import { eventDates, headPosition, initialState, nameOf, projectionState, step } from "./state.js";
+import { eventDates, feedRecords, headPosition, initialState, nameOf, projectionState, step } from "./state.js";
 import { renderArsenal, renderDeployments, renderPlaces } from "./tables.js";
 import { TimeBar } from "./timebar.js";
 import { TokenPrompt, storeToken, storedToken } from "./token.js";
 
 const FEED_PAGE = 100;
+const OLDER_PAGE = 200;
 const $ = (sel) => document.querySelector(sel);
 
 const page = {
@@ -28,7 +29,6 @@ const page = {
   timebar: null,
   tokens: null,
   colours: {},
-  selectedPlace: null,
   feedLimit: FEED_PAGE,
   dirty: new Set(),
   renderTimer: null,
@@ -40,7 +40,9 @@ function dispatch(input) {
   const { state, send, changed } = step(page.state, input);
   page.state = state;
   for (const message of send) {
-    if (message.fetch) loadCatalogOverHttp(message.fetch);
+    if (message.fetch === "head") loadHead();
+    else if (message.fetch === "older") loadOlder();
+    else if (message.fetch) loadCatalogOverHttp(message.fetch);
     else page.conn.send(message);
   }
   if (changed.length) markDirty(...changed);
@@ -48,11 +50,46 @@ function dispatch(input) {
 
 async function loadCatalogOverHttp(url) {
   try {
-    const token = storedToken();
-    const response = await fetch(url, token ? { headers: { Authorization: `Bearer ${token}` } } : {});
+    const response = await fetch(url, authHeaders());
     if (response.ok) dispatch({ type: "catalog", ...(await response.json()) });
   } catch {
     // the next registration or reconnection asks again
+  }
+}
+
+function authHeaders() {
+  const token = storedToken();
+  return token ? { headers: { Authorization: `Bearer ${token}` } } : {};
+}
+
+/** The log's head (/healthz, which needs no token), so that the feed subscribes near it: at a
+ *  million events the page asks for the tail, not the whole log. */
+async function loadHead() {
+  let position = null;
+  try {
+    const response = await fetch("/healthz");
+    const body = await response.json();
+    position = body.head ?? body.position ?? null; // a server catching up says its store's head
+  } catch {
+    // the feed then starts from the beginning: slower on a big log, still right
+  }
+  dispatch({ type: "head", position });
+}
+
+/** The page of the log before the oldest event held, for "Show older events". */
+let loadingOlder = false;
+async function loadOlder() {
+  const first = page.state.log.first;
+  if (loadingOlder || first === null || first <= 1) return;
+  loadingOlder = true;
+  try {
+    const after = Math.max(0, first - 1 - OLDER_PAGE);
+    const response = await fetch(`/api/events?after=${after}&limit=${first - 1 - after}`, authHeaders());
+    if (response.ok) dispatch({ type: "older", events: (await response.json()).events });
+  } catch {
+    // the button stays: the reader may try again
+  } finally {
+    loadingOlder = false;
   }
 }
 
@@ -126,7 +163,8 @@ function colourOf(actor) {
 }
 
 function look() {
-  return { nameOf: (kind, id) => nameOf(page.state, kind, id), colourOf, viewLabel: page.state.view.as_of || "live" };
+  return { nameOf: (kind, id) => nameOf(page.state, kind, id), colourOf, viewLabel: page.state.view.as_of || "live",
+    redraw: (part) => markDirty(part) };
 }
 
 function render() {
@@ -159,7 +197,7 @@ function render() {
       renderFeed(state, shown, { registrations: $("#feed-registrations").checked, limit: page.feedLimit });
     }
     if (dirty.has("range")) page.timebar.setRange(eventDates(state));
-    if (dirty.has("detail") || dirty.has("territory") || dirty.has("feed")) renderPlace(state, shown, page.selectedPlace);
+    if (dirty.has("detail") || dirty.has("territory") || dirty.has("feed")) renderPlace(state, shown, state.place.id, moreHistory);
   } catch (err) {
     console.warn("tracker: rendering failed", err);
   }
@@ -187,10 +225,14 @@ function fillPickers() {
 }
 
 function selectPlace(id) {
-  page.selectedPlace = id;
+  dispatch({ type: "select", place: id });
   if (page.map) page.map.highlight(id);
-  renderPlace(page.state, look(), id);
+  renderPlace(page.state, look(), id, moreHistory);
   $("#place-detail").scrollIntoView({ block: "nearest" });
+}
+
+function moreHistory() {
+  dispatch({ type: "history-more" });
 }
 
 // ---------------------------------------------------------------- start
@@ -217,6 +259,8 @@ async function start() {
   $("#feed-registrations").addEventListener("change", () => markDirty("feed"));
   $("#feed-more").addEventListener("click", () => {
     page.feedLimit += FEED_PAGE;
+    // past the events held: the page before them, from the server
+    if (feedRecords(page.state, { registrations: $("#feed-registrations").checked }).total < page.feedLimit) loadOlder();
     markDirty("feed");
   });
   const described = await loadSchema();

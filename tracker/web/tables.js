@@ -8,6 +8,39 @@ import { formatCount, formatCounts, formatNumber } from "./format.js";
 
 const $ = (sel) => document.querySelector(sel);
 
+// Built for thousands of entries: a table shows its first ROWS_SHOWN rows (a last row offers
+// the next ones), and a row is built once per entry as drawn: an entry that comes back the same
+// (most of them, when the date moves by a little) reuses its row instead of building it again.
+const ROWS_SHOWN = 300;
+const shownRows = { places: ROWS_SHOWN, deployments: ROWS_SHOWN };
+const rowCache = { places: new Map(), deployments: new Map() };
+
+/** The rows for `entries` (at most `shownRows[table]`, then a "show more" row), built by
+ *  `build(entry)` unless the cache holds one drawn from the same `signature(entry)`. */
+function cachedRows(table, entries, signature, build, cols, look) {
+  const limit = shownRows[table];
+  const cache = rowCache[table];
+  const next = new Map();
+  const rows = [];
+  for (const entry of entries.length > limit ? entries.slice(0, limit) : entries) {
+    const key = signature(entry);
+    const built = cache.get(key) || build(entry);
+    next.set(key, built);
+    rows.push(...built);
+  }
+  rowCache[table] = next;
+  if (entries.length > limit) {
+    const more = el("button", { type: "button", class: "small", text: `Show ${Math.min(ROWS_SHOWN, entries.length - limit)} more` });
+    more.addEventListener("click", () => {
+      shownRows[table] += ROWS_SHOWN;
+      look.redraw(table === "places" ? "territory" : table);
+    });
+    rows.push(el("tr", { class: "more-row" }, el("td", { colspan: cols, class: "muted" },
+      `Showing ${limit.toLocaleString("en-US")} of ${entries.length.toLocaleString("en-US")}. `, more)));
+  }
+  return rows;
+}
+
 export function swatch(colour) {
   return el("span", { class: "swatch", style: `background:${colour}`, "aria-hidden": "true" });
 }
@@ -29,19 +62,20 @@ function pendingRow(attrs, head, cols, entry) {
 /** The places table; `onSelect(place)` when a place's name is clicked. */
 export function renderPlaces(state, look, onSelect) {
   const places = state.places;
-  $("#places-table tbody").replaceChildren(...places.map((p) => {
+  const signature = (p) => JSON.stringify([p, look.colourOf(p.controller), look.nameOf("actor", p.controller)]);
+  $("#places-table tbody").replaceChildren(...cachedRows("places", places, signature, (p) => {
     const button = el("button", { type: "button", class: "linklike", "data-place": p.place, text: p.name });
     button.addEventListener("click", () => onSelect(p.place));
     const controller = p.controller
       ? el("span", {}, swatch(look.colourOf(p.controller)), " " + (p.controller_name || look.nameOf("actor", p.controller)))
       : el("span", { class: "muted", text: "no controller recorded" });
-    return el("tr", { "data-place": p.place, "data-controller": p.controller || "",
+    return [el("tr", { "data-place": p.place, "data-controller": p.controller || "",
       "data-pending": String((p.pending_text || []).length) },
       el("td", {}, button, el("span", { class: "muted kind", text: ` ${p.kind}` })),
       el("td", { class: "controller" }, controller, ...pendingLines(p)),
       el("td", { text: p.controller ? p.since_text : "" }),
-      el("td", { text: (p.contested_by || []).map((a) => look.nameOf("actor", a)).join(", ") }));
-  }));
+      el("td", { text: (p.contested_by || []).map((a) => look.nameOf("actor", a)).join(", ") }))];
+  }, 4, look));
   $("#places-count").textContent = String(places.length);
   $("#places-table").dataset.asOf = look.viewLabel;
 }
@@ -85,27 +119,31 @@ export function renderArsenal(state, look) {
 }
 
 export function renderDeployments(state, look) {
-  const rows = [];
-  for (const d of state.deployments) {
-    const attrs = { "data-actor": d.actor, "data-place": d.place };
-    const head = () => [el("th", { scope: "row", text: d.actor_name || look.nameOf("actor", d.actor) }),
-      el("td", { text: d.place_name || look.nameOf("place", d.place) })];
-    const pending = (d.pending_text || []).length;
-    if (d.since === null && pending) { // pending facts only: nothing settled to count
-      rows.push(pendingRow({ ...attrs, "data-pending": String(pending) }, head(), 5, d));
-      continue;
-    }
-    rows.push(el("tr", attrs, ...head(),
-      el("td", { class: "num personnel", text: formatCount(d.personnel, d.personnel_known_minimum) }),
-      el("td", { class: "equipment", text: formatCounts(d.equipment) }),
-      el("td", { class: "units", text: formatCounts(d.units) }),
-      el("td", { class: "date", text: d.since_text || "" }),
-      el("td", { class: "purpose", text: (d.purposes || []).join("; ") })));
-    if (pending) { // a row of its own, after the entry's (which keeps the entry's data attributes)
-      rows.push(pendingRow({ "data-pending-actor": d.actor, "data-pending-place": d.place, "data-pending": String(pending) },
-        [el("th", { scope: "row" }), el("td")], 5, d));
-    }
-  }
+  const signature = (d) => JSON.stringify([d, look.nameOf("actor", d.actor), look.nameOf("place", d.place)]);
+  const rows = cachedRows("deployments", state.deployments, signature, (d) => deploymentRows(d, look), 7, look);
   $("#deployments-table tbody").replaceChildren(...(rows.length ? rows : [empty(7, "No deployments recorded at this date.")]));
   $("#deployments-table").dataset.asOf = look.viewLabel;
+}
+
+function deploymentRows(d, look) {
+  const rows = [];
+  const attrs = { "data-actor": d.actor, "data-place": d.place };
+  const head = () => [el("th", { scope: "row", text: d.actor_name || look.nameOf("actor", d.actor) }),
+    el("td", { text: d.place_name || look.nameOf("place", d.place) })];
+  const pending = (d.pending_text || []).length;
+  if (d.since === null && pending) { // pending facts only: nothing settled to count
+    rows.push(pendingRow({ ...attrs, "data-pending": String(pending) }, head(), 5, d));
+    return rows;
+  }
+  rows.push(el("tr", attrs, ...head(),
+    el("td", { class: "num personnel", text: formatCount(d.personnel, d.personnel_known_minimum) }),
+    el("td", { class: "equipment", text: formatCounts(d.equipment) }),
+    el("td", { class: "units", text: formatCounts(d.units) }),
+    el("td", { class: "date", text: d.since_text || "" }),
+    el("td", { class: "purpose", text: (d.purposes || []).join("; ") })));
+  if (pending) { // a row of its own, after the entry's (which keeps the entry's data attributes)
+    rows.push(pendingRow({ "data-pending-actor": d.actor, "data-pending-place": d.place, "data-pending": String(pending) },
+      [el("th", { scope: "row" }), el("td")], 5, d));
+  }
+  return rows;
 }
