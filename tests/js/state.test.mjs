@@ -314,3 +314,14 @@ test("the form's types and fields come from the JSON Schema", { skip: !process.e
   assert.deepEqual(described.claims, ["confirmed", "reported", "claimed"]);
   assert.equal(fieldKind({ anyOf: [{ type: "boolean" }, { type: "null" }] }), "bool");
 });
+
+test("the registrations may come after the first events: the feed and the catalog follow", () => {
+  let { state } = connected(initialState());
+  ({ state } = run([event(1, { type: "ActorRegistered", actor: "isis" }), event(2, { type: "AttackCarriedOut", place: "mosul" }),
+    { type: "caught_up", subscription: "s1", position: 2 }], state));
+  assert.deepEqual(feedRecords(state).shown.map((r) => r.position), [2, 1], "no schema yet: every event is listed");
+  const out = run([{ type: "registrations", registrations: REGISTRATIONS }], state);
+  assert.deepEqual(feedRecords(out.state).shown.map((r) => r.position), [2]);
+  assert.equal(out.state.log.lastRegistration, 1);
+  assert.ok(out.changed.includes("feed"));
+});

@@ -32,6 +32,7 @@ const page = {
   feedLimit: FEED_PAGE,
   dirty: new Set(),
   renderTimer: null,
+  renders: [], // the last drawings: {parts, ms}
 };
 
 // ---------------------------------------------------------------- state in, requests out
@@ -178,6 +179,7 @@ function render() {
     for (const part of ["territory", "arsenal", "deployments", "feed"]) dirty.add(part);
   }
   const shown = look();
+  const started = performance.now();
   try {
     if (dirty.has("view")) page.timebar.sync(state.view);
     if (dirty.has("problem") && state.problem) {
@@ -202,6 +204,9 @@ function render() {
     console.warn("tracker: rendering failed", err);
   }
   $("#head-position").textContent = String(headPosition(state));
+  // how long each drawing took, for the curious and the benchmark (benchmarks/dashboard.py)
+  page.renders.push({ parts: [...dirty].join(" "), ms: Math.round((performance.now() - started) * 10) / 10 });
+  if (page.renders.length > 50) page.renders.shift();
 }
 
 function drawMap(territory, shown) {
@@ -263,9 +268,9 @@ async function start() {
     if (feedRecords(page.state, { registrations: $("#feed-registrations").checked }).total < page.feedLimit) loadOlder();
     markDirty("feed");
   });
-  const described = await loadSchema();
-  page.state = initialState({ registrations: described.registrations });
-  if (described.types.length) new ReportForm($("#report-form"), described, appendEvent);
+  // the schema (for the form, and which event types are registrations) and the connection at
+  // once: the state is drawn without waiting for the form
+  const schema = loadSchema();
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   page.conn = new Connection(`${scheme}://${location.host}/ws`, { onOpen, onMessage, onStatus });
   page.tokens = new TokenPrompt((token) => page.conn.request({ op: "auth", token }));
@@ -273,6 +278,9 @@ async function start() {
   page.conn.start();
   window.addEventListener("pagehide", () => page.conn.stop());
   window.tracker = page; // for the curious, from the browser console
+  const described = await schema;
+  dispatch({ type: "registrations", registrations: described.registrations });
+  if (described.types.length) new ReportForm($("#report-form"), described, appendEvent);
 }
 
 start();

@@ -15,7 +15,7 @@
 import { CanvasPlaces } from "./canvas_places.js";
 import { UNCONTROLLED } from "./format.js";
 
-export const SVG_LIMIT = 1500;
+export const SVG_LIMIT = 400;
 
 const BORDERS_URL = "/static/vendor/world-atlas/countries-50m.json";
 
@@ -55,7 +55,8 @@ export class PlaceMap {
       return div;
     };
     this.legend.addTo(this.map);
-    this.bordersLoaded = this.loadBorders();
+    this.bordersLoaded = null; // loaded once the first places are drawn: the state first, the borders after
+    setTimeout(() => this.ensureBorders(), 1500);
   }
 
   async loadBorders() {
@@ -95,6 +96,13 @@ export class PlaceMap {
       this.fit(plotted);
       this.fitted = true;
     }
+    this.ensureBorders();
+  }
+
+  /** Load the borders once: after the first places are drawn, or a moment after the start. */
+  ensureBorders() {
+    if (!this.bordersLoaded) this.bordersLoaded = new Promise((resolve) => setTimeout(resolve, 0)).then(() => this.loadBorders());
+    return this.bordersLoaded;
   }
 
   updateCanvas(plotted, colourOf, nameOf) {

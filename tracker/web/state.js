@@ -4,7 +4,9 @@
 // tests/js/state.test.mjs runs it under `node --test`.
 //
 // Inputs of the page's own: {type: "connection-open"}, {type: "connection-closed"},
-// {type: "view", as_of, known_at, recorded_at}. Everything else is a message of docs/protocol.md.
+// {type: "view", as_of, known_at, recorded_at}, {type: "registrations", registrations},
+// {type: "head", position}, {type: "older", events}, {type: "select", place},
+// {type: "history-more"}. Everything else is a message of docs/protocol.md.
 //
 // Built for big logs: the page never holds the whole log. It holds
 // - the tail of the event log: the first connection asks the server's head (a `{fetch: "head"}`
@@ -91,6 +93,16 @@ const HANDLERS = {
     if (s.place.id !== null) s = askHistory(s, out, s.place.id);
     out.state = s;
     return out;
+  },
+
+  // which event types register catalog entries (from the schema, which may come after the first events)
+  registrations: (out, { registrations = {} }) => {
+    const s = out.state;
+    let lastRegistration = 0;
+    for (const r of s.log.records) if (registrations[r.event.type]) lastRegistration = r.position;
+    out.state = { ...s, registrations, log: { ...s.log, lastRegistration: Math.max(s.log.lastRegistration, lastRegistration) } };
+    out.changed.push("feed", "detail");
+    return askCatalog(out);
   },
 
   // the log's head, from the shell's /healthz (null when it could not be read: everything then)
