@@ -744,3 +744,80 @@ def test_a_server_with_tokens_asks_the_dashboard_for_one_to_read(seeded, tmp_pat
         # the server stops before the page closes: on a busy machine the page may try to reconnect
         watch.allowed.append(re.compile(r"WebSocket connection to .* failed"))
         server.stop()
+
+
+# ---------------------------------------------------------------- built for big logs
+
+
+def _places(n: int) -> list[dict]:
+    """`n` towns on a grid over northern Iraq and Syria, far enough apart to click one."""
+    return [{"type": "PlaceRegistered", "place": f"town{i:03d}", "name": f"Town {i}", "kind": "town", "country": "Iraq",
+             "lat": round(31 + (i // 25) * 0.3, 4), "lon": round(38 + (i % 25) * 0.3, 4),
+             "sources": [{"publisher": "Example Gazetteer"}]} for i in range(n)]
+
+
+def test_many_places_are_drawn_on_a_canvas_and_the_feed_holds_the_logs_tail(serve, page, tmp_path):
+    server = serve()
+    append_file(server, tmp_path, _places(450))  # positions 34..483, a capture at 484: a tail of 200
+    append_file(server, tmp_path, [{"type": "CityCaptured", "occurred_on": "2014-07-20", "place": "town007",
+                                    "captured_by": "isis", "sources": [{"publisher": "Example Wire"}]}])
+    page.goto(server.url + "/")
+    expect(page.locator("#connection")).to_have_attribute("data-state", "open")
+    mapped = page.locator("#map")
+    expect(mapped).to_have_attribute("data-render", "canvas")
+    expect(mapped).to_have_attribute("data-places", "459")  # 450 towns and the seed's 9 places
+    expect(page.locator("#map canvas.places-canvas")).to_have_attribute("data-drawn", "459")
+    expect(page.locator("#map path.place-marker")).to_have_count(0)  # no SVG node per place
+    # the table shows its first rows and offers the next ones
+    expect(page.locator("#places-count")).to_have_text("461")  # and the two countries: listed, not plotted
+    expect(page.locator("#places-table tbody tr[data-place]")).to_have_count(300)
+    page.locator("#places-table tr.more-row button").click()
+    expect(page.locator("#places-table tbody tr[data-place]")).to_have_count(461)
+    # a click on the canvas selects the place under it: its panel and its history, from the server
+    x, y = page.evaluate("""() => { const m = window.tracker.map.map; const p = m.latLngToContainerPoint([31.0, 40.1]);
+        const box = document.querySelector('#map').getBoundingClientRect(); return [box.left + p.x, box.top + p.y]; }""")
+    page.mouse.click(x, y)
+    expect(page.locator("#place-detail h2")).to_have_text("Town 7")
+    expect(page.locator("#place-detail-body ol.history li")).to_have_count(1)
+    expect(page.locator("#place-detail-body ol.history li")).to_contain_text(f"{ISIS} captured Town 7")
+    # the feed: the log's tail only (the 200 events after 284), older pages on request
+    feed = page.locator("#feed")
+    expect(feed.locator("li.feed-item").first).to_have_attribute("data-position", "484")
+    expect(feed.locator('li[data-position="33"]')).to_have_count(0)
+    assert page.evaluate("window.tracker.state.log.first") == 285  # after 484 - 200
+    for _ in range(2):  # 200 older events a page: registrations, hidden from the feed
+        page.locator("#feed-more").click()
+    expect(feed.locator('li[data-position="33"]')).to_have_count(1)
+    assert page.evaluate("window.tracker.state.log.first") == 1
+    positions = feed.locator("li.feed-item").evaluate_all("items => items.map(i => Number(i.dataset.position))")
+    assert positions == sorted(set(positions), reverse=True) and len(positions) == 18
+
+
+def test_a_long_history_is_paged_and_an_answer_for_another_place_is_not_shown(serve, page, tmp_path):
+    server = serve()
+    captures = [{"type": "CityCaptured", "occurred_on": f"2014-07-{day:02d}", "place": "homs",
+                 "captured_by": "isis" if day % 2 else "syrian_government", "sources": [{"publisher": "Example Wire"}]}
+                for day in range(1, 26)]
+    append_file(server, tmp_path, captures)
+    open_dashboard(page, server)
+    page.locator('#places-table button[data-place="homs"]').click()
+    body = page.locator("#place-detail-body")
+    history = body.locator("ol.history li")
+    expect(history).to_have_count(20)  # a page
+    expect(history.first).to_have_attribute("data-position", "58")  # newest first
+    expect(history.first.locator("time")).to_have_text("25 July 2014")
+    body.locator("button.history-more").click()
+    expect(history).to_have_count(25)
+    expect(history.last).to_have_attribute("data-position", "34")
+    expect(body.locator("button.history-more")).to_have_count(0)
+    # another place at once, then back: each panel shows its own place's history only
+    page.locator('#places-table button[data-place="mosul"]').click()
+    page.locator('#places-table button[data-place="tikrit"]').click()
+    expect(page.locator("#place-detail h2")).to_have_text("Tikrit")
+    expect(body.locator("ol.history")).to_have_attribute("data-place", "tikrit")
+    expect(body.locator("ol.history li")).to_have_count(3)  # its capture, the assault, the repulse
+    # a report about the selected place, from another process: its history follows
+    append_file(server, tmp_path, [{"type": "CityCaptured", "occurred_on": "2014-07-26", "place": "tikrit",
+                                    "captured_by": "iraqi_forces", "sources": [{"publisher": "Example Wire"}]}])
+    expect(body.locator("ol.history li")).to_have_count(4, timeout=LIVE_WITHIN_MS)
+    expect(body.locator("ol.history li").first).to_have_attribute("data-position", "59")
