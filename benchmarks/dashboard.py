@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -89,10 +90,10 @@ class Server:
     def __init__(self, db: str, log: Path) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.out = open(log, "w")
         env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}
-        self.proc = subprocess.Popen([sys.executable, "-m", "tracker", "serve", "--db", db, "--host", "127.0.0.1",
-                                      "--port", str(self.port)], stdout=self.out, stderr=subprocess.STDOUT, env=env)
+        with open(log, "w") as out:  # the child writes to its own copy of the descriptor
+            self.proc = subprocess.Popen([sys.executable, "-m", "tracker", "serve", "--db", db, "--host", "127.0.0.1",
+                                          "--port", str(self.port)], stdout=out, stderr=subprocess.STDOUT, env=env)
         started = time.perf_counter()
         while True:
             if self.proc.poll() is not None:
@@ -116,7 +117,6 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        self.out.close()
 
 
 def measure(url: str, loads: int, moves: int, seed: int = 1) -> dict[str, Any]:
@@ -142,12 +142,10 @@ def measure(url: str, loads: int, moves: int, seed: int = 1) -> dict[str, Any]:
                     context.close()
                     continue
                 page.wait_for_function("() => !document.querySelector('#date-slider').disabled", timeout=60_000)
-                span = page.evaluate("""() => { const s = document.querySelector('#date-slider');
-                    return {max: Number(s.max), range: document.querySelector('#slider-range').textContent}; }""")
-                start = span["range"].split(" – ")[0]
+                span = page.evaluate("""() => ({max: Number(document.querySelector('#date-slider').max),
+                    min: window.tracker.timebar.range.min})""")
                 rng = random.Random(seed)
-                from datetime import date, timedelta
-                first = date.fromisoformat(start)
+                first = date.fromisoformat(span["min"])
                 last = -1
                 for _ in range(moves):
                     index = rng.randrange(1, span["max"] + 1)
@@ -196,8 +194,8 @@ def figures(result: dict[str, Any], events: int, places: int, actors: int) -> li
               "durability": "read-only (log written WAL synchronous=FULL)",
               "extra": {"page": result["page"], "serve_start_seconds": result["serve_start_seconds"]}}
     return [
-        Figure("dashboard: load to first rendered map and tables", round(load, 3), "s", target=f"<= {LOAD_TARGET_S:g} s",
-               met=load <= LOAD_TARGET_S, runs=len(result["load_ms"]),
+        Figure("dashboard: load to first rendered map and tables", round(load, 3), "s",
+               target=f"<= {LOAD_TARGET_S:g} s", met=load <= LOAD_TARGET_S, runs=len(result["load_ms"]),
                notes="Chromium (Playwright, /usr/bin/chromium) against tracker serve; navigation start until the map, "
                      "the clocks, the places, arsenal and deployments tables and the feed are drawn; median of fresh "
                      f"contexts; loads (ms): {[round(x) for x in result['load_ms']]}", **common),

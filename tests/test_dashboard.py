@@ -774,8 +774,10 @@ def test_many_places_are_drawn_on_a_canvas_and_the_feed_holds_the_logs_tail(serv
     page.locator("#places-table tr.more-row button").click()
     expect(page.locator("#places-table tbody tr[data-place]")).to_have_count(461)
     # a click on the canvas selects the place under it: its panel and its history, from the server
-    x, y = page.evaluate("""() => { const m = window.tracker.map.map; const p = m.latLngToContainerPoint([31.0, 40.1]);
-        const box = document.querySelector('#map').getBoundingClientRect(); return [box.left + p.x, box.top + p.y]; }""")
+    x, y = page.evaluate("""() => {
+        const p = window.tracker.map.map.latLngToContainerPoint([31.0, 40.1]);
+        const box = document.querySelector('#map').getBoundingClientRect();
+        return [box.left + p.x, box.top + p.y]; }""")
     page.mouse.click(x, y)
     expect(page.locator("#place-detail h2")).to_have_text("Town 7")
     expect(page.locator("#place-detail-body ol.history li")).to_have_count(1)
