@@ -12,8 +12,9 @@ const $ = (sel) => document.querySelector(sel);
 // the next ones), and a row is built once per entry as drawn: an entry that comes back the same
 // (most of them, when the date moves by a little) reuses its row instead of building it again.
 const ROWS_SHOWN = 300;
-const shownRows = { places: ROWS_SHOWN, deployments: ROWS_SHOWN };
-const rowCache = { places: new Map(), deployments: new Map() };
+const shownRows = { places: ROWS_SHOWN, deployments: ROWS_SHOWN, arsenal: ROWS_SHOWN, resources: ROWS_SHOWN };
+const rowCache = { places: new Map(), deployments: new Map(), arsenal: new Map(), resources: new Map() };
+const PART = { places: "territory", deployments: "deployments", arsenal: "arsenal", resources: "arsenal" };
 
 /** The rows for `entries` (at most `shownRows[table]`, then a "show more" row), built by
  *  `build(entry)` unless the cache holds one drawn from the same `signature(entry)`. */
@@ -24,7 +25,7 @@ function cachedRows(table, entries, signature, build, cols, look) {
   const rows = [];
   for (const entry of entries.length > limit ? entries.slice(0, limit) : entries) {
     const key = signature(entry);
-    const built = cache.get(key) || build(entry);
+    const built = (!next.has(key) && cache.get(key)) || build(entry); // a row is in one place only: twins build anew
     next.set(key, built);
     rows.push(...built);
   }
@@ -33,7 +34,7 @@ function cachedRows(table, entries, signature, build, cols, look) {
     const more = el("button", { type: "button", class: "small", text: `Show ${Math.min(ROWS_SHOWN, entries.length - limit)} more` });
     more.addEventListener("click", () => {
       shownRows[table] += ROWS_SHOWN;
-      look.redraw(table === "places" ? "territory" : table);
+      look.redraw(PART[table]);
     });
     rows.push(el("tr", { class: "more-row" }, el("td", { colspan: cols, class: "muted" },
       `Showing ${limit.toLocaleString("en-US")} of ${entries.length.toLocaleString("en-US")}. `, more)));
@@ -81,41 +82,48 @@ export function renderPlaces(state, look, onSelect) {
 }
 
 export function renderArsenal(state, look) {
-  const rows = [];
-  const resources = [];
+  const held = []; // {a, name, h} per holding, {a, name, pending: true} after an actor's holdings
+  const resources = []; // {a, name, r}
   for (const a of state.actors) {
     const name = a.name || look.nameOf("actor", a.actor);
-    const holdings = a.holdings || [];
-    for (const h of holdings) {
-      rows.push(el("tr", { "data-actor": a.actor, "data-asset": h.asset },
-        el("th", { scope: "row", text: name }),
-        el("td", { text: h.asset }),
-        el("td", { class: "num", text: formatCount(h.quantity, h.known_minimum) }),
-        el("td", { text: h.unit || "" }),
-        el("td", { class: "date", text: h.since_text || "" }),
-        el("td", { class: "num", text: h.reports ?? "" })));
-    }
-    if (a.pending_text && a.pending_text.length) { // after its holdings; alone when it has none settled
-      rows.push(pendingRow({ "data-actor": a.actor, "data-pending": String(a.pending_text.length) },
-        [el("th", { scope: "row", text: holdings.length ? "" : name })], 5, a));
-    }
-    for (const r of a.resources || []) {
-      const share = r.share_percent === null || r.share_percent === undefined ? "unknown"
-        : `${r.at_least ? "≥ " : ""}${r.share_percent}%`;
-      const output = r.output === null || r.output === undefined ? "unknown"
-        : `${r.at_least ? "≥ " : ""}${formatNumber(r.output)}${r.output_unit ? " " + r.output_unit : ""}`;
-      resources.push(el("tr", { "data-actor": a.actor, "data-resource": r.resource },
-        el("th", { scope: "row", text: name }),
-        el("td", { text: r.resource }),
-        el("td", { text: r.place_name || (r.place ? look.nameOf("place", r.place) : "") }),
-        el("td", { class: "num", text: share }),
-        el("td", { class: "num", text: output }),
-        el("td", { class: "date", text: r.since_text || "" })));
-    }
+    for (const h of a.holdings || []) held.push({ a, name, h });
+    if (a.pending_text && a.pending_text.length) held.push({ a, name, pending: true });
+    for (const r of a.resources || []) resources.push({ a, name, r });
   }
+  const rows = cachedRows("arsenal", held, ({ a, name, h }) => JSON.stringify([a.actor, name, h ?? [a.pending_text, (a.holdings || []).length]]),
+    ({ a, name, h }) => [h ? holdingRow(a, name, h) // pending: alone when the actor has none settled
+      : pendingRow({ "data-actor": a.actor, "data-pending": String(a.pending_text.length) },
+        [el("th", { scope: "row", text: (a.holdings || []).length ? "" : name })], 5, a)], 6, look);
+  const resourceRows = cachedRows("resources", resources, ({ a, name, r }) => JSON.stringify([a.actor, name, r]),
+    ({ a, name, r }) => [resourceRow(a, name, r, look)], 6, look);
   $("#arsenal-table tbody").replaceChildren(...(rows.length ? rows : [empty(6, "No materiel recorded at this date.")]));
-  $("#resources-table tbody").replaceChildren(...(resources.length ? resources : [empty(6, "No resources recorded at this date.")]));
+  $("#resources-table tbody").replaceChildren(...(resourceRows.length ? resourceRows
+    : [empty(6, "No resources recorded at this date.")]));
   $("#arsenal-table").dataset.asOf = look.viewLabel;
+}
+
+function holdingRow(a, name, h) {
+  return el("tr", { "data-actor": a.actor, "data-asset": h.asset },
+    el("th", { scope: "row", text: name }),
+    el("td", { text: h.asset }),
+    el("td", { class: "num", text: formatCount(h.quantity, h.known_minimum) }),
+    el("td", { text: h.unit || "" }),
+    el("td", { class: "date", text: h.since_text || "" }),
+    el("td", { class: "num", text: h.reports ?? "" }));
+}
+
+function resourceRow(a, name, r, look) {
+  const share = r.share_percent === null || r.share_percent === undefined ? "unknown"
+    : `${r.at_least ? "≥ " : ""}${r.share_percent}%`;
+  const output = r.output === null || r.output === undefined ? "unknown"
+    : `${r.at_least ? "≥ " : ""}${formatNumber(r.output)}${r.output_unit ? " " + r.output_unit : ""}`;
+  return el("tr", { "data-actor": a.actor, "data-resource": r.resource },
+    el("th", { scope: "row", text: name }),
+    el("td", { text: r.resource }),
+    el("td", { text: r.place_name || (r.place ? look.nameOf("place", r.place) : "") }),
+    el("td", { class: "num", text: share }),
+    el("td", { class: "num", text: output }),
+    el("td", { class: "date", text: r.since_text || "" }));
 }
 
 export function renderDeployments(state, look) {
