@@ -10,7 +10,8 @@ import { test } from "node:test";
 import { describeSchema, fieldKind } from "../../tracker/web/schema.js";
 import {
   FEED_KEEP, FEED_TAIL, HISTORY_PAGE, admits, afterView, applyUpdate, clockLimit, eventDates, feedRecords, headPosition,
-  holdsWholeLog, initialState, isRetracted, knownFrom, nameOf, notYet, placeRecords, projectionState, retractedBy, step,
+  holdsWholeLog, initialState, isRetracted, knownFrom, nameOf, notYet, placeRecords, projectionState, retractedBy, shownAsOf,
+  step,
 } from "../../tracker/web/state.js";
 
 const REGISTRATIONS = { ActorRegistered: "actor", PlaceRegistered: "place" };
@@ -38,7 +39,10 @@ function connected(state, head = 0) {
   const acks = ordered.map((m, i) => ({
     type: "subscribed", ref: m.ref, subscription: `s${i + 1}`, ...(m.stream ? { stream: m.stream } : { projection: m.projection }),
   }));
-  const done = run(acks, opened.state);
+  // and a first (empty) snapshot for each projection: nothing is on its way
+  const snapshots = acks.filter((a) => a.projection).map((a) => ({ type: "snapshot", subscription: a.subscription,
+    projection: a.projection, key: ["place"], collection: "places", state: { position: 0, places: [] } }));
+  const done = run([...acks, ...snapshots], opened.state);
   return { ...done, sent: opened.sent };
 }
 
@@ -268,11 +272,31 @@ test("snapshots and updates by the key and collection the snapshot names; old su
   assert.deepEqual(moved.sent.filter((m) => m.op === "subscribe").map((m) => m.as_of), ["2014-06-20", "2014-06-20", "2014-06-20"]);
   const late = run([{ ...snapshot, state: { ...snapshot.state, deployments: [] } }], moved.state);
   assert.equal(projectionState(late.state, "deployments").deployments.length, 2, "the old subscription's last words");
-  // a subscription acknowledged after it was superseded is dropped at once
-  const superseded = run([{ type: "view", as_of: null, known_at: null }], moved.state);
-  const stray = run([{ type: "subscribed", ref: moved.sent.find((m) => m.projection === "arsenal").ref,
-    subscription: "s9", projection: "arsenal" }], superseded.state);
+  // the view changes again while those snapshots are on their way: nothing is asked until they come,
+  // then only the latest view (the dates crossed meanwhile are never asked for)
+  const ref = (p) => moved.sent.find((m) => m.projection === p).ref;
+  let out = run([{ type: "subscribed", ref: ref("territory"), subscription: "s5", projection: "territory" },
+    { type: "subscribed", ref: ref("arsenal"), subscription: "s6", projection: "arsenal" },
+    { type: "subscribed", ref: ref("deployments"), subscription: "s7", projection: "deployments" },
+    { type: "view", as_of: "2014-06-21" }, { type: "view", as_of: "2014-06-22" }], moved.state);
+  assert.deepEqual(out.sent.filter((m) => m.op === "subscribe" || m.op === "unsubscribe"), []);
+  assert.equal(out.state.view.as_of, "2014-06-22");
+  const snap = (sub, projection) => ({ type: "snapshot", subscription: sub, projection, key: ["place"], collection: "places",
+    state: { position: 5, as_of: "2014-06-20", places: [] } });
+  out = run([snap("s5", "territory"), snap("s6", "arsenal")], out.state);
+  assert.deepEqual(out.sent, [], "one snapshot still on its way");
+  assert.equal(shownAsOf(out.state, "territory"), "2014-06-20", "what is shown is labelled with its own date");
+  out = run([snap("s7", "deployments")], out.state);
+  assert.deepEqual(out.sent.filter((m) => m.op === "unsubscribe").map((m) => m.subscription), ["s5", "s6", "s7"]);
+  assert.deepEqual(out.sent.filter((m) => m.op === "subscribe").map((m) => m.as_of), ["2014-06-22", "2014-06-22", "2014-06-22"]);
+  // a subscription acknowledged after it was superseded (a reconnect meanwhile) is dropped at once
+  const reopened = run([{ type: "connection-closed" }, { type: "connection-open" }], out.state);
+  const stray = run([{ type: "subscribed", ref: out.sent.find((m) => m.projection === "arsenal").ref,
+    subscription: "s9", projection: "arsenal" }], reopened.state);
   assert.deepEqual(stray.sent, [{ op: "unsubscribe", subscription: "s9" }]);
+  // back to the view subscribed while its snapshots are on their way: nothing more is asked
+  const back = run([{ type: "view", as_of: "2014-06-23" }, { type: "view", as_of: "2014-06-22" }], reopened.state);
+  assert.deepEqual(back.sent, []);
 });
 
 test("applyUpdate orders entries by key as the server does, null keys first", () => {

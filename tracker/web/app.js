@@ -13,7 +13,7 @@ import { UNCONTROLLED, assignColours } from "./format.js";
 import { PlaceMap } from "./map.js";
 import { renderPlace } from "./place.js";
 import { describeSchema } from "./schema.js";
-import { eventDates, feedRecords, headPosition, initialState, nameOf, projectionState, step } from "./state.js";
+import { eventDates, feedRecords, headPosition, initialState, nameOf, projectionState, shownAsOf, step } from "./state.js";
 import { renderArsenal, renderDeployments, renderPlaces } from "./tables.js";
 import { TimeBar } from "./timebar.js";
 import { TokenPrompt, storeToken, storedToken } from "./token.js";
@@ -185,16 +185,18 @@ function render() {
     if (dirty.has("problem") && state.problem) {
       $("#view-label").textContent = `Could not show ${state.problem.projection}: ${state.problem.message}`;
     }
+    // each part labelled with the date of the state it shows (the view asked for may be newer)
+    const of = (projection) => ({ ...shown, viewLabel: shownAsOf(state, projection) });
     const territory = projectionState(state, "territory");
     if (dirty.has("territory") && territory) {
-      drawMap(territory, shown);
-      renderPlaces(territory, shown, selectPlace);
+      drawMap(territory, of("territory"));
+      renderPlaces(territory, of("territory"), selectPlace);
       page.timebar.showClocks(territory);
     }
     const arsenal = projectionState(state, "arsenal");
-    if (dirty.has("arsenal") && arsenal) renderArsenal(arsenal, shown);
+    if (dirty.has("arsenal") && arsenal) renderArsenal(arsenal, of("arsenal"));
     const deployments = projectionState(state, "deployments");
-    if (dirty.has("deployments") && deployments) renderDeployments(deployments, shown);
+    if (dirty.has("deployments") && deployments) renderDeployments(deployments, of("deployments"));
     if (dirty.has("feed") && state.log.caughtUp) {
       renderFeed(state, shown, { registrations: $("#feed-registrations").checked, limit: page.feedLimit });
     }

@@ -44,12 +44,15 @@ const RETRACTION = { type: "EventRetracted", field: "retracts" };
  *  catalog entries to "actor" | "place" (from the schema's x-registers). */
 export function initialState({ registrations = {} } = {}) {
   const projections = {};
-  for (const p of PROJECTIONS) projections[p] = { ref: null, sub: null, snapshot: null };
+  // per projection: the request asking for it (ref), its subscription once acknowledged (sub),
+  // the view it is for, whether its snapshot is still on its way (waiting), and the snapshot held
+  for (const p of PROJECTIONS) projections[p] = { ref: null, sub: null, view: null, waiting: false, snapshot: null };
   return {
     open: false,
     nextRef: 1,
     registrations,
-    view: { as_of: null, known_at: null, recorded_at: null },
+    view: { as_of: null, known_at: null, recorded_at: null }, // the view asked for
+    viewBehind: false, // the subscriptions are for an older view (asked for once their snapshots come)
     catalog: { position: -1, actors: {}, places: {} },
     catalogRef: null,
     events: { ref: null, sub: null },
@@ -79,9 +82,9 @@ export function step(state, input) {
 
 const HANDLERS = {
   "connection-open": (out) => {
-    let s = { ...out.state, open: true, problem: null };
+    let s = { ...out.state, open: true, problem: null, viewBehind: false };
     const projections = {};
-    for (const p of PROJECTIONS) projections[p] = { ...s.projections[p], ref: null, sub: null };
+    for (const p of PROJECTIONS) projections[p] = { ...s.projections[p], ref: null, sub: null, waiting: false };
     s = { ...s, projections };
     s = request(s, out, (ref) => ({ op: "catalog", ref }), (st, ref) => ({ ...st, catalogRef: ref }), "catalog");
     if (s.log.last > 0 || s.head !== null) s = subscribeEvents(s, out);
@@ -163,23 +166,18 @@ const HANDLERS = {
     return out;
   },
 
+  // A new view. While the snapshots of the previous one are on their way, nothing is asked: the
+  // latest view is asked for once they have come (a slider dragged across a year asks for a few
+  // dates, not for every day it crossed, and the server folds no state nobody will see).
   view: (out, { as_of = null, known_at = null, recorded_at = null }) => {
     let s = out.state;
     out.changed.push("view");
     if (as_of === s.view.as_of && known_at === s.view.known_at && recorded_at === s.view.recorded_at) return out;
-    s = { ...s, view: { as_of, known_at, recorded_at } };
-    const projections = {};
-    for (const p of PROJECTIONS) {
-      const { sub } = s.projections[p];
-      if (sub && s.open) out.send.push({ op: "unsubscribe", subscription: sub });
-      projections[p] = { ...s.projections[p], ref: null, sub: null };
-    }
-    s = { ...s, projections };
-    if (s.open) for (const p of PROJECTIONS) s = subscribe(s, out, p);
+    s = { ...s, view: { as_of, known_at, recorded_at }, viewBehind: true };
     if (s.open && s.place.id !== null) s = askHistory(s, out, s.place.id);
     out.state = s;
     out.changed.push("feed", "detail");
-    return out;
+    return catchUpView(out);
   },
 
   subscribed: (out, m) => {
@@ -231,14 +229,15 @@ const HANDLERS = {
     const projection = PROJECTIONS.find((p) => m.subscription && out.state.projections[p].sub === m.subscription);
     if (!projection) return out; // an old subscription's last words, or a query's answer
     out.state = withProjection(out.state, projection,
-      { snapshot: { state: m.state, key: m.key, collection: m.collection } });
+      { snapshot: { state: m.state, key: m.key, collection: m.collection, view: out.state.projections[projection].view },
+        waiting: false });
     const range = widenByState(out.state.log.range, m.state?.[m.collection]);
     if (range !== out.state.log.range) {
       out.state = { ...out.state, log: { ...out.state.log, range } };
       out.changed.push("range");
     }
     out.changed.push(projection);
-    return out;
+    return catchUpView(out);
   },
 
   update: (out, m) => {
@@ -268,8 +267,9 @@ const HANDLERS = {
     const s = out.state;
     const projection = PROJECTIONS.find((p) => m.ref !== undefined && s.projections[p].ref === m.ref);
     if (projection) {
-      out.state = { ...withProjection(s, projection, { ref: null }), problem: { projection, message: m.message } };
+      out.state = { ...withProjection(s, projection, { ref: null, waiting: false }), problem: { projection, message: m.message } };
       out.changed.push("problem");
+      return catchUpView(out);
     } else if (m.ref !== undefined && m.ref === s.place.ref) {
       out.state = { ...s, place: { ...s.place, ref: null, loading: false, problem: m.message || m.code } };
       out.changed.push("detail");
@@ -380,7 +380,33 @@ function request(s, out, message, remember, name) {
 function subscribe(s, out, projection) {
   const { as_of, known_at, recorded_at } = s.view;
   return request(s, out, (ref) => ({ op: "subscribe", projection, as_of, known_at, recorded_at, ref }),
-    (st, ref) => withProjection(st, projection, { ref }), `sub-${projection}`);
+    (st, ref) => withProjection(st, projection, { ref, waiting: true, view: st.view }), `sub-${projection}`);
+}
+
+/** When the view asked for is newer than the subscriptions and none is waiting for its snapshot:
+ *  drop them, subscribe for the view. */
+function catchUpView(out) {
+  let s = out.state;
+  if (!s.viewBehind || !s.open || PROJECTIONS.some((p) => s.projections[p].waiting)) return out;
+  s = { ...s, viewBehind: false };
+  if (PROJECTIONS.every((p) => sameView(s.projections[p].view, s.view) && s.projections[p].ref !== null)) {
+    out.state = s; // back where the subscriptions are: nothing to ask
+    return out;
+  }
+  const projections = {};
+  for (const p of PROJECTIONS) {
+    const { sub } = s.projections[p];
+    if (sub) out.send.push({ op: "unsubscribe", subscription: sub });
+    projections[p] = { ...s.projections[p], ref: null, sub: null };
+  }
+  s = { ...s, projections };
+  for (const p of PROJECTIONS) s = subscribe(s, out, p);
+  out.state = s;
+  return out;
+}
+
+function sameView(a, b) {
+  return Boolean(a) && a.as_of === b.as_of && a.known_at === b.known_at && a.recorded_at === b.recorded_at;
 }
 
 /** Ask for the catalog when the log holds a registration newer than it, once caught up. */
@@ -396,6 +422,11 @@ function askCatalog(out) {
 /** The projection's state for the current view, or null before its snapshot. */
 export function projectionState(state, projection) {
   return state.projections[projection].snapshot?.state ?? null;
+}
+
+/** The date the projection's shown state is for, as the page names it: "live" without one. */
+export function shownAsOf(state, projection) {
+  return state.projections[projection].snapshot?.view?.as_of || "live";
 }
 
 /** An actor's or place's name from the catalog; its id when unknown. */
