@@ -24,7 +24,8 @@ from typing import Any
 
 import orjson
 
-from . import __version__
+from . import __version__, cli_history
+from .core import filters
 from .core.batch import Item
 from .core.dates import parse_as_of, parse_known_at
 from .core.errors import InputError, TrackerError, ValidationFailed
@@ -37,7 +38,6 @@ from .core.tokens import ROLES, check_name, check_role, hash_token, new_token
 from .logs import configure
 from .seeds import seed_files
 from .service import Tracker
-from . import cli_history
 from .store import StoredEvent, resolve_url
 from .store.url import mask_secrets
 
@@ -75,6 +75,11 @@ def _parser() -> argparse.ArgumentParser:
     state.add_argument("--recorded-at", metavar="TIME",
                        help="the log as it stood at TIME, whatever the reports' dates: what this tracker "
                             "showed then (UTC; a date = its end)")
+    state.add_argument("--place", metavar="IDS", help="only these places' entries (comma-separated ids)")
+    state.add_argument("--actor", metavar="IDS", help="only entries that involve these actors (comma-separated ids)")
+    state.add_argument("--country", metavar="NAMES", help="only places in these countries (comma-separated)")
+    state.add_argument("--bbox", metavar="W,S,E,N",
+                       help="only places inside this box: west,south,east,north in degrees")
     state.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     cli_history.add_parser(sub, common)
@@ -211,8 +216,9 @@ async def _run(args: argparse.Namespace) -> int:
         if args.command == "append":
             return await _append(tracker, items, args)
         if args.command == "state":
-            answer = await tracker.state(args.projection, parse_as_of(args.as_of), parse_known_at(args.known_at),
-                                         parse_known_at(args.recorded_at, "--recorded-at"))
+            answer = await tracker.state_once(args.projection, parse_as_of(args.as_of), parse_known_at(args.known_at),
+                                         parse_known_at(args.recorded_at, "--recorded-at"),
+                                         filters.parse(vars(args).get))
             print(orjson.dumps(answer, option=orjson.OPT_INDENT_2).decode() if args.json else render_state(answer))
             return 0
         if args.command == "log":

@@ -419,8 +419,9 @@ class Timeline:
         retracted = retractions(self._retractions, known_at, recorded_at) if (
             known_at is not None or recorded_at is not None) else self._retracted
         out = []
-        for record in _decode(f for f in facts if f.start <= as_of and (
-                known_at is None or f.known_from <= known_at) and (recorded_at is None or f.recorded_at <= recorded_at)):
+        seen = [f for f in facts if f.start <= as_of and (known_at is None or f.known_from <= known_at)
+                and (recorded_at is None or f.recorded_at <= recorded_at)]
+        for record in _decode(seen):
             status = ("retracted" if record.event.get("id") in retracted
                       else "settled" if record.event["occurred_to"] <= as_of else "pending")
             out.append((record, status))
@@ -448,16 +449,22 @@ class Timeline:
                recorded_at: datetime | None = None) -> dict[str, Any]:
         """The answer as `tracker state X --json` prints it."""
         as_of = as_of or today()
-        projection = self.projections[name]
         state, waiting = self.answer(name, as_of, known_at, recorded_at)
         effective = self._effective(recorded_at)
         catalog = self.catalog if effective is None else catalog_of(self._registrations, effective)
-        entries = projection.render(state, catalog, waiting)
-        if waiting:  # one phrasing for every reader (CLI, watch, dashboard): "possibly captured by ..."
-            for entry in entries:
-                if entry["pending"]:
-                    entry["pending_text"] = [possibly(e, catalog.label) for e in entry["pending"]]
-        return {"projection": name, "as_of": as_of,
-                "known_at": known_at.isoformat() if known_at else None,
-                "recorded_at": recorded_at.isoformat() if recorded_at else None,
-                "position": self.position_at(effective), projection.collection: entries}
+        return rendered(self.projections[name], state, waiting, catalog, as_of, self.position_at(effective),
+                        known_at, recorded_at)
+
+
+def rendered(projection: Projection, state: State, waiting: Pending, catalog: Catalog, as_of: str, position: int,
+             known_at: datetime | None = None, recorded_at: datetime | None = None) -> dict[str, Any]:
+    """A state as `tracker state X --json` prints it, whichever path folded it."""
+    entries = projection.render(state, catalog, waiting)
+    if waiting:  # one phrasing for every reader (CLI, watch, dashboard): "possibly captured by ..."
+        for entry in entries:
+            if entry["pending"]:
+                entry["pending_text"] = [possibly(e, catalog.label) for e in entry["pending"]]
+    return {"projection": projection.name, "as_of": as_of,
+            "known_at": known_at.isoformat() if known_at else None,
+            "recorded_at": recorded_at.isoformat() if recorded_at else None,
+            "position": position, projection.collection: entries}

@@ -91,7 +91,7 @@ class Outbox:
                     return False
                 prefix = sub.prefix
                 while sub.sent < head and written < PUSH_BYTES:
-                    body = self.hub.from_ring(sub.sent + 1)
+                    body = self.hub.next_in_ring(sub, head)
                     if body is None:
                         break
                     frame = prefix + body[1:]
@@ -155,7 +155,7 @@ class Outbox:
             written = len(frame)
             head = self.hub.head
             while sub.sent < head and written < PUSH_BYTES:
-                more = self.hub.from_ring(sub.sent + 1)
+                more = self.hub.next_in_ring(sub, head)
                 if more is None:
                     break
                 frame = sub.prefix + more[1:]
@@ -283,7 +283,7 @@ class Client:
             self.subscriptions[view_sub.id] = view_sub
             return
         await self.hub.refresh()  # so `caught_up` means: up to the log's head as of this request
-        events_sub = self.hub.subscribe_events(self.outbox, request.after or 0, request.ref)
+        events_sub = self.hub.subscribe_events(self.outbox, request.after or 0, request.ref, request.filter)
         self.outbox.events[events_sub.id] = events_sub
         self.outbox.wake()
 

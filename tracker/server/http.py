@@ -45,7 +45,7 @@ _DIGITS = re.compile(r"[0-9]{1,19}")  # ASCII digits only: '²' passes str.isdig
 # (The dashboard, its files and the /ws handshake do not look at the query string.)
 PARAMS: dict[str, tuple[str, ...]] = {
     "/healthz": (),
-    "/api/state/{projection}": ("as_of", "known_at", "recorded_at"),
+    "/api/state/{projection}": ("as_of", "known_at", "recorded_at", "place", "actor", "country", "bbox"),
     "/api/history/{projection}": ("place", "actor", "as_of", "known_at", "recorded_at", "limit", "before"),
     "/api/events": ("after", "limit"),
     "/api/catalog": (),
@@ -68,8 +68,8 @@ def response(status: int, body: bytes | str, content_type: str = "text/plain; ch
     return Response(http.value, http.phrase, h, data)
 
 
-def json_response(status: int, payload: Any) -> Response:
-    return response(status, orjson.dumps(payload), "application/json")
+def json_response(status: int, payload: Any, **headers: str) -> Response:
+    return response(status, orjson.dumps(payload), "application/json", **headers)
 
 
 def error_response(status: int, code: str, message: str, **details: Any) -> Response:
@@ -105,7 +105,7 @@ class Routes:
             refused = self._check_headers(request)
             if refused is not None:
                 return refused
-            if path == "/ws":
+            if path == "/ws" and self.hub.ready:
                 return self._handshake(connection, request)
             if path in ("/", "/index.html"):
                 return self._file("index.html")
@@ -114,6 +114,8 @@ class Routes:
             if path == "/healthz":
                 _query(url.query, path)
                 return await self._health()
+            if not self.hub.ready and (path == "/ws" or path.startswith("/api/")) and path != "/api/schema":
+                return await self._catching_up()
             if path.startswith("/api/") and path != "/api/schema":
                 refused = self._reader(connection, request)
                 if refused is not None:
@@ -138,7 +140,8 @@ class Routes:
             if path == "/api/schema":
                 return response(200, _schema(), "application/json")
             return error_response(404, "not_found", f"no such page: {path}; try / (the dashboard), /healthz, "
-                                  "/api/state/territory, /api/history/territory?place=ID, /api/events, /api/catalog, /api/schema "
+                                  "/api/state/territory, /api/history/territory?place=ID, /api/events, /api/catalog, "
+                                  "/api/schema "
                                   "or the websocket at /ws")
         except StoreError as e:
             log.warning("store unavailable", path=path, error=mask_secrets(e.message))
@@ -205,7 +208,15 @@ class Routes:
                                   "<token>' (tracker tokens add NAME --role reader)")
         return None
 
+    async def _catching_up(self) -> Response:
+        """While the server folds the log it found at start: how far it is."""
+        head = await asyncio.wait_for(self.tracker.head(), 2.0)
+        return json_response(503, {"status": "catching_up", "position": self.tracker.timeline.head, "head": head},
+                             Retry_After="1")
+
     async def _health(self) -> Response:
+        if not self.hub.ready:
+            return await self._catching_up()
         try:
             head = await asyncio.wait_for(self.tracker.head(), 2.0)
         except (StoreError, TimeoutError) as e:
@@ -225,7 +236,7 @@ class Routes:
         return response(200, target.read_bytes(), kind)
 
     async def _state(self, name: str, query: dict[str, str]) -> Response:
-        return json_response(200, await self.hub.query(protocol.view(name, query.get)))
+        return json_response(200, await self.hub.query(protocol.view(name, query.get, filtered=True)))
 
     async def _history(self, name: str, query: dict[str, str]) -> Response:
         view = protocol.view(name, query.get)
