@@ -208,7 +208,7 @@ function render() {
   $("#head-position").textContent = String(headPosition(state));
   // how long each drawing took, for the curious and the benchmark (benchmarks/dashboard.py)
   page.renders.push({ parts: [...dirty].join(" "), ms: Math.round((performance.now() - started) * 10) / 10 });
-  if (page.renders.length > 50) page.renders.shift();
+  if (page.renders.length > 500) page.renders.shift();
 }
 
 function drawMap(territory, shown) {
