@@ -34,7 +34,7 @@
 
 export const PROJECTIONS = ["territory", "arsenal", "deployments"];
 export const FEED_TAIL = 200; // the events asked for at the first connection: the feed's newest
-export const FEED_KEEP = 1000; // the events held at most (more once the reader asks for older ones)
+export const FEED_KEEP = 1000; // the events kept (up to twice as many between trims; more once the reader asks for older ones)
 export const HISTORY_PAGE = 20; // a place's history, a page at a time
 
 // The one event semantics the page knows by name: a retraction withdraws the event it names.
@@ -66,7 +66,7 @@ export function initialState({ registrations = {} } = {}) {
 
 function emptyLog() {
   return { records: [], byId: new Map(), retractions: new Map(), last: 0, first: null, caughtUp: false,
-    lastRegistration: 0, keep: FEED_KEEP, range: null, start: null };
+    lastRegistration: 0, keep: FEED_KEEP, range: null };
 }
 
 function noPlace() {
