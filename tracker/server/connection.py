@@ -28,7 +28,7 @@ from websockets.protocol import State
 
 from ..core import protocol
 from ..core.batch import Item
-from ..core.errors import TrackerError
+from ..core.errors import StoreError, TrackerError
 from ..core.ids import idempotent_id
 from ..core.protocol import ProtocolError, Request
 from ..core.reports import from_objects
@@ -90,6 +90,7 @@ class Outbox:
                 if not sub.caught_up:
                     return False
                 prefix = sub.prefix
+                first = sub.sent + 1
                 while sub.sent < head and written < PUSH_BYTES:
                     body = self.hub.from_ring(sub.sent + 1)
                     if body is None:
@@ -98,6 +99,7 @@ class Outbox:
                     ws.protocol.send_text(frame)
                     written += len(frame)
                     sub.sent += 1
+                self.hub.pushed(first, sub.sent)
         except Exception as e:  # as broadcast does: a failed write is this client's problem, not the hub's
             log.info("fast path write failed", peer=_peer(ws), error=str(e))
             return False
@@ -148,6 +150,7 @@ class Outbox:
     async def _send_events(self, sub: EventSubscription, body: bytes) -> None:
         """The event after the cursor and those after it that the ring holds, up to
         PUSH_BYTES, in one write; then wait until the socket takes them (flow control)."""
+        first = sub.sent + 1
         async with self.ws.send_context():
             frame = sub.prefix + body[1:]
             self.ws.protocol.send_text(frame)
@@ -162,6 +165,7 @@ class Outbox:
                 self.ws.protocol.send_text(frame)
                 sub.sent += 1
                 written += len(frame)
+        self.hub.pushed(first, sub.sent)
 
 
 class Client:
@@ -266,11 +270,20 @@ class Client:
                 continue
             request, granted = self.appends.popleft()
             started = time.monotonic()
+            metrics = self.hub.metrics
             try:
-                await self._append(request, granted)
+                new = await self._append(request, granted)
+                if metrics is not None:
+                    metrics.appended(new, time.monotonic() - started)
             except TrackerError as e:
+                if metrics is not None:
+                    metrics.refused(e.code, time.monotonic() - started)
+                    if isinstance(e, StoreError):
+                        metrics.store_errors.labels("append").inc()
                 self._refused(e, request.ref)
             except Exception:
+                if metrics is not None:
+                    metrics.refused("internal", time.monotonic() - started)
                 self.log.exception("append failed")
                 self.outbox.put(protocol.error(
                     TrackerError("the server failed to handle this request; it is logged"), request.ref))
@@ -338,7 +351,7 @@ class Client:
         self.log.info("authenticated", principal=self.access.principal, role=self.access.role)
         self.outbox.put(protocol.reply("authenticated", request.ref))
 
-    async def _append(self, request: Request, granted: Access) -> None:
+    async def _append(self, request: Request, granted: Access) -> int:
         events = request.events
         assert events is not None  # protocol._append refuses a request without a non-empty list
         items = from_objects(events)
@@ -349,6 +362,7 @@ class Client:
                       first=min(result.positions, default=None), last=max(result.positions, default=None))
         self.outbox.put(protocol.reply("appended", request.ref, positions=result.positions, new=result.new,
                                        ids=result.ids))
+        return int(result.new)
 
 
 def with_derived_ids(items: list[Item], principal: str, key: str) -> list[Item]:

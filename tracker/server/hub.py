@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -36,6 +37,7 @@ from ..core.protocol import View
 from ..core.records import Record
 from ..core.timeline import today
 from ..service import Tracker
+from .metrics import Metrics
 
 log = structlog.get_logger("tracker.server")
 
@@ -83,6 +85,8 @@ class Hub:
         self.head = 0  # folded into the timeline and fanned out
         self.outboxes: set[Outbox] = set()
         self.ring: deque[tuple[int, bytes]] = deque(maxlen=ring)  # (position, body), the latest events
+        self.stamps: deque[float] = deque(maxlen=ring)  # the ring's events' recorded_at (POSIX), for push latency
+        self.metrics: Metrics | None = None  # the server's /metrics, when it keeps them
         self.views: dict[View, ViewState] = {}
         self.problem: str | None = None  # why the store cannot be reached, while it cannot
         self._ids = itertools.count(1)
@@ -118,6 +122,8 @@ class Hub:
                     log.info("store reachable again", position=self.head)
                     self.problem = None
             except StoreError as e:
+                if self.metrics is not None:
+                    self.metrics.store_errors.labels("hub").inc()
                 if self.problem is None:
                     log.error("store unreachable", error=str(e))
                 self.problem = str(e)
@@ -134,6 +140,7 @@ class Hub:
         self.head = records[-1].position
         self.ring.extend((r.position, protocol.event_body(r.position, r.recorded_at.isoformat(timespec="microseconds"),
                                                           r.event, r.recorded_by)) for r in records)
+        self.stamps.extend(r.recorded_at.timestamp() for r in records)
         types = {r.event["type"] for r in records}
         stale = []
         for view, shown in list(self.views.items()):
@@ -185,6 +192,18 @@ class Hub:
         if not ring or not ring[0][0] <= position <= ring[-1][0]:
             return None
         return ring[position - ring[0][0]][1]
+
+    def pushed(self, first: int, last: int) -> None:
+        """Positions first..last were just handed to one subscriber's socket: their push
+        latency (recorded_at to now) goes to /metrics, for those the ring still holds."""
+        if self.metrics is None or not self.ring:
+            return
+        start = self.ring[0][0]
+        now = time.time()
+        for position in range(max(first, start), last + 1):
+            index = position - start
+            if index < len(self.stamps):
+                self.metrics.pushed(self.stamps[index], now=now)
 
     async def next_event(self, sub: EventSubscription) -> bytes | None:
         """The body after the subscriber's cursor: None when it is at the head."""
