@@ -19,17 +19,17 @@ from .core.errors import InputError, StoreNotFound, TrackerError
 from .store.url import mask_secrets, parse_store_url
 
 # The commands that may create a new SQLite store; every other one refuses a missing file.
-CREATES_STORE = frozenset({"seed", "append", "import"})
+# `tokens` too (only `tokens add` writes): securing a new store before its first append is a
+# deployment's first step.
+CREATES_STORE = frozenset({"seed", "append", "import", "tokens add"})
 
 
 class UsageError(InputError):
     """A command line argparse refuses; carries the usage line argparse would print."""
 
-    code = "usage"
-
-    def __init__(self, message: str, usage: str) -> None:
-        super().__init__(message)
-        self.usage = usage
+    def __init__(self, prog: str, message: str, usage: str) -> None:
+        super().__init__(f"{prog}: {message}", usage=usage.strip())
+        self.prog, self.reason, self.usage = prog, message, usage
 
 
 class Parser(argparse.ArgumentParser):
@@ -37,7 +37,7 @@ class Parser(argparse.ArgumentParser):
     main() reports them like any other failure, as JSON when --json was given."""
 
     def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{self.prog}: {message}", self.format_usage())
+        raise UsageError(self.prog, message, self.format_usage())
 
 
 def wants_json(argv: list[str]) -> bool:
@@ -63,16 +63,17 @@ def report(error: TrackerError, json: bool) -> int:
     if json:
         print(orjson.dumps(document(error)).decode(), flush=True)
     elif isinstance(error, UsageError):
-        sys.stderr.write(error.usage)
-        print(f"{error.message}", file=sys.stderr)
+        sys.stderr.write(error.usage)  # as argparse prints it
+        print(f"{error.prog}: error: {error.reason}", file=sys.stderr)
     else:
         print(f"tracker: error: {mask_secrets(str(error))}", file=sys.stderr)
     return error.exit_code
 
 
 def require_store(url: str, command: str) -> None:
-    """Refuse (exit 4) a SQLite store that does not exist, unless `command` may create one:
-    a mistyped --db must not answer "nothing recorded" from a new empty file."""
+    """Refuse (exit 4) a SQLite store that does not exist, unless `command` (its full name:
+    "state", "tokens add") may create one: a mistyped --db must not answer "nothing recorded"
+    from a new empty file."""
     if command in CREATES_STORE:
         return
     try:
@@ -81,6 +82,8 @@ def require_store(url: str, command: str) -> None:
         return  # Tracker.open reports the bad URL itself
     if parsed.backend != "sqlite" or Path(parsed.target).exists():
         return
-    raise StoreNotFound(f"no store at {parsed.text}: the file does not exist. Check --db (or $TRACKER_DB), "
+    folder = Path(parsed.target).parent
+    missing = "the file does not exist" if folder.is_dir() else f"the folder {folder} does not exist"
+    raise StoreNotFound(f"no store at {parsed.text}: {missing}. Check --db (or $TRACKER_DB), "
                         "or create a store: tracker seed (the shipped reports), tracker append FILE or "
                         "tracker import FILE", path=parsed.text)

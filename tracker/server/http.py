@@ -50,7 +50,6 @@ PARAMS: dict[str, tuple[str, ...]] = {
     "/api/state/{projection}": ("as_of", "known_at", "recorded_at"),
     "/api/events": ("after", "limit"),
     "/api/catalog": (),
-    "/metrics": (),
 }
 _TYPES = {".js": "text/javascript; charset=utf-8", ".mjs": "text/javascript; charset=utf-8",
           ".css": "text/css; charset=utf-8", ".html": "text/html; charset=utf-8", ".json": "application/json",
@@ -165,7 +164,7 @@ class Routes:
         """Prometheus text. Open while the store has no tokens (as reads are); once it has
         some, it needs a token of any role: a reader token is enough, and --public-read does
         not open it (it is for operators, not a public dashboard's audience)."""
-        _query(urlsplit(request.path).query, "/metrics")
+        _query(urlsplit(request.path).query, "/healthz", "/metrics")  # no parameters, as /healthz (PARAMS is JSON's)
         if self.guard.policy.managed:
             try:
                 granted = self._authenticated(connection, request)
