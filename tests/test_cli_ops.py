@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, jsonl, run_tracker, seconds, start_serve, stop_process, tracker_env, tracker_on
+from tests.conftest import ROOT, jsonl, run_tracker, seconds, stop_process, tracker_env, tracker_on
 
 STORE_COMMANDS = [["state", "territory"], ["log"], ["replay"], ["verify"], ["export"], ["tokens", "list"],
                   ["tokens", "revoke", "x"],
@@ -62,32 +62,37 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _serving(db: Path, env: dict[str, str], *args: str) -> tuple[subprocess.Popen[str], str]:
+    """`tracker serve` with `env`: the process and its "serving ... at" line."""
+    process = subprocess.Popen([sys.executable, "-m", "tracker", "serve", "--db", str(db), *args], env=env,
+                               stderr=subprocess.PIPE, text=True)
+    assert process.stderr is not None
+    line = ""
+    deadline = time.monotonic() + seconds(30)
+    while " at http" not in line and time.monotonic() < deadline and process.poll() is None:
+        line = process.stderr.readline()
+    return process, line
+
+
 def test_serve_takes_its_settings_from_the_environment_and_options_win(db):
     from websockets.sync.client import connect
 
-    port = _free_port()
+    port, other = _free_port(), _free_port()
     env = tracker_env(TRACKER_PORT=str(port), TRACKER_ALLOW_ORIGIN="https://news.example, https://b.example",
                       TRACKER_QUEUE_LIMIT="64")
-    process = subprocess.Popen([sys.executable, "-m", "tracker", "serve", "--db", str(db)], env=env,
-                               stderr=subprocess.PIPE, text=True)
+    process, line = _serving(db, env)
     try:
-        assert process.stderr is not None
-        line = ""
-        deadline = time.monotonic() + seconds(30)
-        while f":{port}/" not in line and time.monotonic() < deadline:
-            line = process.stderr.readline()
-        assert f"at http://127.0.0.1:{port}/" in line
-        with connect(f"ws://127.0.0.1:{port}/ws", origin="https://b.example", open_timeout=seconds(5)) as ws:  # type: ignore[arg-type]
+        assert f"at http://127.0.0.1:{port}/" in line, line
+        with connect(f"ws://127.0.0.1:{port}/ws", origin="https://b.example",  # type: ignore[arg-type]
+                     open_timeout=seconds(5)) as ws:
             ws.send(json.dumps({"op": "catalog"}))
             assert json.loads(ws.recv(timeout=seconds(5)))["type"] == "catalog"
     finally:
         stop_process(process)
-    # an option wins over its variable
-    process, chosen = start_serve(db, "--queue-limit", "8")  # --port 0 beside TRACKER_PORT below? see next
+    process, line = _serving(db, env, "--port", str(other))  # the option wins over TRACKER_PORT
     stop_process(process)
-    assert chosen != 0
-    env = tracker_env(TRACKER_PORT="abc")
-    refused = run_tracker("serve", "--db", str(db), env=env, expect=2)
+    assert f"at http://127.0.0.1:{other}/" in line, line
+    refused = run_tracker("serve", "--db", str(db), env=tracker_env(TRACKER_PORT="abc"), expect=2)
     assert "TRACKER_PORT='abc'" in refused.stderr
     refused = run_tracker("serve", "--db", str(db), env=tracker_env(TRACKER_PUBLIC_READ="maybe"), expect=2)
     assert "TRACKER_PUBLIC_READ" in refused.stderr
@@ -247,3 +252,18 @@ def test_seed_and_import_show_progress_on_a_terminal(tmp_path, seeded_db):
     (tmp_path / "log.jsonl").write_text(tracker_on(seeded_db, "export", cwd=tmp_path).stdout)
     status, shown = _on_a_terminal(["import", "log.jsonl", "--db", str(tmp_path / "copy.db")], tmp_path)
     assert status == 0 and "import" in shown and "%|" in shown, shown
+
+
+def test_without_a_postgresql_server_the_summary_says_what_was_skipped_and_why():
+    """pytest as the README runs it, on a machine where no PostgreSQL answers (here: as if
+    asyncpg were not installed, the same path): the PostgreSQL tests are skipped, and the
+    summary says how many and why."""
+    script = ("import sys; sys.modules['asyncpg'] = None\n"
+              "import pytest; sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', 'tests/test_pg_nodes.py']))")
+    env = {k: v for k, v in tracker_env().items() if k != "TRACKER_TEST_PG_DSN"}  # CI sets it
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=seconds(120))
+    assert done.returncode == 0, done.stdout[-2000:]
+    summary = done.stdout.split("PostgreSQL ==")[-1]
+    assert "PostgreSQL tests skipped: asyncpg is not installed" in summary, done.stdout[-2000:]
+    assert "Start a server there" in summary and "TRACKER_TEST_PG_DSN" in summary

@@ -90,3 +90,33 @@ async def test_metrics_need_a_token_once_the_store_has_tokens(db):
             await asyncio.to_thread(scrape, port, "not-a-token-at-all")
         assert wrong.value.code == 401
         wrong.value.close()
+
+
+async def test_postgresql_reconnects_are_logged_through_structlog_and_counted(databases):
+    """The PostgreSQL store's messages reach the structured log (not stdlib logging), and its
+    reconnects are what /metrics' tracker_store_reconnects_total reads."""
+    import time
+
+    from structlog.testing import capture_logs
+
+    from tests.conftest import pg_terminate
+    from tracker.service import Tracker
+
+    dsn = await databases.create()
+    tracker = await Tracker.open(dsn)
+    try:
+        await tracker.head()
+        store = tracker.store
+        await store.wait(0, timeout=0.2)  # the LISTEN connection is up
+        with capture_logs() as logs:
+            assert await pg_terminate(dsn) >= 1
+            deadline = time.monotonic() + seconds(10)
+            while store.reconnects == 0 and time.monotonic() < deadline:  # type: ignore[attr-defined]
+                await asyncio.sleep(0.05)
+                await tracker.head()
+        assert store.reconnects >= 1  # type: ignore[attr-defined]
+        events = [entry["event"] for entry in logs]
+        assert any(e.startswith("PostgreSQL") for e in events), logs
+        assert all("password" not in str(entry) for entry in logs)
+    finally:
+        await tracker.close()

@@ -512,12 +512,15 @@ class PostgresStore(GroupCommit, EventStore):
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # down: wait() keeps polling (and says so) until it is back
-                self.reconnects += 1
                 log.info("PostgreSQL listener down; reconnecting", store=self.url, error=mask_secrets(str(e)))
+            else:
+                if not self._closed:  # the server closed it (a restart, pg_terminate_backend)
+                    log.info("PostgreSQL listener connection closed; reconnecting", store=self.url)
             finally:
                 if conn is not None and not conn.is_closed():
                     conn.terminate()
             if not self._closed:
+                self.reconnects += 1
                 await asyncio.sleep(self.RECONNECT_S)
 
     # -- closing ------------------------------------------------------------------------------
