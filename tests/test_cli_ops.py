@@ -267,3 +267,27 @@ def test_without_a_postgresql_server_the_summary_says_what_was_skipped_and_why()
     summary = done.stdout.split("PostgreSQL ==")[-1]
     assert "PostgreSQL tests skipped: asyncpg is not installed" in summary, done.stdout[-2000:]
     assert "Start a server there" in summary and "TRACKER_TEST_PG_DSN" in summary
+
+
+def test_fuzz_serve_environment_values_are_settings_or_clear_errors():
+    import argparse
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from tracker.core.errors import InputError
+    from tracker.serve_env import SERVE_ENV, resolve
+
+    @settings(max_examples=300, deadline=None, database=None)
+    @given(st.dictionaries(st.sampled_from([v for v, _, _ in SERVE_ENV.values()]), st.text(max_size=30)))
+    def check(environ: dict[str, str]) -> None:
+        args = argparse.Namespace(**dict.fromkeys(SERVE_ENV), token=None)
+        try:
+            resolve(args, environ)
+        except InputError as e:
+            assert any(e.message.startswith(f"{name}=") for name in environ), e.message
+            return
+        assert isinstance(args.port, int) and isinstance(args.allow_origin, list)
+        assert isinstance(args.public_read, bool) and isinstance(args.queue_limit, int)
+
+    check()

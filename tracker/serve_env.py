@@ -5,6 +5,7 @@ built-in default. A bad value is refused like a bad option, naming the variable.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -29,9 +30,12 @@ def _int(name: str, value: str) -> int:
 
 def _float(name: str, value: str) -> float:
     try:
-        return float(value.strip())
+        number = float(value.strip())
     except ValueError:
-        raise InputError(f"{name}={value[:40]!r}: must be a number") from None
+        number = math.nan
+    if not math.isfinite(number):
+        raise InputError(f"{name}={value[:40]!r}: must be a number")
+    return number
 
 
 def _flag(name: str, value: str) -> bool:
