@@ -24,11 +24,12 @@ from typing import Any
 
 import orjson
 
-from . import __version__
+from . import __version__, cli_history
 from .cli_completion import SHELLS, completion_script
 from .cli_errors import Parser, internal, require_store, wants_json
 from .cli_errors import report as report_error
 from .cli_help import decorate
+from .core import filters
 from .core.batch import Item
 from .core.dates import parse_as_of, parse_known_at
 from .core.errors import InputError, TrackerError, ValidationFailed
@@ -83,7 +84,14 @@ def _parser() -> argparse.ArgumentParser:
     state.add_argument("--recorded-at", metavar="TIME",
                        help="the log as it stood at TIME, whatever the reports' dates: what this tracker "
                             "showed then (UTC; a date = its end)")
+    state.add_argument("--place", metavar="IDS", help="only these places' entries (comma-separated ids)")
+    state.add_argument("--actor", metavar="IDS", help="only entries that involve these actors (comma-separated ids)")
+    state.add_argument("--country", metavar="NAMES", help="only places in these countries (comma-separated)")
+    state.add_argument("--bbox", metavar="W,S,E,N",
+                       help="only places inside this box: west,south,east,north in degrees")
     state.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    cli_history.add_parser(sub, common)
 
     append = sub.add_parser("append", parents=[common], help="validate and append events or reports")
     append.add_argument("files", nargs="+", metavar="FILE", help="JSON Lines, JSON or YAML; - for stdin")
@@ -241,12 +249,15 @@ async def _run(args: argparse.Namespace) -> int:
         if args.command == "append":
             return await _append(tracker, items, args)
         if args.command == "state":
-            answer = await tracker.state(args.projection, parse_as_of(args.as_of), parse_known_at(args.known_at),
-                                         parse_known_at(args.recorded_at, "--recorded-at"))
+            answer = await tracker.state_once(args.projection, parse_as_of(args.as_of), parse_known_at(args.known_at),
+                                         parse_known_at(args.recorded_at, "--recorded-at"),
+                                         filters.parse(vars(args).get))
             print(orjson.dumps(answer, option=orjson.OPT_INDENT_2).decode() if args.json else render_state(answer))
             return 0
         if args.command == "log":
             return await _log(tracker, args)
+        if args.command == "history":
+            return await cli_history.run(tracker, args)
         if args.command == "replay":
             return await _replay(tracker, args)
         if args.command == "serve":

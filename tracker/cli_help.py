@@ -107,10 +107,14 @@ EXTRA: dict[str, tuple[str, ...]] = {
 }
 
 
-def epilog(name: str) -> str | None:
+def epilog(name: str, own: str | None = None) -> str | None:
+    """The command's epilog: its projections and dates text where it matters, examples (from
+    EXAMPLES, else the epilog the command set itself, kept), and the store forms."""
     parts = [*EXTRA.get(name, ())]
     if name in EXAMPLES:
         parts.append("examples:\n" + EXAMPLES[name])
+    elif own:
+        parts.append(own)
     parts.append(STORE_TEXT if name not in ("schema", "watch", "completion") else "")
     return "\n\n".join(p for p in parts if p) or None
 
@@ -122,7 +126,7 @@ def decorate(parser: argparse.ArgumentParser) -> None:
                                  "Run `tracker COMMAND --help` for a command's options and examples."])
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     for name, sub in commands(parser).items():
-        sub.epilog = epilog(name)
+        sub.epilog = epilog(name, sub.epilog)
         sub.formatter_class = argparse.RawDescriptionHelpFormatter
 
 

@@ -197,6 +197,7 @@ class Timeline:
         self._keys: list[tuple[str, int, int]] = []  # history order, sorted
         self._facts: list[Fact] = []  # parallel to _keys
         self._by_key: dict[Any, list[Fact]] = {}  # (projection, state key) -> its facts in history order
+        self._entries: dict[tuple[str, tuple], set[Any]] = {}  # (projection, rendered entry) -> its state keys
         self._long = _Long()
         self._index: dict[str, Fact] = {}  # fact id -> fact
         self._retractions: list[Record] = []
@@ -238,6 +239,8 @@ class Timeline:
             if "occurred_from" not in event:
                 continue  # no time: nothing to fold (never stored by this release's validation)
             owner = _OWNER.get(kind)
+            if owner is not None:
+                self._entries.setdefault((owner.name, owner.entry_key(event)), set()).add(owner.state_key(event))
             fact = Fact(intern(event["occurred_from"]), 0 if kind == _ASSAULT else 1, record.position,
                         intern(event["occurred_to"]), record.recorded_at, record.known_from, intern(kind),
                         owner.state_key(event) if owner is not None else None, orjson.dumps(event).decode())
@@ -405,6 +408,29 @@ class Timeline:
         self._extend_checkpoints()
         return self._answer(name, as_of)
 
+    def history(self, name: str, entry: tuple, as_of: str | None = None, known_at: datetime | None = None,
+                recorded_at: datetime | None = None) -> list[tuple[Record, str]]:
+        """The facts about one rendered entry (a place, an actor, an actor at a place) that
+        have begun by `as_of`, as known at `known_at` from the log as recorded by
+        `recorded_at`, in history order, each with its status then: settled, pending or
+        retracted. What a state no longer carries: it reads the entry's own facts only."""
+        as_of = as_of or today()
+        facts: list[Fact] = []
+        for key in self._entries.get((name, entry), ()):
+            facts += self._by_key.get((name, key), ())
+        if len(self._entries.get((name, entry), ())) > 1:
+            facts.sort(key=_sort_key)
+        retracted = retractions(self._retractions, known_at, recorded_at) if (
+            known_at is not None or recorded_at is not None) else self._retracted
+        out = []
+        seen = [f for f in facts if f.start <= as_of and (known_at is None or f.known_from <= known_at)
+                and (recorded_at is None or f.recorded_at <= recorded_at)]
+        for record in _decode(seen):
+            status = ("retracted" if record.event.get("id") in retracted
+                      else "settled" if record.event["occurred_to"] <= as_of else "pending")
+            out.append((record, status))
+        return out
+
     def _effective(self, recorded_at: datetime | None) -> datetime | None:
         """None when everything was recorded by then: the same as now."""
         if recorded_at is not None and (self._last_recorded is None or recorded_at >= self._last_recorded):
@@ -427,16 +453,22 @@ class Timeline:
                recorded_at: datetime | None = None) -> dict[str, Any]:
         """The answer as `tracker state X --json` prints it."""
         as_of = as_of or today()
-        projection = self.projections[name]
         state, waiting = self.answer(name, as_of, known_at, recorded_at)
         effective = self._effective(recorded_at)
         catalog = self.catalog if effective is None else catalog_of(self._registrations, effective)
-        entries = projection.render(state, catalog, waiting)
-        if waiting:  # one phrasing for every reader (CLI, watch, dashboard): "possibly captured by ..."
-            for entry in entries:
-                if entry["pending"]:
-                    entry["pending_text"] = [possibly(e, catalog.label) for e in entry["pending"]]
-        return {"projection": name, "as_of": as_of,
-                "known_at": known_at.isoformat() if known_at else None,
-                "recorded_at": recorded_at.isoformat() if recorded_at else None,
-                "position": self.position_at(effective), projection.collection: entries}
+        return rendered(self.projections[name], state, waiting, catalog, as_of, self.position_at(effective),
+                        known_at, recorded_at)
+
+
+def rendered(projection: Projection, state: State, waiting: Pending, catalog: Catalog, as_of: str, position: int,
+             known_at: datetime | None = None, recorded_at: datetime | None = None) -> dict[str, Any]:
+    """A state as `tracker state X --json` prints it, whichever path folded it."""
+    entries = projection.render(state, catalog, waiting)
+    if waiting:  # one phrasing for every reader (CLI, watch, dashboard): "possibly captured by ..."
+        for entry in entries:
+            if entry["pending"]:
+                entry["pending_text"] = [possibly(e, catalog.label) for e in entry["pending"]]
+    return {"projection": projection.name, "as_of": as_of,
+            "known_at": known_at.isoformat() if known_at else None,
+            "recorded_at": recorded_at.isoformat() if recorded_at else None,
+            "position": position, projection.collection: entries}

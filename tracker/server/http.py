@@ -24,7 +24,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
-from ..core import protocol
+from ..core import history, protocol
 from ..core.errors import BadQuery, StoreError, TrackerError
 from ..core.events import json_schema
 from ..core.jsontext import MAX_INT
@@ -47,7 +47,8 @@ _DIGITS = re.compile(r"[0-9]{1,19}")  # ASCII digits only: '²' passes str.isdig
 # (The dashboard, its files and the /ws handshake do not look at the query string.)
 PARAMS: dict[str, tuple[str, ...]] = {
     "/healthz": (),
-    "/api/state/{projection}": ("as_of", "known_at", "recorded_at"),
+    "/api/state/{projection}": ("as_of", "known_at", "recorded_at", "place", "actor", "country", "bbox"),
+    "/api/history/{projection}": ("place", "actor", "as_of", "known_at", "recorded_at", "limit", "before"),
     "/api/events": ("after", "limit"),
     "/api/catalog": (),
 }
@@ -69,8 +70,8 @@ def response(status: int, body: bytes | str, content_type: str = "text/plain; ch
     return Response(http.value, http.phrase, h, data)
 
 
-def json_response(status: int, payload: Any) -> Response:
-    return response(status, orjson.dumps(payload), "application/json")
+def json_response(status: int, payload: Any, **headers: str) -> Response:
+    return response(status, orjson.dumps(payload), "application/json", **headers)
 
 
 def error_response(status: int, code: str, message: str, **details: Any) -> Response:
@@ -115,10 +116,10 @@ class Routes:
             refused = self._check_headers(request)
             if refused is not None:
                 return refused
-            if path == "/ws":
-                if request.method == "HEAD":  # what a GET without the upgrade gets, without its body
-                    return error_response(426, "upgrade_required", "/ws is the websocket: open it with a "
-                                          "websocket client (GET with Upgrade: websocket)", Upgrade="websocket")
+            if path == "/ws" and request.method == "HEAD":  # what a GET without the upgrade gets, without its body
+                return error_response(426, "upgrade_required", "/ws is the websocket: open it with a "
+                                      "websocket client (GET with Upgrade: websocket)", Upgrade="websocket")
+            if path == "/ws" and self.hub.ready:
                 return self._handshake(connection, request)
             if path in ("/", "/index.html"):
                 return self._file("index.html")
@@ -127,6 +128,8 @@ class Routes:
             if path == "/healthz":
                 _query(url.query, path)
                 return await self._health()
+            if not self.hub.ready and (path == "/ws" or path.startswith("/api/")) and path != "/api/schema":
+                return await self._catching_up()
             if path.startswith("/api/") and path != "/api/schema":
                 refused = self._reader(connection, request)
                 if refused is not None:
@@ -137,6 +140,12 @@ class Routes:
                     return error_response(404, "not_found",
                                           f"unknown projection '{name}': one of {', '.join(PROJECTIONS)}")
                 return await self._state(name, _query(url.query, "/api/state/{projection}", path))
+            if path.startswith("/api/history/"):
+                name = path.removeprefix("/api/history/")
+                if name not in PROJECTIONS:
+                    return error_response(404, "not_found",
+                                          f"unknown projection '{name}': one of {', '.join(PROJECTIONS)}")
+                return await self._history(name, _query(url.query, "/api/history/{projection}", path))
             if path == "/api/events":
                 return await self._events(_query(url.query, path))
             if path == "/api/catalog":
@@ -147,8 +156,8 @@ class Routes:
             if path == "/metrics" and self.metrics is not None:
                 return self._metrics(connection, request)
             return error_response(404, "not_found", f"no such page: {path}; try / (the dashboard), /healthz, "
-                                  "/api/state/territory, /api/events, /api/catalog, /api/schema, "
-                                  "/metrics or the websocket at /ws")
+                                  "/api/state/territory, /api/history/territory?place=ID, /api/events, /api/catalog, "
+                                  "/api/schema, /metrics or the websocket at /ws")
         except StoreError as e:
             if self.metrics is not None:
                 self.metrics.store_errors.labels("http").inc()
@@ -233,7 +242,15 @@ class Routes:
                                   "<token>' (tracker tokens add NAME --role reader)")
         return None
 
+    async def _catching_up(self) -> Response:
+        """While the server folds the log it found at start: how far it is."""
+        head = await asyncio.wait_for(self.tracker.head(), 2.0)
+        return json_response(503, {"status": "catching_up", "position": self.tracker.timeline.head, "head": head},
+                             Retry_After="1")
+
     async def _health(self) -> Response:
+        if not self.hub.ready:
+            return await self._catching_up()
         try:
             head = await asyncio.wait_for(self.tracker.head(), 2.0)
         except (StoreError, TimeoutError) as e:
@@ -253,7 +270,15 @@ class Routes:
         return response(200, target.read_bytes(), kind)
 
     async def _state(self, name: str, query: dict[str, str]) -> Response:
-        return json_response(200, await self.hub.query(protocol.view(name, query.get)))
+        return json_response(200, await self.hub.query(protocol.view(name, query.get, filtered=True)))
+
+    async def _history(self, name: str, query: dict[str, str]) -> Response:
+        view = protocol.view(name, query.get)
+        entry = history.entry_of(name, query.get)
+        limit = history.limit_of(_int(query, "limit", history.DEFAULT_LIMIT))
+        before = _int(query, "before", 0) if query.get("before") else None
+        return json_response(200, await self.tracker.history(name, entry, view.as_of, view.known_at,
+                                                             view.recorded_at, limit, before))
 
     async def _events(self, query: dict[str, str]) -> Response:
         after, limit = _int(query, "after", 0), _int(query, "limit", 100)

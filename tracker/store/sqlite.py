@@ -38,7 +38,7 @@ from ..core.errors import (
     TokenExists,
 )
 from ..core.tokens import Token
-from .base import EventStore, HistoryKey, NewEvent, StoredEvent, check_import, history_bounds
+from .base import EventStore, HistoryKey, NewEvent, SnapshotInfo, StoredEvent, check_import, history_bounds
 from .group import GroupCommit, Request, answer, plan
 
 SCHEMA_VERSION = 4
@@ -66,6 +66,18 @@ CREATE TRIGGER IF NOT EXISTS tokens_only_revoke BEFORE UPDATE ON tokens
 WHEN OLD.revoked_at IS NOT NULL OR NEW.revoked_at IS NULL OR NEW.name IS NOT OLD.name OR NEW.role IS NOT OLD.role
      OR NEW.digest IS NOT OLD.digest OR NEW.created_at IS NOT OLD.created_at
 BEGIN SELECT RAISE(ABORT, 'tracker tokens are only ever revoked, once'); END;
+"""
+# Snapshots are a cache beside the log, not part of it (nor of its schema version): the table
+# is made on open if missing, an older tracker ignores it, and emptying it changes no answer.
+_SNAPSHOTS = """
+CREATE TABLE IF NOT EXISTS snapshots (
+    version     TEXT NOT NULL,         -- the snapshot code's version (tracker/core/snapshot.py)
+    cut         TEXT NOT NULL,         -- the date it is the state at
+    head        INTEGER NOT NULL,      -- the log position it is valid up to
+    created_at  TEXT NOT NULL,
+    data        BLOB NOT NULL,
+    PRIMARY KEY (version, cut)
+);
 """
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS events (
@@ -400,6 +412,40 @@ class SQLiteStore(GroupCommit, EventStore):
         assert row is not None  # an aggregate: always one row
         return int(row[0])
 
+    # -- snapshots -----------------------------------------------------------------------------
+
+    async def put_snapshot(self, version: str, cut: str, head: int, data: bytes) -> None:
+        def put(db: sqlite3.Connection) -> None:
+            db.execute("DELETE FROM snapshots WHERE version <> ?", (version,))
+            db.execute("INSERT OR REPLACE INTO snapshots (version, cut, head, created_at, data) VALUES (?, ?, ?, ?, ?)",
+                       (version, cut, head, utc_now().isoformat(timespec="microseconds"), data))
+
+        await self._write(put)
+
+    async def snapshots(self, version: str) -> list[SnapshotInfo]:
+        rows = await self._read_rows("SELECT cut, head, length(data) FROM snapshots WHERE version = ? ORDER BY cut",
+                                     (version,))
+        return [SnapshotInfo(*row) for row in rows]
+
+    async def get_snapshot(self, version: str, cut: str) -> tuple[int, bytes] | None:
+        rows = await self._read_rows("SELECT head, data FROM snapshots WHERE version = ? AND cut = ?", (version, cut))
+        return (rows[0][0], bytes(rows[0][1])) if rows else None
+
+    async def renew_snapshot(self, version: str, cut: str, head: int) -> None:
+        await self._write(lambda db: db.execute(
+            "UPDATE snapshots SET head = max(head, ?) WHERE version = ? AND cut = ?", (head, version, cut)))
+
+    async def drop_snapshots(self, from_cut: str = "", to_cut: str | None = None) -> int:
+        return await self._write(lambda db: db.execute(
+            "DELETE FROM snapshots WHERE cut >= ? AND (? IS NULL OR cut <= ?)", (from_cut, to_cut, to_cut)).rowcount)
+
+    async def _read_rows(self, sql: str, args: tuple) -> list[Any]:
+        self._check_open()
+        try:
+            return list(await self._reader.execute_fetchall(sql, args))
+        except sqlite3.Error as e:
+            raise _translate(e, self.path) from e
+
     # -- backup -------------------------------------------------------------------------------
 
     async def backup(self, target: str) -> None:
@@ -560,6 +606,7 @@ def _migrate(conn: sqlite3.Connection, path: str) -> None:
             for statement in _statements(_TOKENS):
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute(_SNAPSHOTS)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
