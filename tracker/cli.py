@@ -110,7 +110,7 @@ def _parser() -> argparse.ArgumentParser:
     replay = sub.add_parser("replay", parents=[common], help="rebuild every projection from the log, timed")
     replay.add_argument("--json", action="store_true", help="print the timings as JSON")
 
-    sub.add_parser("schema", parents=[common], help="print the events' JSON Schema")
+    sub.add_parser("schema", parents=[common], help="print the JSON Schema (2020-12) of events and report files")
 
     export = sub.add_parser("export", parents=[common], help="write the log as JSON Lines of stored records")
     export.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
@@ -218,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
 
 async def _run(args: argparse.Namespace) -> int:
     if args.command == "schema":
-        from .core.events import json_schema
+        from .core.schema import json_schema
 
         _print_json(json_schema())
         return 0

@@ -194,12 +194,13 @@ class Timeline:
         self.catalog = Catalog()
         self.head = 0  # the highest position added
         self.count = 0
-        self._keys: list[tuple[str, int, int]] = []  # history order, sorted
-        self._facts: list[Fact] = []  # parallel to _keys
+        self._facts: list[Fact] = []  # in history order (bisected by _sort_key: no parallel list of keys)
         self._by_key: dict[Any, list[Fact]] = {}  # (projection, state key) -> its facts in history order
         self._entries: dict[tuple[str, tuple], set[Any]] = {}  # (projection, rendered entry) -> its state keys
         self._long = _Long()
-        self._index: dict[str, Fact] = {}  # fact id -> fact
+        # hash of a fact's id -> its start: where a retraction of it makes checkpoints stale (a
+        # hash, not the id: a collision only drops a few checkpoints more, and 1M ids cost ~85 MB)
+        self._starts: dict[int, str] = {}
         self._retractions: list[Record] = []
         self._retracted: set[str] = set()
         self._last_known: datetime | None = None  # the latest knowledge time of any fact or retraction
@@ -246,18 +247,18 @@ class Timeline:
                         owner.state_key(event) if owner is not None else None, orjson.dumps(event).decode())
             new.append(fact)
             if event.get("id") is not None:
-                self._index[event["id"]] = fact
+                self._starts[hash(event["id"])] = fact.start
         if new:
             self._merge(new)
         for target in targets:  # after the batch's facts are in: a target may come later in it
-            retracted = self._index.get(target)
-            if retracted is not None:
-                self._invalidate(retracted.start)
+            start = self._starts.get(hash(target))
+            if start is not None:
+                self._invalidate(start)
         if late_registration:
             self.catalog = catalog_of(self._registrations)
 
     def _merge(self, new: list[Fact]) -> None:
-        keys, facts = self._keys, self._facts
+        facts = self._facts
         new.sort(key=_sort_key)
         for fact in new:
             if fact.key is not None:
@@ -265,14 +266,12 @@ class Timeline:
             if fact.end != fact.start:
                 self._long.add(fact)
         first = _sort_key(new[0])
-        if not keys or first > keys[-1]:  # the usual case: the batch is all after history
-            keys.extend(_sort_key(f) for f in new)
+        if not facts or first > _sort_key(facts[-1]):  # the usual case: the batch is all after history
             facts.extend(new)
         else:  # merge the two sorted runs (Timsort does it in linear time)
-            at = bisect.bisect_right(keys, first)
+            at = bisect.bisect_right(facts, first, key=_sort_key)
             merged = sorted([*facts[at:], *new], key=_sort_key)
-            del keys[at:], facts[at:]
-            keys.extend(_sort_key(f) for f in merged)
+            del facts[at:]
             facts.extend(merged)
         self._invalidate(new[0].start)
 
@@ -296,7 +295,7 @@ class Timeline:
     def _extend_checkpoints(self) -> None:
         """A checkpoint at a cut X folds every fact that starts on or before X, settled or not
         (history order is the fold order, so each checkpoint extends the one before)."""
-        facts, keys = self._facts, self._keys
+        facts = self._facts
         folded_types = frozenset().union(*(p.types for p in self.projections.values()))
         while True:
             last = self._checkpoints[-1]
@@ -304,7 +303,7 @@ class Timeline:
             if at >= len(facts):
                 return
             cut = facts[at - 1].start
-            index = bisect.bisect_right(keys, (cut, 2, 0))
+            index = bisect.bisect_right(facts, (cut, 2, 0), key=_sort_key)
             if index >= len(facts):
                 return  # the newest day stays out of checkpoints: appends keep coming to it
             fold = Fold(self.projections.values(), last.states, self._retracted)
@@ -346,7 +345,7 @@ class Timeline:
             if f.start < first.get(f.key, "\uffff"):
                 first[f.key] = f.start
         state = dict(checkpoint.states[name])
-        end = bisect.bisect_right(self._keys, (as_of, 2, 0))
+        end = bisect.bisect_right(self._facts, (as_of, 2, 0), key=_sort_key)
         tail = _decode(f for f in self._facts[checkpoint.folded:end]
                        if f.type in types and f.end <= as_of and f.key not in first)
         if retracted:

@@ -24,12 +24,13 @@ from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
+from ..contracts import served
 from ..core import history, protocol
 from ..core.errors import BadQuery, StoreError, TrackerError
-from ..core.events import json_schema
 from ..core.jsontext import MAX_INT
 from ..core.projections import PROJECTIONS
 from ..core.protocol import described
+from ..core.schema import json_schema
 from ..store.url import mask_secrets
 from .auth import Access, Unauthorized, access, host_allowed, origin_allowed
 from .guard import Guard, address_of
@@ -51,7 +52,12 @@ PARAMS: dict[str, tuple[str, ...]] = {
     "/api/history/{projection}": ("place", "actor", "as_of", "known_at", "recorded_at", "limit", "before"),
     "/api/events": ("after", "limit"),
     "/api/catalog": (),
+    "/api/schema": (),
+    "/api/asyncapi.json": (),
+    "/api/openapi.json": (),
 }
+# The published contracts: open to every caller, as /healthz is (they say how to ask, not what is known).
+CONTRACTS = {"/api/schema": None, "/api/asyncapi.json": "asyncapi.yaml", "/api/openapi.json": "openapi.yaml"}
 _TYPES = {".js": "text/javascript; charset=utf-8", ".mjs": "text/javascript; charset=utf-8",
           ".css": "text/css; charset=utf-8", ".html": "text/html; charset=utf-8", ".json": "application/json",
           ".svg": "image/svg+xml", ".png": "image/png", ".md": "text/plain; charset=utf-8",
@@ -128,9 +134,9 @@ class Routes:
             if path == "/healthz":
                 _query(url.query, path)
                 return await self._health()
-            if not self.hub.ready and (path == "/ws" or path.startswith("/api/")) and path != "/api/schema":
+            if not self.hub.ready and (path == "/ws" or path.startswith("/api/")) and path not in CONTRACTS:
                 return await self._catching_up()
-            if path.startswith("/api/") and path != "/api/schema":
+            if path.startswith("/api/") and path not in CONTRACTS:
                 refused = self._reader(connection, request)
                 if refused is not None:
                     return refused
@@ -151,13 +157,16 @@ class Routes:
             if path == "/api/catalog":
                 _query(url.query, path)
                 return json_response(200, await self.hub.catalog())
-            if path == "/api/schema":
-                return response(200, _schema(), "application/json")
+            if path in CONTRACTS:
+                _query(url.query, path)
+                document = CONTRACTS[path]
+                return response(200, _schema() if document is None else served(document), "application/json")
             if path == "/metrics" and self.metrics is not None:
                 return self._metrics(connection, request)
             return error_response(404, "not_found", f"no such page: {path}; try / (the dashboard), /healthz, "
                                   "/api/state/territory, /api/history/territory?place=ID, /api/events, /api/catalog, "
-                                  "/api/schema, /metrics or the websocket at /ws")
+                                  "/api/schema, /api/asyncapi.json, /api/openapi.json, /metrics "
+                                  "or the websocket at /ws")
         except StoreError as e:
             if self.metrics is not None:
                 self.metrics.store_errors.labels("http").inc()
@@ -306,7 +315,7 @@ def _query(text: str, route: str, path: str | None = None) -> dict[str, str]:
 
 @functools.cache
 def _schema() -> bytes:
-    """The events' JSON Schema (`tracker schema`), serialised once."""
+    """The JSON Schema of events and report files (`tracker schema`), serialised once."""
     return orjson.dumps(json_schema())
 
 

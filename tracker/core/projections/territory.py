@@ -113,28 +113,49 @@ class Territory(Projection):
     def state_key(self, event: dict[str, Any]) -> Any:
         return event["place"]
 
+    def __init__(self) -> None:
+        # place -> (its entry, the catalog and its version, the rendered entry): the answers at
+        # most dates share most entries with a checkpoint, and rendering thousands of places
+        # costs more than folding them, so an entry is rendered once while it and the catalog
+        # stay the same. Rendered entries are shared: readers never change them.
+        self._rendered: dict[str, tuple[Held, Catalog, int, dict[str, Any]]] = {}
+
     def render(self, state: State, catalog: Catalog, pending: Pending | None = None) -> list[dict[str, Any]]:
         out = []
         pending = pending or {}
+        cache = self._rendered
         for place in sorted(set(catalog.places) | set(state) | {k[0] for k in pending}):
             held = state.get(place, UNHELD)
-            current = held.current
-            info = catalog.places.get(place, {})
-            geo = info.get("geo_precision") or (2 if info.get("approximate") else 1)
-            out.append({
-                "place": place, "name": info.get("name", place), "kind": info.get("kind"),
-                "country": info.get("country"), "lat": info.get("lat"), "lon": info.get("lon"),
-                "geo_precision": geo, "approximate": geo > 1,
-                "controller": held.controller, "controller_name": catalog.name_of("actor", held.controller),
-                "since": held.since, "since_to": (held.until or held.since) if held.since else None,
-                "since_precision": held.since_precision,
-                "since_text": describe_window(held.since, held.until or held.since) if held.since else None,
-                "contested_by": sorted(held.contested_by), "contested": bool(held.contested_by),
-                "from": current.previous if current else None,
-                "from_name": catalog.name_of("actor", current.previous) if current and current.previous else None,
-                "claim_status": current.claim_status if current else None,
-                "event": current.event if current else None, "event_position": current.position if current else None,
-                "sources": [dict(source) for source in current.sources] if current else [],
-                "pending": pending.get((place,), []),
-            })
+            waiting = pending.get((place,))
+            if not waiting:
+                cached = cache.get(place)
+                if cached is not None and cached[0] is held and cached[1] is catalog and cached[2] == catalog.version:
+                    out.append(cached[3])
+                    continue
+            entry = self._entry(place, held, catalog, waiting or [])
+            if not waiting:
+                cache[place] = (held, catalog, catalog.version, entry)
+            out.append(entry)
         return out
+
+    @staticmethod
+    def _entry(place: str, held: Held, catalog: Catalog, waiting: list[dict[str, Any]]) -> dict[str, Any]:
+        current = held.current
+        info = catalog.places.get(place, {})
+        geo = info.get("geo_precision") or (2 if info.get("approximate") else 1)
+        return {
+            "place": place, "name": info.get("name", place), "kind": info.get("kind"),
+            "country": info.get("country"), "lat": info.get("lat"), "lon": info.get("lon"),
+            "geo_precision": geo, "approximate": geo > 1,
+            "controller": held.controller, "controller_name": catalog.name_of("actor", held.controller),
+            "since": held.since, "since_to": (held.until or held.since) if held.since else None,
+            "since_precision": held.since_precision,
+            "since_text": describe_window(held.since, held.until or held.since) if held.since else None,
+            "contested_by": sorted(held.contested_by), "contested": bool(held.contested_by),
+            "from": current.previous if current else None,
+            "from_name": catalog.name_of("actor", current.previous) if current and current.previous else None,
+            "claim_status": current.claim_status if current else None,
+            "event": current.event if current else None, "event_position": current.position if current else None,
+            "sources": [dict(source) for source in current.sources] if current else [],
+            "pending": waiting,
+        }
