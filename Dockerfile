@@ -3,10 +3,10 @@ FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY tracker ./tracker
 COPY seeds ./seeds
-RUN pip install . && useradd --system --home /data tracker && mkdir -p /data && chown tracker /data
+RUN pip install ".[postgres]" && useradd --system --home /data tracker && mkdir -p /data && chown tracker /data
 
 USER tracker
 WORKDIR /data

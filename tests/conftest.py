@@ -297,9 +297,48 @@ def http(port: int, path: str) -> tuple[int, Any]:
 # ---------------------------------------------------------------- PostgreSQL
 
 PG_ENV = "TRACKER_TEST_PG_DSN"
-PG_DSN = os.environ.get(PG_ENV)
-PG_HOW = (f"PostgreSQL tests skipped: set {PG_ENV} to a server's DSN that may create databases, e.g. "
-          f"{PG_ENV}=postgresql://postgres@127.0.0.1:5432/postgres")
+PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/postgres"  # a local server, trust auth: as .ci/run and the README
+
+
+def _local_postgres() -> tuple[str | None, str]:
+    """(DSN, what was found): the DSN from TRACKER_TEST_PG_DSN when set; else the default
+    address if a server answers there (a second at most); else None and why not."""
+    given = os.environ.get(PG_ENV)
+    if given:
+        return given, f"{PG_ENV}={given}"
+    try:
+        import asyncpg
+    except ModuleNotFoundError:
+        return None, "asyncpg is not installed (pip install '.[test,postgres]')"
+
+    async def probe() -> None:
+        conn = await asyncpg.connect(PG_DEFAULT, timeout=2)
+        await conn.close()
+
+    try:
+        asyncio.run(probe())
+    except Exception as e:
+        return None, f"no PostgreSQL server answered at {PG_DEFAULT} ({type(e).__name__}: {str(e)[:120]})"
+    return PG_DEFAULT, f"the local server at {PG_DEFAULT} ({PG_ENV} not set)"
+
+
+PG_DSN, PG_FOUND = _local_postgres()
+PG_EXPLICIT = bool(os.environ.get(PG_ENV))  # tests that stop the server itself run only when asked (test_pg_crash)
+PG_HOW = (f"PostgreSQL tests skipped: {PG_FOUND}; start a local server there, or set {PG_ENV} to a server's DSN "
+          f"that may create databases, e.g. {PG_ENV}={PG_DEFAULT}")
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say plainly which PostgreSQL the suite used, or how many tests it skipped and why."""
+    skipped = [r for r in terminalreporter.stats.get("skipped", [])
+               if "PostgreSQL" in str(getattr(r, "longrepr", ""))]
+    terminalreporter.section("PostgreSQL")
+    if PG_DSN:
+        note = f"; {len(skipped)} skipped (reasons in the short test summary)" if skipped else ""
+        terminalreporter.write_line(f"PostgreSQL tests ran against {PG_FOUND}{note}")
+    else:
+        terminalreporter.write_line(f"{len(skipped)} PostgreSQL tests skipped: {PG_FOUND}. Start a server there "
+                                    f"(trust auth for user postgres) or set {PG_ENV}.", yellow=True)
 
 
 def pg_server_dsn() -> str:

@@ -133,9 +133,10 @@ def test_seed_through_the_env_var_from_another_directory(tmp_path: Path, seeded_
     assert run("seed", cwd=work, env=env).stdout.startswith(f"seeded {target}: appended {len(seeded_log)} events")
     assert head(target) == len(seeded_log)
     assert not (work / "tracker.db").exists()
-    other = tmp_path / "other.db"  # --db beats TRACKER_DB
-    assert run("log", "--db", str(other), cwd=work, env=env).stdout.startswith("no events from position 1")
-    assert head(other) == 0
+    other = tmp_path / "other.db"  # --db beats TRACKER_DB: it names a store that does not exist, refused
+    refused = run("log", "--db", str(other), cwd=work, env=env, expect=4)
+    assert f"no store at {other}" in refused.stderr and "tracker seed" in refused.stderr
+    assert not other.exists()
 
 
 def test_default_store_is_tracker_db_in_the_working_directory(tmp_path: Path, seeded_log) -> None:

@@ -38,7 +38,19 @@ from urllib.parse import urlsplit
 import asyncpg
 import pytest
 
-from tests.conftest import PG_DSN, PG_HOW, ROOT, client, http, run_tracker, seconds, start_serve, stop_process
+from tests.conftest import (
+    PG_DSN,
+    PG_ENV,
+    PG_EXPLICIT,
+    PG_HOW,
+    ROOT,
+    client,
+    http,
+    run_tracker,
+    seconds,
+    start_serve,
+    stop_process,
+)
 from tracker.core.errors import StoreUnavailable
 from tracker.seeds import seed_files
 from tracker.store import open_store
@@ -70,6 +82,8 @@ def _cluster() -> tuple[str, str] | None:
 def _why_skip() -> str | None:
     if not PG_DSN:
         return PG_HOW
+    if not PG_EXPLICIT:  # it stops and starts the server: never a developer's by surprise
+        return f"PostgreSQL crash test skipped: it stops and restarts the server; set {PG_ENV} to allow it"
     if shutil.which("pg_ctlcluster") is None or shutil.which("pg_lsclusters") is None:
         return "PostgreSQL crash test skipped: pg_ctlcluster (postgresql-common) is not installed"
     if os.geteuid() != 0:

@@ -108,6 +108,9 @@ def test_tokens_add_list_revoke(tmp_path):
     assert "no token named 'nobody'" in tracker(db, "tokens", "revoke", "nobody", expect=2).stderr
     assert tracker(db, "tokens", "add", "x", "--role", "root", expect=2).stdout == ""
     assert "reserved" in tracker(db, "tokens", "add", "anonymous", "--role", "reader", expect=2).stderr
+    assert "no store at" in tracker(tmp_path / "missing.db", "tokens", "list", expect=4).stderr  # never created
+    assert not (tmp_path / "missing.db").exists()
+    tracker(tmp_path / "empty.db", "seed")
     assert "no tokens" in tracker(tmp_path / "empty.db", "tokens", "list").stdout
 
 

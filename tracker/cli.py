@@ -25,6 +25,10 @@ from typing import Any
 import orjson
 
 from . import __version__, cli_history
+from .cli_completion import SHELLS, completion_script
+from .cli_errors import Parser, internal, require_store, wants_json
+from .cli_errors import report as report_error
+from .cli_help import decorate
 from .core import filters
 from .core.batch import Item
 from .core.dates import parse_as_of, parse_known_at
@@ -36,19 +40,23 @@ from .core.summary import summarize, when
 from .core.tables import render_state, table
 from .core.tokens import ROLES, check_name, check_role, hash_token, new_token
 from .logs import configure
+from .progress import bar
 from .seeds import seed_files
+from .serve_env import resolve as resolve_serve_env
 from .service import Tracker
 from .store import StoredEvent, resolve_url
 from .store.url import mask_secrets
 
 
-def _common(defaults: bool) -> argparse.ArgumentParser:
+def _common(defaults: bool) -> Parser:
     """Options taken before or after the command. The command's copy sets no defaults:
     argparse copies a subparser's defaults over the namespace, so `tracker --db X state`
     would otherwise lose X."""
-    common = argparse.ArgumentParser(add_help=False)
+    common = Parser(add_help=False)
     unset: dict[str, Any] = {} if defaults else {"default": argparse.SUPPRESS}
-    common.add_argument("--db", help="the store: a SQLite file path (default ./tracker.db, or $TRACKER_DB)", **unset)
+    common.add_argument("--db", metavar="STORE", help="the store: a SQLite file path (./tracker.db, the default, or "
+                        "sqlite:///abs/path.db) or a PostgreSQL URL (postgresql://user:password@host:5432/dbname); "
+                        "default $TRACKER_DB, else ./tracker.db", **unset)
     common.add_argument("--log-json", action="store_true", help="logs as JSON lines on stderr", **unset)
     common.add_argument("-v", "--verbose", action="store_true", help="log what happens (info level)", **unset)
     return common
@@ -56,15 +64,16 @@ def _common(defaults: bool) -> argparse.ArgumentParser:
 
 def _parser() -> argparse.ArgumentParser:
     common = _common(defaults=False)
-    parser = argparse.ArgumentParser(prog="tracker", parents=[_common(defaults=True)],
-                                     description="An event-sourced situation tracker.")
+    parser = Parser(prog="tracker", parents=[_common(defaults=True)], description="An event-sourced situation tracker.")
     parser.add_argument("--version", action="version", version=f"tracker {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")  # none: the help (main)
 
     sub.add_parser("seed", parents=[common], help="load the shipped seed reports (idempotent)")
 
     state = sub.add_parser("state", parents=[common], help="a projection's state at a date")
-    state.add_argument("projection", choices=sorted(PROJECTIONS))
+    state.add_argument("projection", choices=sorted(PROJECTIONS),
+                       help="territory (who holds each place), arsenal (what each actor holds) or deployments "
+                            "(whose forces are where)")
     state.add_argument("--as-of", metavar="DATE",
                        help="the state on DATE (YYYY-MM-DD; YYYY-MM or YYYY mean the end of that month or year; "
                             "default today): facts whose window ended by then are folded, those whose window "
@@ -132,25 +141,26 @@ def _parser() -> argparse.ArgumentParser:
     revoke.add_argument("name", metavar="NAME")
 
     serve = sub.add_parser("serve", parents=[common], help="the live server: dashboard, websocket API, JSON reads")
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
+    serve.add_argument("--host", help="address to listen on (default $TRACKER_HOST, else 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default $TRACKER_PORT, else 8765; 0 picks a free one)")
     serve.add_argument("--token", help="the write token appends need (better: --token-file or $TRACKER_TOKEN, "
                        "which ps does not show); without one, appends are open and the server listens on "
                        "loopback only")
-    serve.add_argument("--token-file", metavar="FILE", help="read the write token from FILE's first line")
-    serve.add_argument("--public-read", action="store_true",
+    serve.add_argument("--token-file", metavar="FILE",
+                       help="read the write token from FILE's first line (or $TRACKER_TOKEN_FILE)")
+    serve.add_argument("--public-read", action="store_true", default=None,
                        help="reads open to anyone even when the store has tokens (a public dashboard)")
     serve.add_argument("--append-rate", type=float, metavar="N",
                        help="appends per second per token (a burst of 20 at once); more get busy with retry_after")
     serve.add_argument("--certfile", metavar="PEM", help="serve https and wss with this certificate chain")
     serve.add_argument("--keyfile", metavar="PEM", help="the private key of --certfile (if not inside it)")
-    serve.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+    serve.add_argument("--allow-origin", action="append", metavar="ORIGIN",
                        help="a browser origin that may open the websocket (repeatable); beyond loopback, "
                             "only these")
-    serve.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+    serve.add_argument("--allow-host", action="append", metavar="NAME",
                        help="a name the server answers to in the Host header (repeatable), besides the listen "
                             "address and the loopback names; other Hosts get 403, against DNS rebinding")
-    serve.add_argument("--queue-limit", type=int, default=1024, metavar="N",
+    serve.add_argument("--queue-limit", type=int, metavar="N",
                        help="messages queued for one client before it is closed as too slow (default 1024)")
 
     watch = sub.add_parser("watch", parents=[common], help="follow a server's events (and a projection) live")
@@ -164,26 +174,45 @@ def _parser() -> argparse.ArgumentParser:
     watch.add_argument("--count", type=int, metavar="N", help="exit after N events")
     watch.add_argument("--token-file", metavar="FILE",
                        help="a reader token from FILE's first line (or $TRACKER_TOKEN), for a server with tokens")
+
+    completion = sub.add_parser("completion", help="print a shell completion script (bash or zsh)")
+    completion.add_argument("shell", choices=SHELLS, help="the shell to complete for")
+    decorate(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    json = wants_json(argv)
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except TrackerError as e:  # a usage error (cli_errors.Parser), or a bad environment value
+        return report_error(e, json)
+    if args.command is None:  # a bare `tracker`: what it can do
+        parser.print_help()
+        return 0
+    if args.command == "completion":
+        print(completion_script(parser, args.shell), end="")
+        return 0
+    json = bool(getattr(args, "json", False))
     verbose = args.verbose or args.command == "serve"  # a server logs its connections
     configure(json=args.log_json, level=logging.INFO if verbose else logging.WARNING)
     try:
         return asyncio.run(_run(args))
     except TrackerError as e:
-        print(f"tracker: error: {mask_secrets(str(e))}", file=sys.stderr)
-        return e.exit_code
+        return report_error(e, json)
     except KeyboardInterrupt:
         print("tracker: interrupted", file=sys.stderr)
         return 130
     except Exception as e:  # a bug: one line for the user, the traceback on request
         if os.environ.get("TRACKER_DEBUG"):
             traceback.print_exc()
-        print(f"tracker: internal error: {type(e).__name__}: {mask_secrets(str(e))} "
-              "(rerun with TRACKER_DEBUG=1 for details)", file=sys.stderr)
+        if json:
+            print(orjson.dumps(internal(e)).decode(), flush=True)
+        else:
+            print(f"tracker: internal error: {type(e).__name__}: {mask_secrets(str(e))} "
+                  "(rerun with TRACKER_DEBUG=1 for details)", file=sys.stderr)
         return 1
 
 
@@ -206,6 +235,10 @@ async def _run(args: argparse.Namespace) -> int:
         check_role(args.role)
     if args.command == "verify" and args.upto is not None and args.upto < 0:
         raise InputError("--upto must be 0 or more")
+    if args.command == "serve":
+        resolve_serve_env(args)  # a bad TRACKER_* value is refused before the store is opened
+    require_store(resolve_url(args.db), f"tokens {args.tokens_command}" if args.command == "tokens"
+                  else args.command)
     async with await Tracker.open(resolve_url(args.db)) as tracker:
         if args.command in ("export", "import", "verify", "backup"):
             return await _transfer(tracker, args, records if args.command == "import" else None)
@@ -253,18 +286,21 @@ async def _transfer(tracker: Tracker, args: argparse.Namespace, records: list[St
             target = Path(args.output)
             partial = target.with_name(target.name + ".partial")
             try:
-                with partial.open("w", encoding="utf-8") as out:
-                    count = await export(store, out.write)
+                with partial.open("w", encoding="utf-8") as out, bar("export", await store.head()) as advance:
+                    count = await export(store, out.write, advance)
                 partial.replace(target)  # a crash mid-export leaves no truncated file under the name
             except OSError as e:
                 raise InputError(f"cannot write {args.output}: {e.strerror or e}") from None
             print(f"exported {count} events from {store.url} to {args.output}", file=sys.stderr)
         else:
-            await export(store, sys.stdout.write)
+            with bar("export", await store.head()) as advance:
+                await export(store, sys.stdout.write, advance)
         return 0
     if args.command == "import":
         assert records is not None  # read before the store was opened
-        count = await store.import_events(records)
+        with bar("import", len(records)) as advance:
+            count = await store.import_events(records)
+            advance(count)
         print(f"imported {count} events into {store.url}; log head at {await store.head()}")
         return 0
     if args.command == "backup":
@@ -275,7 +311,9 @@ async def _transfer(tracker: Tracker, args: argparse.Namespace, records: list[St
             print(f"backed up {store.url} to {args.path}: {made['events']} events, head {made['head']}, "
                   f"sha256 {made['sha256']} (verified: the copy's digest is the store's at that head)")
         return 0
-    answer = await digest(store, args.upto)
+    end = await store.head() if args.upto is None else min(args.upto, await store.head())
+    with bar("verify", end, json=args.json) as advance:
+        answer = await digest(store, args.upto, advance)
     if args.json:
         _print_json(answer)
     else:
@@ -430,8 +468,15 @@ def _appended_text(positions: list[int], head_before: int) -> str:
 
 
 async def _seed(tracker: Tracker) -> int:
-    items = _read_files([str(p) for p in seed_files()])
-    result = await tracker.append(items, recorded_by=local_principal())
+    files = seed_files()
+    items: list[Item] = []
+    with bar("seed: read", len(files), unit="file") as advance:
+        for path in files:
+            items += _read_files([str(path)])
+            advance(1)
+    with bar("seed: append", len(items)) as advance:
+        result = await tracker.append(items, recorded_by=local_principal())
+        advance(len(items))
     head = await tracker.store.head()
     print(f"seeded {tracker.store.url}: {_appended_text(result.positions, result.head_before)}; log head at {head}")
     return 0
@@ -483,7 +528,8 @@ def _what(record: Record, retracted: dict[str, StoredEvent]) -> str:
 
 async def _replay(tracker: Tracker, args: argparse.Namespace) -> int:
     started = time.perf_counter()
-    report = await tracker.replay()
+    with bar("replay", await tracker.store.head(), json=args.json) as advance:
+        report = await tracker.replay(advance)
     if args.json:
         _print_json(report)
         return 0

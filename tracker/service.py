@@ -234,11 +234,13 @@ class Tracker:
     async def read(self, after: int = 0, limit: int | None = None) -> list[Record]:
         return decode_many(await self.store.read(after, limit))
 
-    async def replay(self) -> dict[str, Any]:
-        """Rebuild every projection from the log alone, timing each stage."""
-        return (await self.rebuild())[0]
+    async def replay(self, progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+        """Rebuild every projection from the log alone, timing each stage; `progress(n)` after
+        each page of n records read (the CLI's bar)."""
+        return (await self.rebuild(progress=progress))[0]
 
-    async def rebuild(self, page: int = 10_000) -> tuple[dict[str, Any], dict[str, State], Catalog]:
+    async def rebuild(self, page: int = 10_000, progress: Callable[[int], None] | None = None,
+                      ) -> tuple[dict[str, Any], dict[str, State], Catalog]:
         """Every projection's current state and the catalog, from the log alone; and a report.
 
         It streams: the store hands the facts back by window start (`read_history`), page
@@ -253,6 +255,8 @@ class Tracker:
             end = await self.store.head()
             catalog, retracted = Catalog(), set()
             async for rows in self.store.iterate(0, types=REGISTRATIONS | {"EventRetracted"}, upto=end):
+                if progress is not None:
+                    progress(len(rows))
                 for stored in rows:
                     event = orjson.loads(stored.data)
                     if stored.type == "EventRetracted":
@@ -263,6 +267,8 @@ class Tracker:
             as_of = today()
             day: list[Record] = []  # the settled facts of one start day: an assault folds first among them
             async for rows in self.store.iterate_history(page, end):
+                if progress is not None:
+                    progress(len(rows))
                 for at in range(0, len(rows), _CHUNK):
                     t0 = time.perf_counter()
                     records = decode_many(rows[at:at + _CHUNK])

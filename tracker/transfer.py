@@ -30,12 +30,16 @@ from .core.jsontext import JSONTextError, loads_fast
 from .store import EventStore, StoredEvent
 
 
-async def export(store: EventStore, write: Callable[[str], Any]) -> int:
+async def export(store: EventStore, write: Callable[[str], Any],
+                 progress: Callable[[int], None] | None = None) -> int:
+    """Write the log as JSON Lines; `progress(n)` after each page of n records (a bar, or nothing)."""
     count = 0
     async for page in store.iterate(0, page=10_000):
         write("".join(orjson.dumps(_stored_json(s)).decode() + "\n"
                       for s in page))
         count += len(page)
+        if progress is not None:
+            progress(len(page))
     return count
 
 
@@ -112,7 +116,8 @@ def parse_export(text: str, name: str) -> list[StoredEvent]:
     return records
 
 
-async def digest(store: EventStore, upto: int | None = None) -> dict[str, Any]:
+async def digest(store: EventStore, upto: int | None = None,
+                 progress: Callable[[int], None] | None = None) -> dict[str, Any]:
     """The count and a SHA-256 of the canonical log (up to position `upto` if given): equal
     logs, equal digests, any backend.
 
@@ -129,6 +134,8 @@ async def digest(store: EventStore, upto: int | None = None) -> dict[str, Any]:
             by = "" if s.recorded_by is None else f"by:{orjson.dumps(s.recorded_by).decode()}\t"
             sha.update(f"{s.position}\t{s.id}\t{stamp}\t{by}{s.type}\t{s.data}\n".encode())
         count += len(page)
+        if progress is not None:
+            progress(len(page))
     return {"events": count, "head": end, "sha256": sha.hexdigest()}
 
 

@@ -12,6 +12,7 @@
     │   └── TokenExists               a token name already given (revoked or not: never reused)
     └── StoreError (4)                the store cannot do its job
         ├── StoreUnavailable          cannot open or reach the store
+        ├── StoreNotFound             a reading command pointed at a SQLite file that does not exist
         └── SchemaVersionError        the store was written by a newer tracker
 
 Drivers' own exceptions never cross the store boundary: each backend translates them
@@ -134,3 +135,10 @@ class StoreUnavailable(StoreError):
 
 class SchemaVersionError(StoreError):
     code = "schema_version"
+
+
+class StoreNotFound(StoreError):
+    """A command that reads a store was pointed at one that does not exist: refused rather
+    than creating an empty one that would answer "nothing recorded"."""
+
+    code = "store_not_found"

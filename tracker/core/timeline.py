@@ -207,6 +207,8 @@ class Timeline:
         self._last_recorded: datetime | None = None  # the latest recording time of any record
         self._registrations: list[Record] = []
         self._checkpoints: list[Checkpoint] = [Checkpoint("", 0, {n: {} for n in self.projections})]
+        self.checkpoints_built = 0  # counters for /metrics: checkpoints made, and dropped by a late fact
+        self.checkpoints_dropped = 0
 
     def add(self, records: Iterable[Record]) -> None:
         """Take records in any order (each position once): late ones slot into history."""
@@ -284,6 +286,7 @@ class Timeline:
         """Checkpoints cut on or after `start` folded a history that has changed."""
         while self._checkpoints[-1].cut >= start and len(self._checkpoints) > 1:
             self._checkpoints.pop()
+            self.checkpoints_dropped += 1
 
     def _checkpoint_at(self, day: str) -> int:
         """The latest checkpoint cut on or before `day`."""
@@ -306,6 +309,7 @@ class Timeline:
             fold = Fold(self.projections.values(), last.states, self._retracted)
             fold.feed(_decode(f for f in facts[last.folded:index] if f.type in folded_types))
             self._checkpoints.append(Checkpoint(cut, index, fold.snapshot(), self._settled_at(cut)))
+            self.checkpoints_built += 1
 
     def _settled_at(self, cut: str) -> dict[str, dict[Any, tuple[Any, str]]]:
         """For each busy entry with facts open at `cut`: its settled state there (see Checkpoint)."""

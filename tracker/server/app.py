@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import structlog
 from websockets.asyncio.server import ServerConnection, serve
+from websockets.http11 import Request, Response
 
 from ..core.errors import InputError, TrackerError
 from ..core.protocol import MAX_MESSAGE_BYTES
@@ -25,7 +26,10 @@ from .auth import access, default_hosts
 from .connection import Client
 from .guard import Guard
 from .http import Routes
+from .http11 import Connection
 from .hub import Hub
+from .metrics import Levels, Metrics
+from .representation import finish
 
 log = structlog.get_logger("tracker.server")
 
@@ -101,6 +105,16 @@ async def run(tracker: Tracker, settings: Settings,
     await guard.start()
     hosts = [*default_hosts(settings.host), *settings.allow_hosts]
     routes = Routes(hub, guard, set(settings.allow_origins), is_loopback(settings.host), settings.port, hosts)
+    clients: set[Client] = set()  # the websocket clients, for /metrics' gauges
+    metrics = Metrics(lambda: levels(hub, clients))
+    hub.metrics = routes.metrics = metrics
+
+    def finished(_connection: ServerConnection, request: Request, response: Response) -> Response | None:
+        """Every plain HTTP answer, the routes' and websockets' own refusals alike: ETag, gzip, HEAD."""
+        if response.status_code == 101:
+            return None
+        metrics.http_requests.labels(str(response.status_code)).inc()
+        return finish(request, response)
 
     async def handler(ws: ServerConnection) -> None:
         try:
@@ -110,13 +124,16 @@ async def run(tracker: Tracker, settings: Settings,
             return
         client = Client(ws, hub, guard, granted, settings.queue_limit, settings.max_lag)
         guard.clients.add(client)
+        clients.add(client)
         try:
             await client.serve()
         finally:
             guard.clients.discard(client)
+            clients.discard(client)
 
     try:
-        async with serve(handler, settings.host, settings.port, process_request=routes, ssl=tls_context(settings),
+        async with serve(handler, settings.host, settings.port, process_request=routes, process_response=finished,
+                         create_connection=Connection, ssl=tls_context(settings),
                          max_size=MAX_MESSAGE_BYTES, ping_interval=settings.ping_interval,
                          ping_timeout=settings.ping_timeout, close_timeout=settings.close_timeout,
                          server_header="tracker") as server:
@@ -145,6 +162,19 @@ async def run(tracker: Tracker, settings: Settings,
                 loop.remove_signal_handler(sig)
             except (NotImplementedError, RuntimeError):
                 pass
+
+
+def levels(hub: Hub, clients: set[Client]) -> Levels:
+    """The gauges' values now, for a /metrics scrape."""
+    timeline = hub.tracker.timeline
+    return Levels(
+        subscribers={"events": sum(len(c.outbox.events) for c in clients),
+                     "projection": sum(len(v.subscribers) for v in hub.views.values())},
+        connections=len(clients), queued_messages=sum(len(c.outbox.queue) for c in clients), head=hub.head,
+        checkpoints=len(getattr(timeline, "_checkpoints", ())),
+        checkpoints_built=getattr(timeline, "checkpoints_built", 0),
+        checkpoints_dropped=getattr(timeline, "checkpoints_dropped", 0),
+        store_reconnects=getattr(hub.tracker.store, "reconnects", 0))
 
 
 def tls_context(settings: Settings) -> ssl.SSLContext | None:

@@ -28,7 +28,7 @@ from websockets.protocol import State
 
 from ..core import protocol
 from ..core.batch import Item
-from ..core.errors import TrackerError
+from ..core.errors import StoreError, TrackerError
 from ..core.ids import idempotent_id
 from ..core.protocol import ProtocolError, Request
 from ..core.reports import from_objects
@@ -98,6 +98,7 @@ class Outbox:
                     ws.protocol.send_text(frame)
                     written += len(frame)
                     sub.sent += 1
+                    self.hub.pushed(sub.sent)
         except Exception as e:  # as broadcast does: a failed write is this client's problem, not the hub's
             log.info("fast path write failed", peer=_peer(ws), error=str(e))
             return False
@@ -152,6 +153,7 @@ class Outbox:
             frame = sub.prefix + body[1:]
             self.ws.protocol.send_text(frame)
             sub.sent += 1
+            self.hub.pushed(sub.sent)
             written = len(frame)
             head = self.hub.head
             while sub.sent < head and written < PUSH_BYTES:
@@ -161,6 +163,7 @@ class Outbox:
                 frame = sub.prefix + more[1:]
                 self.ws.protocol.send_text(frame)
                 sub.sent += 1
+                self.hub.pushed(sub.sent)
                 written += len(frame)
 
 
@@ -266,11 +269,20 @@ class Client:
                 continue
             request, granted = self.appends.popleft()
             started = time.monotonic()
+            metrics = self.hub.metrics
             try:
-                await self._append(request, granted)
+                new = await self._append(request, granted)
+                if metrics is not None:
+                    metrics.appended(new, time.monotonic() - started)
             except TrackerError as e:
+                if metrics is not None:
+                    metrics.refused(e.code, time.monotonic() - started)
+                    if isinstance(e, StoreError):
+                        metrics.store_errors.labels("append").inc()
                 self._refused(e, request.ref)
             except Exception:
+                if metrics is not None:
+                    metrics.refused("internal", time.monotonic() - started)
                 self.log.exception("append failed")
                 self.outbox.put(protocol.error(
                     TrackerError("the server failed to handle this request; it is logged"), request.ref))
@@ -346,7 +358,7 @@ class Client:
         self.log.info("authenticated", principal=self.access.principal, role=self.access.role)
         self.outbox.put(protocol.reply("authenticated", request.ref))
 
-    async def _append(self, request: Request, granted: Access) -> None:
+    async def _append(self, request: Request, granted: Access) -> int:
         events = request.events
         assert events is not None  # protocol._append refuses a request without a non-empty list
         items = from_objects(events)
@@ -357,6 +369,7 @@ class Client:
                       first=min(result.positions, default=None), last=max(result.positions, default=None))
         self.outbox.put(protocol.reply("appended", request.ref, positions=result.positions, new=result.new,
                                        ids=result.ids))
+        return int(result.new)
 
 
 def with_derived_ids(items: list[Item], principal: str, key: str) -> list[Item]:

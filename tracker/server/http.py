@@ -35,11 +35,13 @@ from ..store.url import mask_secrets
 from .auth import Access, Unauthorized, access, host_allowed, origin_allowed
 from .guard import Guard, address_of
 from .hub import Hub
+from .metrics import Metrics
 
 log = structlog.get_logger("tracker.server")
 
 WEB = Path(__file__).resolve().parent.parent / "web"
 MAX_EVENTS_PAGE = 1000
+ALLOWED_METHODS = ("GET", "HEAD")  # every route; anything else is a 405 with Allow
 UNAVAILABLE = "database unavailable"  # all an unauthenticated caller learns of a store failure
 _DIGITS = re.compile(r"[0-9]{1,19}")  # ASCII digits only: '²' passes str.isdigit()
 # The query parameters each JSON route takes; any other, or one given twice, is a 400 `bad_request`.
@@ -103,14 +105,26 @@ class Routes:
         self.origins = origins  # --allow-origin values
         self.loopback = loopback
         self.port = port
+        self.metrics: Metrics | None = None  # set by app.run: /metrics answers only with it
 
     async def __call__(self, connection: ServerConnection, request: Request) -> Response | None:
+        if request.method not in ALLOWED_METHODS:
+            return error_response(405, "method_not_allowed", f"{request.method[:20]} is not allowed here: this "
+                                  "server answers GET and HEAD (appends go through the websocket at /ws)",
+                                  method=request.method[:20], Allow=", ".join(ALLOWED_METHODS))
+        announced = getattr(connection.protocol, "refused_body", None)
+        if announced:
+            return error_response(413, "body_not_accepted", f"this server takes no request bodies ({announced}): "
+                                  "send parameters in the query string", header=announced[:60])
         url = urlsplit(request.path)
         path = url.path
         try:
             refused = self._check_headers(request)
             if refused is not None:
                 return refused
+            if path == "/ws" and request.method == "HEAD":  # what a GET without the upgrade gets, without its body
+                return error_response(426, "upgrade_required", "/ws is the websocket: open it with a "
+                                      "websocket client (GET with Upgrade: websocket)", Upgrade="websocket")
             if path == "/ws" and self.hub.ready:
                 return self._handshake(connection, request)
             if path in ("/", "/index.html"):
@@ -147,10 +161,15 @@ class Routes:
                 _query(url.query, path)
                 document = CONTRACTS[path]
                 return response(200, _schema() if document is None else served(document), "application/json")
+            if path == "/metrics" and self.metrics is not None:
+                return self._metrics(connection, request)
             return error_response(404, "not_found", f"no such page: {path}; try / (the dashboard), /healthz, "
                                   "/api/state/territory, /api/history/territory?place=ID, /api/events, /api/catalog, "
-                                  "/api/schema, /api/asyncapi.json, /api/openapi.json or the websocket at /ws")
+                                  "/api/schema, /api/asyncapi.json, /api/openapi.json, /metrics "
+                                  "or the websocket at /ws")
         except StoreError as e:
+            if self.metrics is not None:
+                self.metrics.store_errors.labels("http").inc()
             log.warning("store unavailable", path=path, error=mask_secrets(e.message))
             return error_response(503, e.code, UNAVAILABLE)
         except TrackerError as e:
@@ -158,6 +177,23 @@ class Routes:
         except Exception:
             log.exception("HTTP request failed", path=path)
             return error_response(500, "internal", "the server failed to handle this request; it is logged")
+
+    def _metrics(self, connection: ServerConnection, request: Request) -> Response:
+        """Prometheus text. Open while the store has no tokens (as reads are); once it has
+        some, it needs a token of any role: a reader token is enough, and --public-read does
+        not open it (it is for operators, not a public dashboard's audience)."""
+        _query(urlsplit(request.path).query, "/healthz", "/metrics")  # no parameters, as /healthz (PARAMS is JSON's)
+        if self.guard.policy.managed:
+            try:
+                granted = self._authenticated(connection, request)
+            except _Refused as e:
+                return e.response
+            if granted.principal == "anonymous":
+                return error_response(401, "unauthorized", "metrics need a token once the store has tokens: send "
+                                      "'Authorization: Bearer <token>' (tracker tokens add prometheus --role reader)")
+        assert self.metrics is not None
+        body, kind = self.metrics.exposition(request.headers.get("Accept"))
+        return response(200, body, kind)
 
     def _check_headers(self, request: Request) -> Response | None:
         """Each of Host, Origin and Authorization given at most once, and the Host one this server answers by."""

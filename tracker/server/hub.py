@@ -37,6 +37,7 @@ from ..core.protocol import View
 from ..core.records import Record
 from ..core.timeline import today
 from ..service import Tracker
+from .metrics import Metrics
 
 log = structlog.get_logger("tracker.server")
 
@@ -85,6 +86,8 @@ class Hub:
         self.head = 0  # folded into the timeline and fanned out
         self.outboxes: set[Outbox] = set()
         self.ring: deque[tuple[int, bytes, dict]] = deque(maxlen=ring)  # (position, body, event), the latest
+        self.stamps: deque[float] = deque(maxlen=ring)  # the ring's events' recorded_at (POSIX), for push latency
+        self.metrics: Metrics | None = None  # the server's /metrics, when it keeps them
         self.views: dict[View, ViewState] = {}
         self.problem: str | None = None  # why the store cannot be reached, while it cannot
         self._ids = itertools.count(1)
@@ -125,6 +128,8 @@ class Hub:
                     log.info("store reachable again", position=self.head)
                     self.problem = None
             except StoreError as e:
+                if self.metrics is not None:
+                    self.metrics.store_errors.labels("hub").inc()
                 if self.problem is None:
                     log.error("store unreachable", error=str(e))
                 self.problem = str(e)
@@ -141,6 +146,7 @@ class Hub:
         self.head = records[-1].position
         self.ring.extend((r.position, protocol.event_body(r.position, r.recorded_at.isoformat(timespec="microseconds"),
                                                           r.event, r.recorded_by), r.event) for r in records)
+        self.stamps.extend(r.recorded_at.timestamp() for r in records)
         types = {r.event["type"] for r in records}
         stale = []
         for view, shown in list(self.views.items()):
@@ -210,6 +216,15 @@ class Hub:
                 return item[1]
             sub.sent += 1
         return None
+
+    def pushed(self, position: int) -> None:
+        """The event at `position` was just handed to a subscriber's socket: its push latency
+        (recorded_at to now) goes to /metrics, if the ring still holds it (a live delivery)."""
+        if self.metrics is None or not self.ring:
+            return
+        index = position - self.ring[0][0]
+        if 0 <= index < len(self.stamps):
+            self.metrics.pushed(self.stamps[index])
 
     async def next_event(self, sub: EventSubscription) -> bytes | None:
         """The body after the subscriber's cursor (past the events its filter leaves out):

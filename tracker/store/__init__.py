@@ -20,7 +20,13 @@ async def open_store(url: str) -> EventStore:
 
         return await SQLiteStore.open(parsed.target)
     if parsed.backend == "postgresql":
-        from .postgres import PostgresStore
-
+        try:
+            from .postgres import PostgresStore
+        except ModuleNotFoundError as e:
+            if e.name != "asyncpg":
+                raise
+            raise StoreUnavailable(
+                f"{parsed.text}: the PostgreSQL driver (asyncpg) is not installed; "
+                "install the postgres extra: pip install 'tracker[postgres]'") from None
         return await PostgresStore.open(parsed.target)
     raise StoreUnavailable(f"{parsed.text}: no backend for '{parsed.backend}' in this version of tracker")

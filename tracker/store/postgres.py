@@ -31,10 +31,10 @@ Errors: asyncpg's, the socket's and timeouts are translated here into StoreUnava
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Iterable, Sequence
 
 import asyncpg
+import structlog
 from asyncpg.pool import PoolConnectionProxy
 
 from ..core.errors import (
@@ -51,7 +51,7 @@ from .base import EventStore, HistoryKey, NewEvent, SnapshotInfo, StoredEvent, c
 from .group import GroupCommit, Request, answer, plan
 from .url import mask_secrets, parse_store_url
 
-log = logging.getLogger(__name__)
+log = structlog.get_logger("tracker.store.postgres")
 
 SCHEMA_VERSION = 4
 # Advisory lock keys (per database): 'tracker' in ASCII, then +1 for the schema.
@@ -199,6 +199,7 @@ class PostgresStore(GroupCommit, EventStore):
         self._woken = asyncio.Event()
         self._listener: asyncio.Task[None] | None = None
         self._closed = False
+        self.reconnects = 0  # connections lost and made again (the pool's and the listener's): /metrics
 
     @classmethod
     async def open(cls, dsn: str) -> PostgresStore:
@@ -273,7 +274,8 @@ class PostgresStore(GroupCommit, EventStore):
                 await self._release(conn)
                 if last:
                     raise _unavailable(e, self.url, doing) from None
-                log.info("PostgreSQL connection lost (%s); trying a new one", e)
+                self.reconnects += 1
+                log.info("PostgreSQL connection lost; trying a new one", error=mask_secrets(str(e)))
                 continue
             except _DRIVER as e:
                 await self._release(conn)
@@ -571,11 +573,15 @@ class PostgresStore(GroupCommit, EventStore):
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # down: wait() keeps polling (and says so) until it is back
-                log.info("PostgreSQL listener for %s: %s", self.url, mask_secrets(str(e)))
+                log.info("PostgreSQL listener down; reconnecting", store=self.url, error=mask_secrets(str(e)))
+            else:
+                if not self._closed:  # the server closed it (a restart, pg_terminate_backend)
+                    log.info("PostgreSQL listener connection closed; reconnecting", store=self.url)
             finally:
                 if conn is not None and not conn.is_closed():
                     conn.terminate()
             if not self._closed:
+                self.reconnects += 1
                 await asyncio.sleep(self.RECONNECT_S)
 
     # -- closing ------------------------------------------------------------------------------
