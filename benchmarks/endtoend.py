@@ -7,7 +7,6 @@ from __future__ import annotations
 import http.client
 import os
 import random
-import shutil
 import socket
 import statistics
 import subprocess
@@ -17,7 +16,7 @@ from datetime import timedelta
 
 from .asof import percentile
 from .core import Context, Figure, benchmark
-from .replay import fixture
+from .dashboard import build
 from .workload import DAYS, START
 
 
@@ -98,8 +97,9 @@ class Server:
 def endtoend_figures(ctx: Context) -> list[Figure]:
     n, q = ctx.sizes.replay, ctx.sizes.queries
     path = ctx.path("endtoend")
-    shutil.copyfile(fixture(ctx, n), path)  # a copy: snapshots are written into it
-    size = f"{n:,} events"
+    places, actors = (200, 20) if ctx.smoke else (5_000, 50)  # the scale issue's world
+    build(path, n, places, actors)  # its own log: snapshots are written into it
+    size = f"{n:,} events, {places:,} places, {actors} actors"
     figures = []
 
     # The CLI: the first query folds the log and keeps a snapshot; later ones start from the nearest.
