@@ -25,13 +25,14 @@ from typing import Any
 import orjson
 
 from . import __version__
+from . import cli_interop as interop
 from .core.batch import Item
 from .core.dates import parse_as_of, parse_known_at
 from .core.errors import InputError, TrackerError, ValidationFailed
 from .core.projections import PROJECTIONS
 from .core.records import Record
 from .core.reports import parse
-from .core.summary import summarize, when
+from .core.summary import Namer, summarize, when
 from .core.tables import render_state, table
 from .core.tokens import ROLES, check_name, check_role, hash_token, new_token
 from .logs import configure
@@ -89,6 +90,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="only events appended by NAME (a token's name, token, anonymous, local:<user>)")
     log.add_argument("--json", action="store_true",
                      help="JSON Lines of {position, id, recorded_at, recorded_by, event}")
+    interop.add_commands(sub, common)
 
     replay = sub.add_parser("replay", parents=[common], help="rebuild every projection from the log, timed")
     replay.add_argument("--json", action="store_true", help="print the timings as JSON")
@@ -199,6 +201,8 @@ async def _run(args: argparse.Namespace) -> int:
     if args.command == "verify" and args.upto is not None and args.upto < 0:
         raise InputError("--upto must be 0 or more")
     async with await Tracker.open(resolve_url(args.db)) as tracker:
+        if args.command in interop.COMMANDS:
+            return await interop.run(tracker, args, local_principal())
         if args.command in ("export", "import", "verify", "backup"):
             return await _transfer(tracker, args, records if args.command == "import" else None)
         if args.command == "tokens":
@@ -210,7 +214,8 @@ async def _run(args: argparse.Namespace) -> int:
         if args.command == "state":
             answer = await tracker.state(args.projection, parse_as_of(args.as_of), parse_known_at(args.known_at),
                                          parse_known_at(args.recorded_at, "--recorded-at"))
-            print(orjson.dumps(answer, option=orjson.OPT_INDENT_2).decode() if args.json else render_state(answer))
+            print(orjson.dumps(answer, option=orjson.OPT_INDENT_2).decode() if args.json
+                  else render_state(answer, tracker.timeline.catalog.label))
             return 0
         if args.command == "log":
             return await _log(tracker, args)
@@ -445,23 +450,24 @@ async def _log(tracker: Tracker, args: argparse.Namespace) -> int:
         return 0
     targets = {r.event["retracts"] for r in records if r.event["type"] == "EventRetracted"}
     retracted = await tracker.store.lookup(targets) if targets else {}
-    rows = [(r.position, r.recorded_at.strftime("%Y-%m-%d %H:%M:%S"), r.event["type"], when(r.event),
-             _what(r, retracted), ", ".join(dict.fromkeys(s["publisher"] for s in r.event.get("sources", ()))),
-             r.recorded_by or "-")
+    catalog = await tracker.refresh_catalog()
+    rows = [(r.position, r.event.get("id") or "-", r.recorded_at.strftime("%Y-%m-%d %H:%M:%S"), r.event["type"],
+             when(r.event), _what(r, retracted, catalog.label),
+             ", ".join(dict.fromkeys(s["publisher"] for s in r.event.get("sources", ()))), r.recorded_by or "-")
             for r in records]
     if rows:
-        print(table(["pos", "recorded (UTC)", "type", "occurred", "what", "source", "by"], rows))
+        print(table(["pos", "id", "recorded (UTC)", "type", "occurred", "what", "source", "by"], rows))
     else:
         print(f"no events from position {args.start}" + (f" appended by {args.by}" if args.by else ""))
     return 0
 
 
-def _what(record: Record, retracted: dict[str, StoredEvent]) -> str:
-    """The log's `what`: a retraction says who retracted what (the retracted event's position,
-    type and appender), as far as the log knows them."""
+def _what(record: Record, retracted: dict[str, StoredEvent], name: Namer) -> str:
+    """The log's `what`, with actors and places by name: a retraction says who retracted what
+    (the retracted event's position, type and appender), as far as the log knows them."""
     e = record.event
     if e["type"] != "EventRetracted":
-        return summarize(e)
+        return summarize(e, name)
     target = retracted.get(e["retracts"])
     what = f"retracted {e['retracts']}"
     if target is not None:
