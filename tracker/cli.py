@@ -91,6 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     log.add_argument("--json", action="store_true",
                      help="JSON Lines of {position, id, recorded_at, recorded_by, event}")
     interop.add_commands(sub, common)
+    interop.extend(state, log)
 
     replay = sub.add_parser("replay", parents=[common], help="rebuild every projection from the log, timed")
     replay.add_argument("--json", action="store_true", help="print the timings as JSON")
@@ -163,6 +164,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if getattr(args, "format", None) == "json":
+        args.json = True
     verbose = args.verbose or args.command == "serve"  # a server logs its connections
     configure(json=args.log_json, level=logging.INFO if verbose else logging.WARNING)
     try:
@@ -201,6 +204,8 @@ async def _run(args: argparse.Namespace) -> int:
     if args.command == "verify" and args.upto is not None and args.upto < 0:
         raise InputError("--upto must be 0 or more")
     async with await Tracker.open(resolve_url(args.db)) as tracker:
+        if interop.formatted(args):
+            return await interop.run_format(tracker, args)
         if args.command in interop.COMMANDS:
             return await interop.run(tracker, args, local_principal())
         if args.command in ("export", "import", "verify", "backup"):

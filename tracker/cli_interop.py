@@ -8,17 +8,23 @@ cli.py builds the parser and calls `add_commands` / `extend`, then hands these c
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 import orjson
 
+from .core import diff as diffs
+from .core import geojson
 from .core.catalog import Kind
+from .core.dates import parse_as_of, parse_known_at
+from .core.errors import InputError
 from .core.reference import listing, with_alias
 from .core.reports import from_objects
 from .core.tables import table
+from .core.timeline import retractions
 from .service import Tracker
 
-COMMANDS = ("actors", "places")
+COMMANDS = ("actors", "places", "diff")
 
 
 def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -37,7 +43,58 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         alias.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
+    diff = sub.add_parser("diff", parents=[common],
+                          help="what changed between two dates: places that changed hands, holdings and "
+                               "deployments, with the facts behind each")
+    diff.add_argument("--from", dest="start", required=True, metavar="D1", help="the earlier date (YYYY-MM-DD, "
+                      "YYYY-MM or YYYY: the end of that month or year)")
+    diff.add_argument("--to", dest="end", required=True, metavar="D2", help="the later date")
+    diff.add_argument("--known-at", metavar="TIME", help="both states as known at TIME (UTC; a date = its end)")
+    diff.add_argument("--json", action="store_true", help="print one JSON document")
+
+
+def extend(state: argparse.ArgumentParser, log: argparse.ArgumentParser) -> None:
+    """The other formats of commands cli.py defines."""
+    state.add_argument("--format", choices=("table", "json", "geojson"), default=None,
+                       help="table (default), json (as --json), or geojson: an RFC 7946 FeatureCollection of "
+                            "the places (territory only)")
+    log.add_argument("--format", choices=("table", "json", "geojson"), default=None,
+                     help="table (default), json (as --json), or geojson: the facts that name a place as Point "
+                          "features (with --since/--until)")
+    log.add_argument("--since", metavar="D1", help="with --format geojson: facts whose window ends on or after D1")
+    log.add_argument("--until", metavar="D2", help="with --format geojson: facts whose window starts by D2")
+
+
+def formatted(args: argparse.Namespace) -> bool:
+    """Is this a command in a format this module writes?"""
+    return getattr(args, "format", None) == "geojson"
+
+
+async def run_format(tracker: Tracker, args: argparse.Namespace) -> int:
+    timeline = await tracker.catch_up()
+    if args.command == "state":
+        if args.projection != "territory":
+            raise InputError(f"--format geojson maps places: it takes the territory projection, not "
+                             f"{args.projection}", field="projection")
+        answer = timeline.render("territory", parse_as_of(args.as_of), parse_known_at(args.known_at),
+                                 parse_known_at(args.recorded_at, "--recorded-at"))
+        _dump(geojson.territory(answer, timeline.catalog.label))
+        return 0
+    start, end = parse_as_of(args.since, "--since"), parse_as_of(args.until, "--until")
+    if start and end and start > end:
+        raise InputError(f"--since {start} is after --until {end}")
+    records = timeline.records()
+    _dump(geojson.events(records, timeline.catalog, start, end, retractions(records, None)))
+    return 0
+
+
+def _dump(value: Any) -> None:
+    sys.stdout.write(orjson.dumps(value).decode() + "\n")
+
+
 async def run(tracker: Tracker, args: argparse.Namespace, principal: str) -> int:
+    if args.command == "diff":
+        return await _diff(tracker, args)
     kind: Kind = "actor" if args.command == "actors" else "place"
     if getattr(args, "reference_command", None) == "alias":
         return await _alias(tracker, kind, args, principal)
@@ -56,6 +113,14 @@ async def run(tracker: Tracker, args: argparse.Namespace, principal: str) -> int
         print(table(["id", "name", "aliases", "kind", "country", "admin1", "lat", "lon", "geo precision"],
                     [(r["place"], r["name"], "; ".join(r["aliases"]) or "-", r.get("kind"), r.get("country"),
                       r.get("admin1"), f"{r['lat']:.4f}", f"{r['lon']:.4f}", r["geo_precision"]) for r in rows]))
+    return 0
+
+
+async def _diff(tracker: Tracker, args: argparse.Namespace) -> int:
+    start, end = diffs.dates(args.start, args.end)
+    known_at = parse_known_at(args.known_at)
+    answer = diffs.between(await tracker.catch_up(), start, end, known_at)
+    print(orjson.dumps(answer, option=orjson.OPT_INDENT_2).decode() if args.json else diffs.render(answer))
     return 0
 
 

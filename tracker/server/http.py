@@ -31,6 +31,7 @@ from ..core.jsontext import MAX_INT
 from ..core.projections import PROJECTIONS
 from ..core.protocol import described
 from ..store.url import mask_secrets
+from . import interop_routes
 from .auth import Access, Unauthorized, access, host_allowed, origin_allowed
 from .guard import Guard, address_of
 from .hub import Hub
@@ -48,6 +49,9 @@ PARAMS: dict[str, tuple[str, ...]] = {
     "/api/state/{projection}": ("as_of", "known_at", "recorded_at"),
     "/api/events": ("after", "limit"),
     "/api/catalog": (),
+    "/api/diff": ("from", "to", "known_at"),
+    "/api/state/territory.geojson": ("as_of", "known_at", "recorded_at"),
+    "/api/events.geojson": ("from", "to"),
 }
 _TYPES = {".js": "text/javascript; charset=utf-8", ".mjs": "text/javascript; charset=utf-8",
           ".css": "text/css; charset=utf-8", ".html": "text/html; charset=utf-8", ".json": "application/json",
@@ -117,6 +121,8 @@ class Routes:
                 refused = self._reader(connection, request)
                 if refused is not None:
                     return refused
+            if path in interop_routes.ROUTES:
+                return await self._interop(path, _query(url.query, path))
             if path.startswith("/api/state/"):
                 name = path.removeprefix("/api/state/")
                 if name not in PROJECTIONS:
@@ -131,7 +137,8 @@ class Routes:
             if path == "/api/schema":
                 return response(200, _schema(), "application/json")
             return error_response(404, "not_found", f"no such page: {path}; try / (the dashboard), /healthz, "
-                                  "/api/state/territory, /api/events, /api/catalog, /api/schema "
+                                  "/api/state/territory, /api/events, /api/catalog, /api/schema, /api/diff, "
+                                  "/api/state/territory.geojson, /api/events.geojson "
                                   "or the websocket at /ws")
         except StoreError as e:
             log.warning("store unavailable", path=path, error=mask_secrets(e.message))
@@ -219,6 +226,12 @@ class Routes:
 
     async def _state(self, name: str, query: dict[str, str]) -> Response:
         return json_response(200, await self.hub.query(protocol.view(name, query.get)))
+
+    async def _interop(self, path: str, query: dict[str, str]) -> Response:
+        if path == "/api/diff":
+            return json_response(200, await interop_routes.diff(self.hub, query.get))
+        build = interop_routes.territory if path == "/api/state/territory.geojson" else interop_routes.events
+        return response(200, orjson.dumps(await build(self.hub, query.get)), interop_routes.GEOJSON)
 
     async def _events(self, query: dict[str, str]) -> Response:
         after, limit = _int(query, "after", 0), _int(query, "limit", 100)
