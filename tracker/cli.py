@@ -90,8 +90,6 @@ def _parser() -> argparse.ArgumentParser:
                      help="only events appended by NAME (a token's name, token, anonymous, local:<user>)")
     log.add_argument("--json", action="store_true",
                      help="JSON Lines of {position, id, recorded_at, recorded_by, event}")
-    interop.add_commands(sub, common)
-    interop.extend(state, log)
 
     replay = sub.add_parser("replay", parents=[common], help="rebuild every projection from the log, timed")
     replay.add_argument("--json", action="store_true", help="print the timings as JSON")
@@ -159,6 +157,8 @@ def _parser() -> argparse.ArgumentParser:
     watch.add_argument("--count", type=int, metavar="N", help="exit after N events")
     watch.add_argument("--token-file", metavar="FILE",
                        help="a reader token from FILE's first line (or $TRACKER_TOKEN), for a server with tokens")
+    interop.add_commands(sub, common)
+    interop.extend(state, log, load, export)
     return parser
 
 
@@ -185,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _run(args: argparse.Namespace) -> int:
+    if interop.formatted(args):  # GeoJSON and ACLED: files read before the store is opened
+        return await interop.run_format(args, local_principal())
     if args.command == "schema":
         from .core.events import json_schema
 
@@ -204,8 +206,6 @@ async def _run(args: argparse.Namespace) -> int:
     if args.command == "verify" and args.upto is not None and args.upto < 0:
         raise InputError("--upto must be 0 or more")
     async with await Tracker.open(resolve_url(args.db)) as tracker:
-        if interop.formatted(args):
-            return await interop.run_format(tracker, args)
         if args.command in interop.COMMANDS:
             return await interop.run(tracker, args, local_principal())
         if args.command in ("export", "import", "verify", "backup"):

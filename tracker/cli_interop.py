@@ -8,21 +8,26 @@ cli.py builds the parser and calls `add_commands` / `extend`, then hands these c
 from __future__ import annotations
 
 import argparse
+import csv
 import sys
+from datetime import date
+from pathlib import Path
 from typing import Any
 
 import orjson
 
+from .core import acled, geojson
 from .core import diff as diffs
-from .core import geojson
+from .core.batch import Item
 from .core.catalog import Kind
-from .core.dates import parse_as_of, parse_known_at
+from .core.dates import parse_as_of, parse_known_at, utc_now
 from .core.errors import InputError
 from .core.reference import listing, with_alias
 from .core.reports import from_objects
 from .core.tables import table
 from .core.timeline import retractions
 from .service import Tracker
+from .store import resolve_url
 
 COMMANDS = ("actors", "places", "diff")
 
@@ -53,8 +58,24 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     diff.add_argument("--json", action="store_true", help="print one JSON document")
 
 
-def extend(state: argparse.ArgumentParser, log: argparse.ArgumentParser) -> None:
+def extend(state: argparse.ArgumentParser, log: argparse.ArgumentParser, load: argparse.ArgumentParser,
+           export: argparse.ArgumentParser) -> None:
     """The other formats of commands cli.py defines."""
+    load.add_argument("--format", choices=("export", "acled"), default=None,
+                      help="export: a tracker export (JSON Lines) into an empty store (default); acled: an ACLED "
+                           "CSV export, appended as facts and kept in sync as corrections (docs/acled.md)")
+    load.add_argument("--sync", action="store_true",
+                      help="with --format acled: the file is ACLED's whole export of --from..--to, so a fact "
+                           "imported before whose event date is in that range and whose row is gone is retracted")
+    load.add_argument("--from", dest="start", metavar="D1", help="with --sync: the export's first event date")
+    load.add_argument("--to", dest="end", metavar="D2", help="with --sync: the export's last event date")
+    load.add_argument("--dry-run", action="store_true",
+                      help="with --format acled: say what the import would do (actors and places it would "
+                           "create, new, changed, retracted and skipped rows) and append nothing")
+    load.add_argument("--json", action="store_true", help="with --format acled: print the summary as JSON")
+    export.add_argument("--format", choices=("jsonl", "acled"), default=None,
+                        help="jsonl: the stored records, for tracker import (default); acled: the current facts "
+                             "that name a place, in ACLED's CSV columns")
     state.add_argument("--format", choices=("table", "json", "geojson"), default=None,
                        help="table (default), json (as --json), or geojson: an RFC 7946 FeatureCollection of "
                             "the places (territory only)")
@@ -66,11 +87,114 @@ def extend(state: argparse.ArgumentParser, log: argparse.ArgumentParser) -> None
 
 
 def formatted(args: argparse.Namespace) -> bool:
-    """Is this a command in a format this module writes?"""
-    return getattr(args, "format", None) == "geojson"
+    """Is this a command in a format this module reads or writes?"""
+    if args.command == "import" and args.format != "acled" and (args.sync or args.start or args.end or args.dry_run
+                                                                or args.json):
+        raise InputError("--sync, --from, --to, --dry-run and --json are options of --format acled")
+    return getattr(args, "format", None) in ("geojson", "acled")
 
 
-async def run_format(tracker: Tracker, args: argparse.Namespace) -> int:
+async def run_format(args: argparse.Namespace, principal: str) -> int:
+    if args.command == "import":
+        text = _read_text(args.file)
+        name = "<stdin>" if args.file == "-" else args.file
+        rows = acled.read(text, name)  # every bad row reported before the store is opened
+        sync = _sync(args)
+        async with await Tracker.open(resolve_url(args.db)) as tracker:
+            return await _import_acled(tracker, rows, name, sync, args, principal)
+    async with await Tracker.open(resolve_url(args.db)) as tracker:
+        if args.command == "export":
+            return await _export_acled(tracker, args)
+        return await _geojson(tracker, args)
+
+
+def _read_text(name: str) -> str:
+    try:
+        if name == "-":
+            return sys.stdin.read()
+        with open(name, encoding="utf-8", newline="") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise InputError(f"cannot read {name}: no such file") from None
+    except UnicodeDecodeError as e:
+        raise InputError(f"cannot read {name}: not UTF-8 text ({e.reason} at byte {e.start}); ACLED's exports "
+                         "are UTF-8: save the file as 'CSV UTF-8'") from None
+    except OSError as e:
+        raise InputError(f"cannot read {name}: {e.strerror or e}") from None
+
+
+def _sync(args: argparse.Namespace) -> tuple[date, date] | None:
+    if not args.sync:
+        if args.start or args.end:
+            raise InputError("--from and --to say the range of a --sync: add --sync, or leave them out")
+        return None
+    if not args.start or not args.end:
+        raise InputError("--sync needs --from D1 and --to D2: the event dates the export covers (rows of that "
+                         "range missing from it are retracted)")
+    start, end = parse_as_of(args.start, "--from"), parse_as_of(args.end, "--to")
+    assert start is not None and end is not None
+    if start > end:
+        raise InputError(f"--from {start} is after --to {end}")
+    return date.fromisoformat(start), date.fromisoformat(end)
+
+
+async def _import_acled(tracker: Tracker, rows: list[acled.Row], name: str, sync: tuple[date, date] | None,
+                        args: argparse.Namespace, principal: str) -> int:
+    timeline = await tracker.catch_up()
+    head = timeline.head
+    records = timeline.records()
+    stored = acled.current(records)
+    retracted = {r.event["retracts"] for r in records if r.event["type"] == "EventRetracted"}
+    catalog = await tracker.refresh_catalog()
+    plan = acled.plan(rows, catalog, stored, name, sync, utc_now().date(), retracted)
+    summary = {"file": name, "rows": len(rows), **plan.summary(), "dry_run": args.dry_run, "positions": None}
+    if plan.items and not args.dry_run:
+        items = [Item(where, event) for where, event in plan.items]
+        result = await tracker.append(items, head, principal)  # all or nothing; refused if the log moved meanwhile
+        fresh = sorted(p for p in result.positions if p > result.head_before)
+        summary["positions"] = [fresh[0], fresh[-1]] if fresh else None
+        summary["appended"] = len(fresh)
+    if args.json:
+        print(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode())
+        return 0
+    verb = "would append" if args.dry_run else "appended"
+    print(f"{name}: {len(rows):,} rows: {plan.new:,} new, {plan.changed:,} changed (each a retraction and the new "
+          f"fact), {plan.unchanged:,} unchanged, {plan.gone:,} retracted; {verb} {len(plan.items):,} events"
+          + (f" at positions {summary['positions'][0]}-{summary['positions'][1]}" if summary["positions"] else ""))
+    for kind, count in sorted(plan.skipped.items()):
+        print(f"  skipped {count:,} {kind} (not kept as facts: docs/acled.md)")
+    if plan.actors:
+        print(f"created {len(plan.actors)} actor{'s' if len(plan.actors) != 1 else ''} (if one is an actor the "
+              "tracker knows, give that actor the ACLED name first: tracker actors alias ID NAME, then import "
+              "again; --dry-run shows them without creating them):")
+        print(table(["id", "ACLED name", "kind"], [(a["actor"], a["name"], a["kind"]) for a in plan.actors]))
+    if plan.places:
+        print(f"created {len(plan.places)} place{'s' if len(plan.places) != 1 else ''}: "
+              + ", ".join(p["name"] for p in plan.places[:20]) + (", ..." if len(plan.places) > 20 else ""))
+    return 0
+
+
+async def _export_acled(tracker: Tracker, args: argparse.Namespace) -> int:
+    timeline = await tracker.catch_up()
+    records = sorted(timeline.records(), key=lambda r: r.position)
+    rows = acled.export_rows(records, timeline.catalog)
+    if not args.output:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerows(rows)
+        return 0
+    target = Path(args.output)
+    partial = target.with_name(target.name + ".partial")
+    try:
+        with partial.open("w", encoding="utf-8", newline="") as out:
+            csv.writer(out, lineterminator="\n").writerows(rows)
+        partial.replace(target)
+    except OSError as e:
+        raise InputError(f"cannot write {args.output}: {e.strerror or e}") from None
+    print(f"exported the current facts to {args.output} in ACLED's columns", file=sys.stderr)
+    return 0
+
+
+async def _geojson(tracker: Tracker, args: argparse.Namespace) -> int:
     timeline = await tracker.catch_up()
     if args.command == "state":
         if args.projection != "territory":
