@@ -131,3 +131,17 @@ async def test_diff_and_geojson_over_http_and_websocket(db: Path) -> None:
             assert error["type"] == "error" and error["details"]["suggestion"] == "to"
             error = await ws.request(op="diff", **{"from": 5, "to": "2014-07-25"})
             assert error["type"] == "error" and error["code"] == "bad_request"
+
+
+def test_chart_writes_png_and_svg(db: Path, tmp_path: Path) -> None:
+    from tracker.core.chart import days
+
+    png, svg = tmp_path / "situation.png", tmp_path / "situation.svg"
+    done = tracker_on(db, "chart", "-o", str(png), "--from", "2014-06-01", "--to", "2014-07-31")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "1 actors holding places" in done.stdout
+    tracker_on(db, "chart", "-o", str(svg))  # the range from the facts
+    assert b"<svg" in svg.read_bytes()[:2000]
+    assert "png or .svg" in tracker_on(db, "chart", "-o", str(tmp_path / "x.pdf"), expect=2).stderr
+    assert "is after" in tracker_on(db, "chart", "-o", str(png), "--from", "2014-08-01", "--to", "2014-06-01",
+                                    expect=2).stderr
+    assert len(days("2000-01-01", "2014-12-31")) <= 402  # a long range is stepped

@@ -29,7 +29,7 @@ from .core.timeline import retractions
 from .service import Tracker
 from .store import resolve_url
 
-COMMANDS = ("actors", "places", "diff")
+COMMANDS = ("actors", "places", "diff", "chart")
 
 
 def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -56,6 +56,13 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     diff.add_argument("--to", dest="end", required=True, metavar="D2", help="the later date")
     diff.add_argument("--known-at", metavar="TIME", help="both states as known at TIME (UTC; a date = its end)")
     diff.add_argument("--json", action="store_true", help="print one JSON document")
+    chart = sub.add_parser("chart", parents=[common],
+                           help="draw places held per actor over time and facts per day (windows as ranges) "
+                                "into a PNG or SVG file (needs matplotlib: pip install 'tracker[chart]')")
+    chart.add_argument("-o", "--output", required=True, metavar="FILE", help="FILE.png or FILE.svg")
+    chart.add_argument("--from", dest="start", metavar="D1", help="first day (default: the first fact's)")
+    chart.add_argument("--to", dest="end", metavar="D2", help="last day (default: the last fact's, at most today)")
+    chart.add_argument("--known-at", metavar="TIME", help="as known at TIME (UTC; a date = its end)")
 
 
 def extend(state: argparse.ArgumentParser, log: argparse.ArgumentParser, load: argparse.ArgumentParser,
@@ -219,6 +226,8 @@ def _dump(value: Any) -> None:
 async def run(tracker: Tracker, args: argparse.Namespace, principal: str) -> int:
     if args.command == "diff":
         return await _diff(tracker, args)
+    if args.command == "chart":
+        return await _chart(tracker, args)
     kind: Kind = "actor" if args.command == "actors" else "place"
     if getattr(args, "reference_command", None) == "alias":
         return await _alias(tracker, kind, args, principal)
@@ -245,6 +254,30 @@ async def _diff(tracker: Tracker, args: argparse.Namespace) -> int:
     known_at = parse_known_at(args.known_at)
     answer = diffs.between(await tracker.catch_up(), start, end, known_at)
     print(orjson.dumps(answer, option=orjson.OPT_INDENT_2).decode() if args.json else diffs.render(answer))
+    return 0
+
+
+async def _chart(tracker: Tracker, args: argparse.Namespace) -> int:
+    from . import chart
+    from .core import chart as charts
+
+    if Path(args.output).suffix.lower() not in chart.FORMATS:
+        raise InputError(f"-o {args.output}: tracker chart writes .png or .svg files")
+    known_at = parse_known_at(args.known_at)
+    start, end = parse_as_of(args.start, "--from"), parse_as_of(args.end, "--to")
+    timeline = await tracker.catch_up()
+    if start is None or end is None:
+        spans = [(r.event["occurred_from"], r.event["occurred_to"]) for r in timeline.records()
+                 if "occurred_from" in r.event]
+        if not spans:
+            raise InputError("the log has no facts to chart yet: give --from and --to, or append some")
+        start = start or min(s for s, _ in spans)
+        end = end or min(max(e for _, e in spans), utc_now().date().isoformat())
+    data = charts.series(timeline, start, end, known_at)
+    title = f"Situation from {start} to {end}" + (f", as known at {known_at:%Y-%m-%d %H:%M} UTC" if known_at else "")
+    chart.draw(data, args.output, title)
+    print(f"wrote {args.output}: {len(data['held'])} actors holding places, {sum(n for _, n in data['per_day'])} "
+          f"facts on their day, {len(data['ranges'])} known within a window")
     return 0
 
 

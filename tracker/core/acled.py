@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from .catalog import Catalog, UnknownReference
+from .catalog import Catalog, Kind
 from .errors import Issue, ValidationFailed
 
 COLUMNS = ("event_id_cnty", "event_date", "year", "time_precision", "disorder_type", "event_type", "sub_event_type",
@@ -296,14 +296,10 @@ class _Names:
         for ident, p in catalog.places.items():
             self.at.setdefault((round(p["lat"], 2), round(p["lon"], 2)), []).append(ident)
 
-    def _free(self, kind: str, text: str) -> bool:
-        try:
-            self.catalog.resolve(kind, text)  # type: ignore[arg-type]
-        except UnknownReference:
-            return text.casefold() not in self.taken
-        return False
+    def _free(self, kind: Kind, text: str) -> bool:
+        return self.catalog.find(kind, text) is None and text.casefold() not in self.taken
 
-    def _unique(self, kind: str, base: str) -> str:
+    def _unique(self, kind: Kind, base: str) -> str:
         ident, n = base, 1
         while not self._free(kind, ident):
             n += 1
@@ -314,9 +310,8 @@ class _Names:
         known = self.actors.get(name.casefold())
         if known is not None:
             return known
-        try:
-            ident = self.catalog.resolve("actor", name)
-        except UnknownReference:
+        ident = self.catalog.find("actor", name)
+        if ident is None:
             ident = self._unique("actor", slug(name))
             kind = INTER.get(inter.strip(), inter.strip().casefold() or "unknown")
             registration = {"type": "ActorRegistered", "actor": ident, "name": name, "kind": kind[:200],
@@ -360,13 +355,11 @@ class _Names:
     def _match(self, location: str, lat: float, lon: float) -> str | None:
         """A place the catalog has by this name (or alias) within about 5 km, or at these very coordinates
         under a name that contains it."""
-        try:
-            ident = self.catalog.resolve("place", location)
+        ident = self.catalog.find("place", location)
+        if ident is not None:
             p = self.catalog.places[ident]
             if abs(p["lat"] - lat) <= 0.05 and abs(p["lon"] - lon) <= 0.05:
                 return ident
-        except UnknownReference:
-            pass
         for ident in self.at.get((round(lat, 2), round(lon, 2)), ()):
             p = self.catalog.places[ident]
             if abs(p["lat"] - lat) < 1e-4 and abs(p["lon"] - lon) < 1e-4 and \
