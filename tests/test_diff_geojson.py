@@ -145,3 +145,34 @@ def test_chart_writes_png_and_svg(db: Path, tmp_path: Path) -> None:
     assert "is after" in tracker_on(db, "chart", "-o", str(png), "--from", "2014-08-01", "--to", "2014-06-01",
                                     expect=2).stderr
     assert len(days("2000-01-01", "2014-12-31")) <= 402  # a long range is stepped
+
+
+def test_http_routes_fuzz(db: Path) -> None:
+    """Any query string on the new routes: 200 with JSON, or a 400 error naming what is wrong; never a 500."""
+    from urllib.parse import quote
+
+    from tests.conftest import start_serve, stop_process
+
+    process, port = start_serve(db)
+    values = st.one_of(st.sampled_from(["2014-06-05", "2014-07", "2014", "", "2014-02-30", "9999-12-31",
+                                        "2014-07-25T10:00:00Z"]), st.text(max_size=15))
+    names = st.sampled_from(["from", "to", "known_at", "as_of", "recorded_at", "asof", "x"])
+
+    @settings(max_examples=60, deadline=None)
+    @given(route=st.sampled_from(["/api/diff", "/api/state/territory.geojson", "/api/events.geojson"]),
+           params=st.lists(st.tuples(names, values), max_size=3))
+    def one(route: str, params: list[tuple[str, str]]) -> None:
+        query = "&".join(f"{quote(k)}={quote(v)}" for k, v in params)
+        status, body = http(port, f"{route}?{query}")
+        assert status in (200, 400), (route, query, status, body)
+        if status == 400:
+            assert body["type"] == "error" and body["code"] == "bad_request" and body["message"]
+        elif route.endswith(".geojson"):
+            _valid(body)
+        else:
+            assert {"from", "to", "places", "holdings", "deployments"} <= body.keys()
+
+    try:
+        one()
+    finally:
+        stop_process(process)

@@ -98,6 +98,9 @@ def formatted(args: argparse.Namespace) -> bool:
     if args.command == "import" and args.format != "acled" and (args.sync or args.start or args.end or args.dry_run
                                                                 or args.json):
         raise InputError("--sync, --from, --to, --dry-run and --json are options of --format acled")
+    if args.command == "log" and args.format != "geojson" and (args.since or args.until):
+        raise InputError("--since and --until choose the facts of --format geojson; for a table of the log "
+                         "use --from N (a position) and --limit")
     return getattr(args, "format", None) in ("geojson", "acled")
 
 
@@ -105,7 +108,9 @@ async def run_format(args: argparse.Namespace, principal: str) -> int:
     if args.command == "import":
         text = _read_text(args.file)
         name = "<stdin>" if args.file == "-" else args.file
+        _progress(f"reading {name}")
         rows = acled.read(text, name)  # every bad row reported before the store is opened
+        _progress(f"read {len(rows):,} rows; matching them with the log")
         sync = _sync(args)
         async with await Tracker.open(resolve_url(args.db)) as tracker:
             return await _import_acled(tracker, rows, name, sync, args, principal)
@@ -128,6 +133,13 @@ def _read_text(name: str) -> str:
                          "are UTF-8: save the file as 'CSV UTF-8'") from None
     except OSError as e:
         raise InputError(f"cannot read {name}: {e.strerror or e}") from None
+
+
+def _progress(text: str) -> None:
+    """A status line on a terminal (a long import says where it is); nothing when piped."""
+    if sys.stderr.isatty():
+        sys.stderr.write(f"\r\033[K{text}...")
+        sys.stderr.flush()
 
 
 def _sync(args: argparse.Namespace) -> tuple[date, date] | None:
@@ -156,11 +168,14 @@ async def _import_acled(tracker: Tracker, rows: list[acled.Row], name: str, sync
     plan = acled.plan(rows, catalog, stored, name, sync, utc_now().date(), retracted)
     summary = {"file": name, "rows": len(rows), **plan.summary(), "dry_run": args.dry_run, "positions": None}
     if plan.items and not args.dry_run:
+        _progress(f"validating and appending {len(plan.items):,} events (all or nothing)")
         items = [Item(where, event) for where, event in plan.items]
         result = await tracker.append(items, head, principal)  # all or nothing; refused if the log moved meanwhile
         fresh = sorted(p for p in result.positions if p > result.head_before)
         summary["positions"] = [fresh[0], fresh[-1]] if fresh else None
         summary["appended"] = len(fresh)
+    if sys.stderr.isatty():
+        sys.stderr.write("\r\033[K")
     if args.json:
         print(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode())
         return 0
