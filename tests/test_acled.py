@@ -14,15 +14,20 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.acled_slice import COLUMNS, ISIS, first_export, row, second_export, to_csv
-from tests.conftest import tracker_on
+from tests.conftest import stored_rows, tracker_on
 from tracker.core import acled
 from tracker.core.batch import Item, prepare
 from tracker.core.catalog import Catalog
 from tracker.core.errors import TrackerError, ValidationFailed
 
 
+def _events(db: Path) -> list[dict]:
+    """The stored events, read from the SQLite file itself (faster than a `tracker log` process)."""
+    return [json.loads(row[4]) for row in stored_rows(db)]
+
+
 def _positions(db: Path) -> int:
-    return len(tracker_on(db, "log", "--json").stdout.splitlines())
+    return len(stored_rows(db))
 
 
 def _places(db: Path, *args: str) -> dict[str, dict]:
@@ -32,8 +37,7 @@ def _places(db: Path, *args: str) -> dict[str, dict]:
 
 def _facts(db: Path) -> dict[str, list[dict]]:
     out: dict[str, list[dict]] = {}
-    for line in tracker_on(db, "log", "--json").stdout.splitlines():
-        event = json.loads(line)["event"]
+    for event in _events(db):
         if event.get("external_id"):
             out.setdefault(event["external_id"], []).append(event)
     return out
@@ -103,7 +107,7 @@ def test_import_then_a_newer_export_kept_in_sync(db: Path) -> None:
     facts = _facts(db)
     assert [f["deaths"]["best"] for f in facts["acled:IRQ3"]] == [30, 45]  # the old fact, retracted, and the new
     assert facts["acled:IRQ2"][-1]["occurred_on"] == "2014-06-11"
-    log = [json.loads(line)["event"] for line in tracker_on(db, "log", "--json").stdout.splitlines()]
+    log = _events(db)
     retracted = {e["retracts"]: e for e in log if e["type"] == "EventRetracted"}
     assert retracted[facts["acled:IRQ5"][0]["id"]]["reported_on"] == "2014-07-10"
     assert facts["acled:IRQ3"][0]["id"] in retracted and facts["acled:IRQ3"][1]["id"] not in retracted
@@ -185,9 +189,8 @@ def test_bad_rows_are_reported_with_their_lines_and_nothing_is_stored(db: Path) 
     refused = tracker_on(db, "import", "--format", "acled", str(source), expect=2)
     assert "bad.csv:5: field 'reported_on'" in refused.stderr
     assert _positions(db) == before
-    for args, message in ((("--sync",), "--sync needs --from"), (("--from", "2014-06-01"), "add --sync"),
-                          (("--sync", "--from", "2014-07-01", "--to", "2014-06-01"), "is after")):
-        assert message in tracker_on(db, "import", "--format", "acled", str(source), *args, expect=2).stderr
+    assert "--sync needs --from" in tracker_on(db, "import", "--format", "acled", str(source), "--sync",
+                                               expect=2).stderr
     (db.parent / "empty.csv").write_text("", encoding="utf-8")
     assert "empty" in tracker_on(db, "import", "--format", "acled", str(db.parent / "empty.csv"), expect=2).stderr
     (db.parent / "other.csv").write_text("a,b\n1,2\n", encoding="utf-8")

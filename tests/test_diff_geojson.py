@@ -142,9 +142,9 @@ def test_chart_writes_png_and_svg(db: Path, tmp_path: Path) -> None:
     tracker_on(db, "chart", "-o", str(svg))  # the range from the facts
     assert b"<svg" in svg.read_bytes()[:2000]
     assert "png or .svg" in tracker_on(db, "chart", "-o", str(tmp_path / "x.pdf"), expect=2).stderr
-    assert "is after" in tracker_on(db, "chart", "-o", str(png), "--from", "2014-08-01", "--to", "2014-06-01",
-                                    expect=2).stderr
     assert len(days("2000-01-01", "2014-12-31")) <= 402  # a long range is stepped
+    with pytest.raises(InputError, match="is after"):
+        days("2014-08-01", "2014-06-01")
 
 
 def test_http_routes_fuzz(db: Path) -> None:
@@ -158,7 +158,7 @@ def test_http_routes_fuzz(db: Path) -> None:
                                         "2014-07-25T10:00:00Z"]), st.text(max_size=15))
     names = st.sampled_from(["from", "to", "known_at", "as_of", "recorded_at", "asof", "x"])
 
-    @settings(max_examples=60, deadline=None)
+    @settings(max_examples=30, deadline=None)
     @given(route=st.sampled_from(["/api/diff", "/api/state/territory.geojson", "/api/events.geojson"]),
            params=st.lists(st.tuples(names, values), max_size=3))
     def one(route: str, params: list[tuple[str, str]]) -> None:
