@@ -23,7 +23,8 @@ from . import core
 # Each module registers its figures with @benchmark on import; another module (the live
 # websocket figures) joins the run by being listed here.
 MODULES = ["benchmarks.append", "benchmarks.replay", "benchmarks.asof", "benchmarks.memory", "benchmarks.peer",
-           "benchmarks.live", "benchmarks.soak", "benchmarks.backends", "benchmarks.acled_import"]
+           "benchmarks.live", "benchmarks.soak", "benchmarks.backends", "benchmarks.endtoend",
+           "benchmarks.wake", "benchmarks.acled_import"]
 RESULTS = Path(__file__).parent / "results"
 
 

@@ -278,5 +278,5 @@ def backend_figures(ctx: Context) -> list[Figure]:
             figures.append(_figure(f"{backend}: push latency, append in another process to websocket subscriber, "
                                    f"{label}", value, "ms", f"{count} events, one every 20 ms", anchor, other,
                                    SQLITE_DURABILITY if backend == "sqlite" else PG_DURABILITY, 1,
-                                   "SQLite: the server polls the file every 0.1 s; PostgreSQL: LISTEN/NOTIFY"))
+                                   "SQLite: a wake-up socket beside the file; PostgreSQL: LISTEN/NOTIFY"))
     return figures

@@ -260,10 +260,29 @@ class Client:
 
 @asynccontextmanager
 async def client(port: int, **kw: Any) -> AsyncIterator[Client]:
+    """A connected Client. Every message it receives, read or not, is checked against
+    docs/asyncapi.yaml when the test ends (`messages_match_the_asyncapi_document`)."""
     from websockets.asyncio.client import connect
 
+    from tests.contracts import RecordingConnection
+
+    kw.setdefault("create_connection", RecordingConnection)
     async with connect(f"ws://127.0.0.1:{port}/ws", open_timeout=seconds(5), **kw) as ws:
         yield Client(ws)
+
+
+@pytest.fixture(autouse=True)
+def messages_match_the_asyncapi_document() -> Iterator[None]:
+    """After each test, every message its websocket clients received must be one that
+    docs/asyncapi.yaml describes: a shape the server sends and the document forgets fails here."""
+    from tests.contracts import RECORDER, problems
+
+    RECORDER.take()
+    yield
+    found = problems(RECORDER.take())
+    if found:
+        pytest.fail(f"{len(found)} message(s) the AsyncAPI document does not describe:\n" + "\n".join(found[:5]),
+                    pytrace=False)
 
 
 def http(port: int, path: str) -> tuple[int, Any]:

@@ -480,3 +480,47 @@ class StoreContract:
             await store.append([ev(1)])
         with pytest.raises(StoreUnavailable):
             await store.append([ev(2)])
+
+    # -- snapshots: a cache beside the log -------------------------------------------------------
+
+    async def test_snapshots_are_kept_by_version_and_cut(self, store):
+        assert await store.snapshots("1") == [] and await store.get_snapshot("1", "2014-06-01") is None
+        blob = bytes(range(256)) * 40  # binary, with NUL bytes
+        await store.put_snapshot("1", "2014-06-30", 10, blob)
+        await store.put_snapshot("1", "2014-06-01", 7, b"early")
+        await store.put_snapshot("1", "2014-06-30", 12, blob + b"!")  # the same cut again: replaced
+        assert [(s.cut, s.head, s.size) for s in await store.snapshots("1")] == [
+            ("2014-06-01", 7, 5), ("2014-06-30", 12, len(blob) + 1)]
+        assert await store.get_snapshot("1", "2014-06-30") == (12, blob + b"!")
+        await store.renew_snapshot("1", "2014-06-01", 40)
+        await store.renew_snapshot("1", "2014-06-01", 30)  # never moves back
+        assert (await store.get_snapshot("1", "2014-06-01"))[0] == 40
+        await store.renew_snapshot("1", "2099-01-01", 50)  # none there: nothing happens
+        assert len(await store.snapshots("1")) == 2
+        reopened = await self.open_again(store)
+        try:
+            assert [s.cut for s in await reopened.snapshots("1")] == ["2014-06-01", "2014-06-30"]
+        finally:
+            if reopened is not store:
+                await reopened.close()
+
+    async def test_a_new_version_drops_the_others_and_stale_cuts_are_dropped_exactly(self, store):
+        for cut in ("2014-06-01", "2014-06-15", "2014-07-01"):
+            await store.put_snapshot("1", cut, 5, b"x")
+        assert await store.drop_snapshots("2014-06-15") == 2  # a late fact starting on 2014-06-15
+        assert [s.cut for s in await store.snapshots("1")] == ["2014-06-01"]
+        await store.put_snapshot("2", "2014-08-01", 9, b"y")  # new code: the old version's are gone
+        assert await store.snapshots("1") == []
+        assert [s.cut for s in await store.snapshots("2")] == ["2014-08-01"]
+        assert await store.drop_snapshots() == 1 and await store.snapshots("2") == []
+        for cut in ("2014-06-01", "2014-06-15", "2014-07-01"):
+            await store.put_snapshot("2", cut, 5, b"x")
+        assert await store.drop_snapshots("", "2014-06-15") == 2  # the oldest, pruned
+        assert [s.cut for s in await store.snapshots("2")] == ["2014-07-01"]
+
+    async def test_snapshots_touch_no_event(self, store):
+        await store.append([ev(1), ev(2)])
+        before = await store.read()
+        await store.put_snapshot("1", "2014-06-30", 2, b"z")
+        await store.drop_snapshots()
+        assert await store.read() == before and await store.head() == 2

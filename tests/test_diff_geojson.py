@@ -51,8 +51,6 @@ def test_diff_cli_names_the_places_that_changed_hands_and_the_facts_behind(db: P
 
 
 @pytest.mark.parametrize("args, message", [
-    (("--from", "2014-07-25", "--to", "2014-06-05"), "must be before"),
-    (("--from", "2014-07-25", "--to", "2014-07-25"), "must be before"),
     (("--from", "yesterday", "--to", "2014-06-05"), "from"),
     (("--from", "2014-06-01", "--to", "2014-06-31"), "to"),
 ])
@@ -67,7 +65,7 @@ def test_diff_dates_fuzz(start: str | None, end: str | None) -> None:
         d1, d2 = diffs.dates(start, end)
     except InputError:
         return
-    assert d1 < d2
+    assert len(d1) == len(d2) == 10
 
 
 def test_territory_geojson_validates_and_loads(db: Path) -> None:
@@ -119,7 +117,10 @@ async def test_diff_and_geojson_over_http_and_websocket(db: Path) -> None:
         status, events = await asyncio.to_thread(http, port, "/api/events.geojson?from=2014-07-14&to=2014-07-20")
         assert status == 200 and events["features"]
         _valid(events)
-        for path, field in [("/api/diff?from=2014-07-25&to=2014-06-05", "from"), ("/api/diff?from=2014-06-05", "to"),
+        status, backward = await asyncio.to_thread(http, port, "/api/diff?from=2014-07-25&to=2014-06-05")
+        mosul = next(p for p in backward["places"] if p["place"] == "mosul")  # read backward: held, then not
+        assert status == 200 and mosul["from"]["controller"] == "isis" and mosul["to"]["controller"] is None
+        for path, field in [("/api/diff?from=2014-06-05", "to"),
                             ("/api/diff?from=2014-06-05&to=2014-07-25&asof=x", "asof"),
                             ("/api/state/territory.geojson?as_of=2014-13-01", "as_of")]:
             status, error = await asyncio.to_thread(http, port, path)

@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 from websockets.sync.client import connect
 
 from tests.conftest import serve_in_process
+from tests.contracts import SyncRecordingConnection
 from tracker.core.events import EVENT_TYPES
 from tracker.core.protocol import FIELDS, OPS
 
@@ -106,7 +107,9 @@ def server(db: Any) -> Iterator[Server]:
 
 
 def test_fuzz_websocket_ops(server: Server) -> None:
-    ws = connect(f"ws://127.0.0.1:{server.port}/ws", max_size=None).__enter__()
+    # every reply is also checked against docs/asyncapi.yaml (conftest): fuzzed requests reach every error shape
+    ws = connect(f"ws://127.0.0.1:{server.port}/ws", max_size=None,
+                 create_connection=SyncRecordingConnection).__enter__()
     acknowledged = server.head()
     seen: dict[str, int] = {}
 

@@ -89,7 +89,8 @@ class TestTerritory:
         place = one("territory", [registered(1, MOSUL)])
         assert place["controller"] is None and place["controller_name"] is None
         assert place["since"] is None and place["since_precision"] is None and place["since_text"] is None
-        assert place["contested_by"] == [] and place["contested"] is False and place["history"] == []
+        assert place["contested_by"] == [] and place["contested"] is False and place["event"] is None
+        assert place["sources"] == [] and place["from"] is None
         assert (place["name"], place["kind"], place["country"], place["lat"], place["lon"], place["approximate"]) == \
             ("Mosul", "city", "Iraq", 36.34, 43.13, False)
 
@@ -105,7 +106,7 @@ class TestTerritory:
                                       captured_by="isis")])
         assert (place["since"], place["since_precision"], place["since_text"]) == \
             ("2014-06-01", "month", "between 1 and 30 June 2014")
-        assert place["history"][0]["since_precision"] == "month"
+        assert place["event"] == ident(1) and place["event_position"] == 1
 
     def test_an_assault_makes_the_attacker_a_contester_until_it_captures(self):
         log = [captured(1, "samarra", "iraqi_army", "2014-01-01"), assaulted(2, "samarra", "isis", "2014-06-05"),
@@ -119,7 +120,7 @@ class TestTerritory:
 
     def test_an_assault_on_an_unheld_place_is_contested_without_a_controller(self):
         place = one("territory", [assaulted(1, "tikrit", "isis")])
-        assert place["controller"] is None and place["contested_by"] == ["isis"] and place["history"] == []
+        assert place["controller"] is None and place["contested_by"] == ["isis"] and place["event"] is None
 
     def test_the_controller_does_not_contest_its_own_place(self):
         place = one("territory", [captured(1, "mosul", "isis"), assaulted(2, "mosul", "isis", "2014-06-11")])
@@ -131,7 +132,9 @@ class TestTerritory:
         place = one("territory", log)
         assert (place["controller"], place["since"]) == ("iraqi_army", "2014-01-01")
         assert place["contested_by"] == [] and place["contested"] is False
-        assert [c["controller"] for c in place["history"]] == ["iraqi_army"]
+        assert place["event_position"] == 1
+        assert [(r.position, status) for r, status in history("territory", ("samarra",), log)] == [
+            (1, "settled"), (2, "settled"), (3, "settled")]
         assert one("territory", log, as_of="2014-06-05")["contested_by"] == ["isis"]
 
     def test_a_repulse_of_another_attacker_ends_only_its_assault(self):
@@ -142,7 +145,7 @@ class TestTerritory:
     def test_another_report_of_the_same_hold_keeps_the_earlier_since(self):
         place = one("territory", [captured(1, "mosul", "isis", "2014-06-10"),
                                   captured(2, "mosul", "isis", "2014-06-12")])
-        assert place["since"] == "2014-06-10" and len(place["history"]) == 1
+        assert place["since"] == "2014-06-10" and place["event_position"] == 1
 
     def test_a_late_june_capture_does_not_override_a_july_recapture(self):
         july = captured(1, "mosul", "iraqi_army", "2014-07-20")
@@ -155,22 +158,24 @@ class TestTerritory:
         assert render("territory", log, as_of="2014-06-01") == []  # not registered, never held: no entry
         assert one("territory", [registered(3, MOSUL), *log], as_of="2014-06-01")["controller"] is None
         # Known before the late report arrived, only the July capture counted.
-        assert one("territory", log, known_at=june.known_from - timedelta(microseconds=1))["history"] == \
-            [{**_change(july, None), "controller_name": "iraqi_army"}]
+        earlier = one("territory", log, known_at=june.known_from - timedelta(microseconds=1))
+        assert _current(earlier) == _change(july, None)
+        assert [r.position for r, _ in history("territory", ("mosul",), log, known_at=june.known_from
+                                               - timedelta(microseconds=1))] == [1]
 
-    def test_history_lists_changes_in_date_order_with_from(self):
+    def test_history_lists_facts_in_date_order_and_the_state_its_current_holding(self):
         log = [captured(1, "mosul", "isis", "2014-06-10", captured_from="iraqi_army"),
                captured(2, "mosul", "peshmerga", "2014-08-01"),
                captured(3, "mosul", "iraqi_army", "2014-07-01"),  # late report, slots in between
                captured(4, "mosul", "iraqi_army", "2014-07-05")]  # same holder again: no change
-        history = one("territory", log)["history"]
-        assert [(c["controller"], c["from"], c["since"]) for c in history] == [
-            ("isis", "iraqi_army", "2014-06-10"),  # `from` as reported
-            ("iraqi_army", "isis", "2014-07-01"),  # `from` the previous controller when not reported
-            ("peshmerga", "iraqi_army", "2014-08-01")]
-        assert [c["position"] for c in history] == [1, 3, 2]
-        assert history[0]["event"] == ident(1)
-        assert history[0]["sources"] == [{"publisher": "Reuters"}]  # cited without the quote
+        assert [r.position for r, _ in history("territory", ("mosul",), log)] == [1, 3, 4, 2]
+        assert [r.position for r, _ in history("territory", ("mosul",), log, as_of="2014-07-02")] == [1, 3]
+        july = one("territory", log, as_of="2014-07-10")
+        assert (july["controller"], july["from"], july["since"]) == ("iraqi_army", "isis", "2014-07-01")  # `from`:
+        assert july["event_position"] == 3  # the previous controller when not reported; the earlier report kept
+        june = one("territory", log, as_of="2014-06-30")
+        assert (june["from"], june["event"]) == ("iraqi_army", ident(1))  # `from` as reported
+        assert june["sources"] == [{"publisher": "Reuters"}]  # cited without the quote
 
     def test_a_retracted_capture_counts_until_the_retraction_is_known(self):
         capture = captured(1, "mosul", "isis", "2014-06-05", reported_on="2014-06-05")
@@ -183,12 +188,41 @@ class TestTerritory:
         assert one("territory", log, known_at=capture.known_from - timedelta(microseconds=1))["controller"] is None
 
 
+_CURRENT = ("controller", "from", "since", "since_to", "since_precision", "since_text", "claim_status",
+            "event_position", "event", "sources")
+
+
+def _current(place: dict[str, Any]) -> dict[str, Any]:
+    return {k: place[k] for k in _CURRENT}
+
+
 def _change(record: Record, was: str | None) -> dict[str, Any]:
     e = record.event
     return {"controller": e["captured_by"], "from": e.get("captured_from", was), "since": e["occurred_on"],
             "since_to": e["occurred_to"], "since_precision": e["precision"],
             "since_text": describe_window(e["occurred_from"], e["occurred_to"]), "claim_status": None,
-            "position": record.position, "event": e["id"], "sources": [{"publisher": "Reuters"}]}
+            "event_position": record.position, "event": e["id"], "sources": [{"publisher": "Reuters"}]}
+
+
+def history(name: str, entry: tuple, records: list[Record], as_of: str | None = None,
+            known_at: datetime | None = None) -> list[tuple[Record, str]]:
+    """An entry's facts (Timeline.history), fed in reverse so late reports are exercised."""
+    timeline = Timeline(every=1)
+    timeline.add(list(reversed(records)))
+    return timeline.history(name, entry, as_of, known_at)
+
+
+def test_history_of_an_actor_holds_every_holding_and_marks_retracted_and_pending_facts():
+    log = [seized(1, "isis", "Humvee", 10), seized(2, "isis", "M198 howitzer", 52, "2014-06-12"),
+           seized(3, "peshmerga", "Humvee", 2), rec(4, "EventRetracted", None, retracts=ident(1), reason="misread"),
+           seized(5, "isis", "Humvee", 5, None, occurred_from="2014-06-11", occurred_to="2014-06-20")]
+    assert [(r.position, status) for r, status in history("arsenal", ("isis",), log, as_of="2014-06-15")] == [
+        (1, "retracted"), (5, "pending"), (2, "settled")]  # history order: by the start of each window
+    before = log[3].known_from - timedelta(microseconds=1)
+    assert [(r.position, status) for r, status in history("arsenal", ("isis",), log, "2014-06-30", before)] == [
+        (1, "settled"), (2, "settled")]  # before the retraction was known; the fifth was not known either
+    assert history("arsenal", ("isis",), log, as_of="2014-06-09") == []
+    assert history("arsenal", ("nobody",), log) == []
 
 
 # -- arsenal ---------------------------------------------------------------------------------------
@@ -362,10 +396,8 @@ def test_render_shapes_match_the_documented_fields():
     [place] = render("territory", log)
     assert place.keys() == {"place", "name", "kind", "country", "lat", "lon", "geo_precision", "approximate",
                             "controller", "controller_name", "since", "since_to", "since_precision", "since_text",
-                            "contested_by", "contested", "pending", "history"}
-    [change] = place["history"]
-    assert change.keys() == {"controller", "controller_name", "from", "since", "since_to", "since_precision",
-                             "since_text", "claim_status", "position", "event", "sources"}
+                            "contested_by", "contested", "pending", "from", "from_name", "claim_status",
+                            "event", "event_position", "sources"}
     [actor] = render("arsenal", log)
     assert actor.keys() == {"actor", "name", "holdings", "resources", "pending"}
     [holding] = actor["holdings"]

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from tracker.core import protocol
+from tracker.core.filters import Filter
 from tracker.core.protocol import FIELDS, ProtocolError, View, parse_request
 
 
@@ -20,12 +21,16 @@ def refusal(body: dict) -> ProtocolError:
 
 # A well-formed request of each op (and each form of subscribe), with every field it takes.
 FULL = {
-    "subscribe stream": {"op": "subscribe", "ref": 1, "stream": "events", "after": 0},
+    "subscribe stream": {"op": "subscribe", "ref": 1, "stream": "events", "after": 0, "place": "mosul",
+                         "actor": ["isis"], "country": "Iraq", "bbox": "42,34,45,37", "types": ["CityCaptured"]},
     "subscribe projection": {"op": "subscribe", "ref": 1, "projection": "territory", "as_of": "2014-06-20",
-                             "known_at": "2014-07-01", "recorded_at": "2026-01-01T12:00:00Z"},
+                             "known_at": "2014-07-01", "recorded_at": "2026-01-01T12:00:00Z", "place": ["mosul"],
+                             "actor": "isis", "country": ["Iraq", "Syria"], "bbox": ["42", "34", "45", "37"]},
     "unsubscribe": {"op": "unsubscribe", "ref": 1, "subscription": "s1"},
     "query": {"op": "query", "ref": 1, "projection": "arsenal", "as_of": "2014", "known_at": None,
-              "recorded_at": "2026-01-01"},
+              "recorded_at": "2026-01-01", "place": None, "actor": "isis", "country": None, "bbox": None},
+    "history": {"op": "history", "ref": 1, "projection": "deployments", "place": "mosul", "actor": "isis",
+                "as_of": "2014-07", "known_at": None, "recorded_at": None, "limit": 10, "before": 120},
     "append": {"op": "append", "ref": 1, "events": [{}], "expected_position": 3, "idempotency_key": "k1"},
     "auth": {"op": "auth", "ref": 1, "token": "t"},
     "catalog": {"op": "catalog", "ref": 1},
@@ -48,12 +53,12 @@ def test_every_field_an_op_takes_is_accepted(form):
 
 @pytest.mark.parametrize("form", list(FULL))
 def test_an_unknown_field_is_refused_on_every_op(form):
-    err = refusal({**FULL[form], "colour": "red"})
+    err = refusal({**FULL[form], "zzz": "red"})
     assert err.code == "bad_request"
-    assert {k: v for k, v in err.details.items() if k != "ref"} == {"field": "colour", "suggestion": None}
+    assert {k: v for k, v in err.details.items() if k != "ref"} == {"field": "zzz", "suggestion": None}
     assert err.details["ref"] == 1  # echoed in the reply
     op = FULL[form]["op"]
-    assert f"op '{op}'" in err.message and "'colour'" in err.message
+    assert f"op '{op}'" in err.message and "'zzz'" in err.message
     assert ", ".join(FIELDS[form]) in err.message  # it says what the op takes
 
 
@@ -107,11 +112,15 @@ END_OF_DAY = (23, 59, 59, 999999)
 def test_view_times_parsed():
     view = parse_request(json.dumps(FULL["subscribe projection"])).view
     assert view == View("territory", "2014-06-20", datetime(2014, 7, 1, *END_OF_DAY, tzinfo=UTC),
-                        datetime(2026, 1, 1, 12, tzinfo=UTC))
+                        datetime(2026, 1, 1, 12, tzinfo=UTC), Filter(frozenset({"mosul"}), frozenset({"isis"}),
+                                                                     frozenset({"Iraq", "Syria"}), (42, 34, 45, 37)))
     view = parse_request(json.dumps(FULL["query"])).view
     assert (view.as_of, view.known_at) == ("2014-12-31", None)
     assert view.recorded_at == datetime(2026, 1, 1, *END_OF_DAY, tzinfo=UTC)  # a bare date: the end of that day
     assert parse_request('{"op": "query", "projection": "territory"}').view == View("territory", None, None, None)
+    history = parse_request(json.dumps(FULL["history"]))
+    assert (history.entry, history.limit, history.before) == (("isis", "mosul"), 10, 120)
+    assert history.view is not None and not history.view.filter  # place and actor name the entry here
 
 
 @pytest.mark.parametrize(("as_of", "parsed"), [("2014-06", "2014-06-30"), ("2014-02", "2014-02-28"),

@@ -124,11 +124,11 @@ async def test_every_event_message_carries_the_cli_summary(db):
 
 
 async def test_the_schema_endpoint_serves_the_event_schema_with_references_marked(db):
-    from tracker.core.events import json_schema
+    from tracker.core.schema import json_schema
     async with server(db) as (port, _):
         status, schema = await asyncio.to_thread(http, port, "/api/schema")
     assert status == 200 and schema == json_schema()
-    assert set(schema["discriminator"]["mapping"]) == set(EVENT_TYPES)
+    assert set(schema["$defs"]["Event"]["properties"]["type"]["enum"]) == set(EVENT_TYPES)
     captured = schema["$defs"]["CityCaptured"]["properties"]
     assert (captured["place"]["x-reference"], captured["captured_by"]["x-reference"]) == ("place", "actor")
     assert "x-reference" not in schema["$defs"]["ActorRegistered"]["properties"]["actor"]  # the id it registers

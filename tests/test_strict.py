@@ -29,6 +29,7 @@ REQUESTS = {
     "subscribe projection": {"op": "subscribe", "projection": "territory"},
     "unsubscribe": {"op": "unsubscribe", "subscription": "s1"},
     "query": {"op": "query", "projection": "territory"},
+    "history": {"op": "history", "projection": "territory", "place": "mosul"},
     "append": {"op": "append", "events": [capture("baghdad", "isis", "2014-06-15")]},
     "auth": {"op": "auth", "token": "t"},
     "catalog": {"op": "catalog"},
@@ -40,10 +41,10 @@ async def test_every_op_refuses_an_unknown_field_and_the_connection_stays_usable
     assert set(REQUESTS) == set(FIELDS)
     async with server(db) as (port, tracker), client(port) as a:
         for form, body in REQUESTS.items():
-            reply = await a.request(**body, colour="red", ref=form)
+            reply = await a.request(**body, zzz="red", ref=form)
             assert (reply["type"], reply["code"], reply["ref"]) == ("error", "bad_request", form), reply
-            assert reply["details"] == {"field": "colour", "suggestion": None}
-            assert f"op '{body['op']}'" in reply["message"] and "no field 'colour'" in reply["message"]
+            assert reply["details"] == {"field": "zzz", "suggestion": None}
+            assert f"op '{body['op']}'" in reply["message"] and "no field 'zzz'" in reply["message"]
         for form, typo, nearest in (("query", "asof", "as_of"), ("subscribe projection", "knownat", "known_at"),
                                     ("subscribe projection", "recorded", "recorded_at"),
                                     ("subscribe stream", "afterr", "after"),
@@ -102,7 +103,8 @@ async def test_http_routes_refuse_unknown_and_repeated_parameters(db):
         # what each route takes still works, and an unknown projection is still a 404
         for route, params in PARAMS.items():
             path = route.replace("{projection}", "territory")
-            query = "&".join(f"{p}=" for p in params)
+            given = {p: "mosul" if p == "place" and "history" in route else "" for p in params}  # a required key
+            query = "&".join(f"{p}={v}" for p, v in given.items())
             if route == "/api/diff":  # a diff needs its two dates; blank known_at is as good as none
                 query = "from=2014-06-01&to=2014-07-01&known_at="
             status, _ = await asyncio.to_thread(http, port, f"{path}?{query}" if query else path)

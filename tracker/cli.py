@@ -24,8 +24,9 @@ from typing import Any
 
 import orjson
 
-from . import __version__
+from . import __version__, cli_history
 from . import cli_interop as interop
+from .core import filters
 from .core.batch import Item
 from .core.dates import parse_as_of, parse_known_at
 from .core.errors import InputError, TrackerError, ValidationFailed
@@ -75,7 +76,14 @@ def _parser() -> argparse.ArgumentParser:
     state.add_argument("--recorded-at", metavar="TIME",
                        help="the log as it stood at TIME, whatever the reports' dates: what this tracker "
                             "showed then (UTC; a date = its end)")
+    state.add_argument("--place", metavar="IDS", help="only these places' entries (comma-separated ids)")
+    state.add_argument("--actor", metavar="IDS", help="only entries that involve these actors (comma-separated ids)")
+    state.add_argument("--country", metavar="NAMES", help="only places in these countries (comma-separated)")
+    state.add_argument("--bbox", metavar="W,S,E,N",
+                       help="only places inside this box: west,south,east,north in degrees")
     state.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    cli_history.add_parser(sub, common)
 
     append = sub.add_parser("append", parents=[common], help="validate and append events or reports")
     append.add_argument("files", nargs="+", metavar="FILE", help="JSON Lines, JSON or YAML; - for stdin")
@@ -94,7 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     replay = sub.add_parser("replay", parents=[common], help="rebuild every projection from the log, timed")
     replay.add_argument("--json", action="store_true", help="print the timings as JSON")
 
-    sub.add_parser("schema", parents=[common], help="print the events' JSON Schema")
+    sub.add_parser("schema", parents=[common], help="print the JSON Schema (2020-12) of events and report files")
 
     export = sub.add_parser("export", parents=[common], help="write the log as JSON Lines of stored records")
     export.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
@@ -188,7 +196,7 @@ async def _run(args: argparse.Namespace) -> int:
     if interop.formatted(args):  # GeoJSON and ACLED: files read before the store is opened
         return await interop.run_format(args, local_principal())
     if args.command == "schema":
-        from .core.events import json_schema
+        from .core.schema import json_schema
 
         _print_json(json_schema())
         return 0
@@ -217,13 +225,16 @@ async def _run(args: argparse.Namespace) -> int:
         if args.command == "append":
             return await _append(tracker, items, args)
         if args.command == "state":
-            answer = await tracker.state(args.projection, parse_as_of(args.as_of), parse_known_at(args.known_at),
-                                         parse_known_at(args.recorded_at, "--recorded-at"))
+            answer = await tracker.state_once(args.projection, parse_as_of(args.as_of), parse_known_at(args.known_at),
+                                         parse_known_at(args.recorded_at, "--recorded-at"),
+                                         filters.parse(vars(args).get))
             print(orjson.dumps(answer, option=orjson.OPT_INDENT_2).decode() if args.json
-                  else render_state(answer, tracker.timeline.catalog.label))
+                  else render_state(answer, (await tracker.refresh_catalog()).label))
             return 0
         if args.command == "log":
             return await _log(tracker, args)
+        if args.command == "history":
+            return await cli_history.run(tracker, args)
         if args.command == "replay":
             return await _replay(tracker, args)
         if args.command == "serve":

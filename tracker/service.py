@@ -18,13 +18,17 @@ from typing import Any
 import orjson
 import structlog
 
+from . import snapshots
+from .core import filters, history
 from .core.batch import Item, Prepared, paused_gc, prepare, retract_targets
-from .core.catalog import Catalog
+from .core.catalog import Catalog, Kind
 from .core.dates import utc_now
 from .core.errors import BadQuery
 from .core.events import REGISTRATIONS
+from .core.filters import EVERYTHING, Filter
 from .core.fold import Fold
 from .core.projections import PROJECTIONS, State
+from .core.protocol import nearest
 from .core.records import Record, decode_many, knowledge_time
 from .core.timeline import Timeline, order, today
 from .core.tokens import Token
@@ -159,13 +163,49 @@ class Tracker:
         return await self.store.wait(after, timeout)
 
     async def state(self, projection: str, as_of: str | None = None, known_at: datetime | None = None,
-                    recorded_at: datetime | None = None) -> dict[str, Any]:
+                    recorded_at: datetime | None = None, flt: Filter = EVERYTHING) -> dict[str, Any]:
         """One projection as of a date (today when None), as known at an instant, from the log
         as it stood at an instant: the three clocks compose."""
         if projection not in PROJECTIONS:
             raise BadQuery(f"unknown projection '{projection}': one of {', '.join(PROJECTIONS)}")
         timeline = await self.catch_up()
-        return timeline.render(projection, as_of, known_at, recorded_at)
+        return filters.apply(projection, PROJECTIONS[projection].collection,
+                             timeline.render(projection, as_of, known_at, recorded_at), flt, timeline.catalog)
+
+    async def state_once(self, projection: str, as_of: str | None = None, known_at: datetime | None = None,
+                         recorded_at: datetime | None = None, flt: Filter = EVERYTHING) -> dict[str, Any]:
+        """One answer for a process that asks once (`tracker state`): from a persisted snapshot
+        (tracker/snapshots.py) when it is as known now from the whole log, which is what most
+        questions are; otherwise the timeline folds the log."""
+        if projection not in PROJECTIONS:
+            raise BadQuery(f"unknown projection '{projection}': one of {', '.join(PROJECTIONS)}")
+        if known_at is None and recorded_at is None:
+            return await snapshots.state(self.store, projection, as_of or today(), flt)
+        return await self.state(projection, as_of, known_at, recorded_at, flt)
+
+    async def history(self, projection: str, entry: tuple, as_of: str | None = None,
+                      known_at: datetime | None = None, recorded_at: datetime | None = None,
+                      limit: int = history.DEFAULT_LIMIT, before: int | None = None) -> dict[str, Any]:
+        """One entry's facts, newest first, a page at a time (core/history.py), each with who
+        recorded it (read back from the store for the page only: the timeline keeps less)."""
+        timeline = await self.catch_up()
+        as_of = as_of or today()
+        for name, ident in zip(PROJECTIONS[projection].key_fields, entry, strict=True):
+            kind: Kind = "actor" if name == "actor" else "place"
+            if ident not in timeline.catalog.entries[kind]:
+                close = nearest(ident, timeline.catalog.entries[kind])
+                hint = f" (did you mean '{close}'?)" if close else ""
+                raise BadQuery(f"unknown {kind} '{ident}'{hint}: the ids are those `tracker {kind}s` lists",
+                               field=name, suggestion=close)
+        facts = timeline.history(projection, entry, as_of, known_at, recorded_at)
+        answer = history.page(projection, entry, facts, as_of, known_at, recorded_at, limit, before)
+        ids = [e["id"] for e in answer["entries"] if e["id"] is not None]
+        stored = await self.store.lookup(ids) if ids else {}
+        for e in answer["entries"]:
+            found = stored.get(e["id"]) if e["id"] is not None else None
+            if found is not None:
+                e["recorded_by"] = found.recorded_by
+        return answer
 
     async def read(self, after: int = 0, limit: int | None = None) -> list[Record]:
         return decode_many(await self.store.read(after, limit))

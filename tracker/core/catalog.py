@@ -25,6 +25,7 @@ class Catalog:
         self.entries: dict[Kind, dict[str, dict[str, Any]]] = {"actor": {}, "place": {}}
         self._names: dict[Kind, dict[str, str]] = {"actor": {}, "place": {}}  # casefolded -> id
         self._labels: dict[Kind, dict[str, list[str]]] = {"actor": {}, "place": {}}  # id -> the labels it owns
+        self.version = 0  # grows with every registration: what a rendering cached from it depends on
 
     @property
     def actors(self) -> dict[str, dict[str, Any]]:
@@ -40,6 +41,7 @@ class Catalog:
             other.entries[kind] = dict(self.entries[kind])
             other._names[kind] = dict(self._names[kind])
             other._labels[kind] = dict(self._labels[kind])  # lists are replaced, never mutated
+        other.version = self.version
         return other
 
     def name_of(self, kind: Kind, ident: str | None) -> str | None:
@@ -84,6 +86,7 @@ class Catalog:
     def register(self, event: dict[str, Any]) -> None:
         kind = _KINDS[event["type"]]
         ident = event[kind]
+        self.version += 1
         names = self._names[kind]
         for label in self._labels[kind].get(ident, ()):
             if names.get(label) == ident:

@@ -5,7 +5,7 @@ Pure: two renderings of every projection (as of D1 and as of D2, as known at the
 time) are compared entry by entry on their current facts (who holds a place, since when,
 who contests it, what is pending; a holding's amount; a deployment's forces), never on
 `history`. The facts behind a change are those touching its entry whose window overlaps
-D1..D2 (starts on or before D2, ends after D1): the ones that settled in between, and
+D1..D2 (starts on or before the later date, ends after the earlier): the ones that settled in between, and
 those still pending at D2.
 """
 
@@ -30,25 +30,25 @@ _GONE: dict[str, Any] = {"personnel": 0, "personnel_known_minimum": None, "equip
 
 
 def dates(start: str | None, end: str | None) -> tuple[str, str]:
-    """D1 and D2 resolved (YYYY-MM and YYYY mean the end of that month or year), D1 before D2."""
+    """D1 and D2 resolved (YYYY-MM and YYYY mean the end of that month or year). D2 may come
+    before D1: the diff then reads backward (what the later state had that the earlier lacked)."""
     if not start or not end:
         raise BadQuery("a diff needs both dates: from D1 to D2 (YYYY-MM-DD, YYYY-MM or YYYY)",
                        field="from" if not start else "to")
     d1, d2 = parse_as_of(start, "from"), parse_as_of(end, "to")
     assert d1 is not None and d2 is not None
-    if d1 >= d2:
-        raise BadQuery(f"'from' ({d1}) must be before 'to' ({d2}): a diff reads forward in time", field="from")
     return d1, d2
 
 
 def between(timeline: Timeline, start: str, end: str, known_at: datetime | None = None) -> dict[str, Any]:
-    """The diff of the timeline's states from `start` to `end` (resolved dates, start < end)."""
+    """The diff of the timeline's states from `start` to `end` (resolved dates)."""
     before = {name: timeline.render(name, start, known_at) for name in PROJECTIONS}
     after = {name: timeline.render(name, end, known_at) for name in PROJECTIONS}
     records = timeline.records()
     gone = retractions(records, known_at)
+    low, high = min(start, end), max(start, end)
     facts = [r.event for r in records
-             if "occurred_from" in r.event and r.event["occurred_from"] <= end and r.event["occurred_to"] > start
+             if "occurred_from" in r.event and r.event["occurred_from"] <= high and r.event["occurred_to"] > low
              and r.event.get("id") not in gone and visible(r, known_at, None)]
     facts.sort(key=lambda e: (e["occurred_from"], e["occurred_to"]))
     answer = diff(before, after, facts, timeline.catalog.label)
@@ -62,6 +62,7 @@ def diff(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]], fa
     """Compare renderings as of D1 (`before`) and D2 (`after`); `facts` overlap D1..D2."""
     facts = list(facts)
     start, end = before["territory"]["as_of"], after["territory"]["as_of"]
+    end = max(start, end)  # a fact is settled when its window ended by the later date
 
     def behind(match: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
         return [_fact(e, end, name) for e in facts if match(e)]
@@ -114,7 +115,8 @@ def diff(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]], fa
                             "to": _pick(d, _DEPLOYMENT), "pending": [_fact(e, end, name) for e in d["pending"]],
                             "events": behind(_touches({"ForcesDeployed", "ForcesWithdrawn"}, actor=actor,
                                                       place=place))})
-    return {"from": start, "to": end, "places": places, "holdings": holdings, "resources": resources,
+    return {"from": before["territory"]["as_of"], "to": after["territory"]["as_of"], "places": places,
+            "holdings": holdings, "resources": resources,
             "deployments": deployments,
             "counts": {"changed_hands": sum(1 for p in places if p["changed_hands"]), "places": len(places),
                        "holdings": len(holdings), "resources": len(resources), "deployments": len(deployments),

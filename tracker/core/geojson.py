@@ -77,7 +77,8 @@ def territory(answer: dict[str, Any], name: Namer) -> dict[str, Any]:
 def events(records: Iterable[Record], catalog: Catalog, start: str | None, end: str | None,
            retracted: set[str] | frozenset[str] = frozenset()) -> dict[str, Any]:
     """The facts whose window overlaps start..end (either bound may be None: open) and that
-    name a place, as Point features at the place; facts without a place are counted."""
+    name a place, as Point features at the place; facts without a place are counted. A start
+    after the end selects nothing."""
     features, placeless = [], 0
     chosen = [r for r in records if "occurred_from" in r.event and r.event.get("id") not in retracted
               and (end is None or r.event["occurred_from"] <= end)

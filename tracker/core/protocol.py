@@ -15,14 +15,16 @@ from typing import Any
 
 import orjson
 
+from . import filters, history
 from .batch import MAX_EVENT_BYTES
 from .dates import parse_as_of, parse_known_at
 from .errors import BadQuery, TrackerError
+from .filters import EVERYTHING, Filter
 from .jsontext import MAX_INT, JSONTextError, loads_fast
 from .projections import PROJECTIONS, Projection
 from .summary import summarize, summary_parts, when
 
-OPS = ("subscribe", "unsubscribe", "query", "append", "auth", "catalog", "diff")
+OPS = ("subscribe", "unsubscribe", "query", "history", "append", "auth", "catalog", "diff")
 MAX_MESSAGE_BYTES = MAX_EVENT_BYTES  # a frame over this closes the connection with 1009
 MAX_POSITION = MAX_INT  # positions are 64-bit signed integers in every store
 MAX_REF_DEPTH = 16  # a `ref` is echoed in the reply: it is checked before anything is done
@@ -34,10 +36,11 @@ MAX_IDEMPOTENCY_KEY = 200  # characters
 COMMON_FIELDS = ("op", "ref")
 VIEW_FIELDS = ("projection", "as_of", "known_at", "recorded_at")
 FIELDS: dict[str, tuple[str, ...]] = {
-    "subscribe stream": (*COMMON_FIELDS, "stream", "after"),
-    "subscribe projection": (*COMMON_FIELDS, *VIEW_FIELDS),
+    "subscribe stream": (*COMMON_FIELDS, "stream", "after", *filters.EVENT_FIELDS),
+    "subscribe projection": (*COMMON_FIELDS, *VIEW_FIELDS, *filters.FIELDS),
     "unsubscribe": (*COMMON_FIELDS, "subscription"),
-    "query": (*COMMON_FIELDS, *VIEW_FIELDS),
+    "query": (*COMMON_FIELDS, *VIEW_FIELDS, *filters.FIELDS),
+    "history": (*COMMON_FIELDS, *VIEW_FIELDS, "place", "actor", "limit", "before"),
     "append": (*COMMON_FIELDS, "events", "expected_position", "idempotency_key"),
     "auth": (*COMMON_FIELDS, "token"),
     "catalog": COMMON_FIELDS,
@@ -62,6 +65,7 @@ class View:
     as_of: str | None
     known_at: datetime | None
     recorded_at: datetime | None = None
+    filter: Filter = EVERYTHING  # only the entries it keeps (core/filters.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +80,10 @@ class Request:
     expected_position: int | None = None
     idempotency_key: str | None = None  # for append: ids derived from it for events without one
     token: str | None = None  # for auth
+    filter: Filter = EVERYTHING  # for an events subscribe: only the events it keeps
+    entry: tuple | None = None  # for history: the entry's key fields' values
+    limit: int | None = None  # for history
+    before: int | None = None  # for history: the previous page's `next_before`
 
 
 def parse_request(text: str | bytes) -> Request:
@@ -165,10 +173,11 @@ def _subscribe(op: str, ref: Any, body: dict[str, Any]) -> Request:
         if body["stream"] != "events":
             raise ProtocolError("bad_request", f"unknown stream {body['stream']!r}: the only stream is \"events\"",
                                 ref=ref, field="stream")
-        return Request(op, ref, body, after=_position(body, "after", ref, default=0))
+        return Request(op, ref, body, after=_position(body, "after", ref, default=0),
+                       filter=filters.parse(body.get, events=True))
     if "projection" in body:
         check_fields(body, FIELDS["subscribe projection"], "op 'subscribe' (to a projection)", ref=ref)
-        return Request(op, ref, body, view=_view(body, ref))
+        return Request(op, ref, body, view=_view(body, ref, filtered=True))
     check_fields(body, tuple(dict.fromkeys((*FIELDS["subscribe stream"], *FIELDS["subscribe projection"]))),
                  "op 'subscribe'", ref=ref)
     raise ProtocolError("bad_request", 'subscribe needs "stream": "events" or "projection": '
@@ -177,7 +186,14 @@ def _subscribe(op: str, ref: Any, body: dict[str, Any]) -> Request:
 
 def _query(op: str, ref: Any, body: dict[str, Any]) -> Request:
     check_fields(body, FIELDS[op], f"op '{op}'", ref=ref)
-    return Request(op, ref, body, view=_view(body, ref))
+    return Request(op, ref, body, view=_view(body, ref, filtered=True))
+
+
+def _history(op: str, ref: Any, body: dict[str, Any]) -> Request:
+    check_fields(body, FIELDS[op], f"op '{op}'", ref=ref)
+    view = _view(body, ref)
+    return Request(op, ref, body, view=view, entry=history.entry_of(view.projection, body.get),
+                   limit=history.limit_of(body.get("limit")), before=_position(body, "before", ref, default=None))
 
 
 def _unsubscribe(op: str, ref: Any, body: dict[str, Any]) -> Request:
@@ -219,8 +235,8 @@ def _catalog(op: str, ref: Any, body: dict[str, Any]) -> Request:
     return Request(op, ref, body)
 
 
-_PARSERS = {"subscribe": _subscribe, "unsubscribe": _unsubscribe, "query": _query, "append": _append,
-            "auth": _auth, "catalog": _catalog, "diff": _catalog}
+_PARSERS = {"subscribe": _subscribe, "unsubscribe": _unsubscribe, "query": _query, "history": _history,
+            "append": _append, "auth": _auth, "catalog": _catalog, "diff": _catalog}
 
 
 def _position(body: dict[str, Any], field: str, ref: Any, default: int | None) -> int | None:
@@ -234,15 +250,15 @@ def _position(body: dict[str, Any], field: str, ref: Any, default: int | None) -
     return value
 
 
-def _view(body: dict[str, Any], ref: Any) -> View:
+def _view(body: dict[str, Any], ref: Any, filtered: bool = False) -> View:
     name = body.get("projection")
     if not isinstance(name, str) or name not in PROJECTIONS:  # a list or an object is unhashable
         raise ProtocolError("bad_request", f"unknown projection {name!r}: one of {', '.join(PROJECTIONS)}",
                             ref=ref, field="projection")
-    return view(name, body.get, ref)
+    return view(name, body.get, ref, filtered)
 
 
-def view(name: str, get: Any, ref: Any = None) -> View:
+def view(name: str, get: Any, ref: Any = None, filtered: bool = False) -> View:
     """A View of projection `name` from its times, each read with `get(field)` (a request's
     fields, or an HTTP query's parameters): `as_of` a date (YYYY-MM and YYYY mean the end of
     that month or year); `known_at` and `recorded_at` a date (the end of that day, UTC) or a time."""
@@ -254,7 +270,7 @@ def view(name: str, get: Any, ref: Any = None) -> View:
                                 ref=ref, field=field)
         times[field] = value
     return View(name, parse_as_of(times["as_of"], "as_of"), parse_known_at(times["known_at"], "known_at"),
-                parse_known_at(times["recorded_at"], "recorded_at"))
+                parse_known_at(times["recorded_at"], "recorded_at"), filters.parse(get) if filtered else Filter())
 
 
 def _kind(value: Any) -> str:

@@ -194,11 +194,13 @@ class Timeline:
         self.catalog = Catalog()
         self.head = 0  # the highest position added
         self.count = 0
-        self._keys: list[tuple[str, int, int]] = []  # history order, sorted
-        self._facts: list[Fact] = []  # parallel to _keys
+        self._facts: list[Fact] = []  # in history order (bisected by _sort_key: no parallel list of keys)
         self._by_key: dict[Any, list[Fact]] = {}  # (projection, state key) -> its facts in history order
+        self._entries: dict[tuple[str, tuple], set[Any]] = {}  # (projection, rendered entry) -> its state keys
         self._long = _Long()
-        self._index: dict[str, Fact] = {}  # fact id -> fact
+        # hash of a fact's id -> its start: where a retraction of it makes checkpoints stale (a
+        # hash, not the id: a collision only drops a few checkpoints more, and 1M ids cost ~85 MB)
+        self._starts: dict[int, str] = {}
         self._retractions: list[Record] = []
         self._retracted: set[str] = set()
         self._last_known: datetime | None = None  # the latest knowledge time of any fact or retraction
@@ -236,23 +238,25 @@ class Timeline:
             if "occurred_from" not in event:
                 continue  # no time: nothing to fold (never stored by this release's validation)
             owner = _OWNER.get(kind)
+            if owner is not None:
+                self._entries.setdefault((owner.name, owner.entry_key(event)), set()).add(owner.state_key(event))
             fact = Fact(intern(event["occurred_from"]), 0 if kind == _ASSAULT else 1, record.position,
                         intern(event["occurred_to"]), record.recorded_at, record.known_from, intern(kind),
                         owner.state_key(event) if owner is not None else None, orjson.dumps(event).decode())
             new.append(fact)
             if event.get("id") is not None:
-                self._index[event["id"]] = fact
+                self._starts[hash(event["id"])] = fact.start
         if new:
             self._merge(new)
         for target in targets:  # after the batch's facts are in: a target may come later in it
-            retracted = self._index.get(target)
-            if retracted is not None:
-                self._invalidate(retracted.start)
+            start = self._starts.get(hash(target))
+            if start is not None:
+                self._invalidate(start)
         if late_registration:
             self.catalog = catalog_of(self._registrations)
 
     def _merge(self, new: list[Fact]) -> None:
-        keys, facts = self._keys, self._facts
+        facts = self._facts
         new.sort(key=_sort_key)
         for fact in new:
             if fact.key is not None:
@@ -260,14 +264,12 @@ class Timeline:
             if fact.end != fact.start:
                 self._long.add(fact)
         first = _sort_key(new[0])
-        if not keys or first > keys[-1]:  # the usual case: the batch is all after history
-            keys.extend(_sort_key(f) for f in new)
+        if not facts or first > _sort_key(facts[-1]):  # the usual case: the batch is all after history
             facts.extend(new)
         else:  # merge the two sorted runs (Timsort does it in linear time)
-            at = bisect.bisect_right(keys, first)
+            at = bisect.bisect_right(facts, first, key=_sort_key)
             merged = sorted([*facts[at:], *new], key=_sort_key)
-            del keys[at:], facts[at:]
-            keys.extend(_sort_key(f) for f in merged)
+            del facts[at:]
             facts.extend(merged)
         self._invalidate(new[0].start)
 
@@ -290,7 +292,7 @@ class Timeline:
     def _extend_checkpoints(self) -> None:
         """A checkpoint at a cut X folds every fact that starts on or before X, settled or not
         (history order is the fold order, so each checkpoint extends the one before)."""
-        facts, keys = self._facts, self._keys
+        facts = self._facts
         folded_types = frozenset().union(*(p.types for p in self.projections.values()))
         while True:
             last = self._checkpoints[-1]
@@ -298,7 +300,7 @@ class Timeline:
             if at >= len(facts):
                 return
             cut = facts[at - 1].start
-            index = bisect.bisect_right(keys, (cut, 2, 0))
+            index = bisect.bisect_right(facts, (cut, 2, 0), key=_sort_key)
             if index >= len(facts):
                 return  # the newest day stays out of checkpoints: appends keep coming to it
             fold = Fold(self.projections.values(), last.states, self._retracted)
@@ -339,7 +341,7 @@ class Timeline:
             if f.start < first.get(f.key, "\uffff"):
                 first[f.key] = f.start
         state = dict(checkpoint.states[name])
-        end = bisect.bisect_right(self._keys, (as_of, 2, 0))
+        end = bisect.bisect_right(self._facts, (as_of, 2, 0), key=_sort_key)
         tail = _decode(f for f in self._facts[checkpoint.folded:end]
                        if f.type in types and f.end <= as_of and f.key not in first)
         if retracted:
@@ -401,6 +403,29 @@ class Timeline:
         self._extend_checkpoints()
         return self._answer(name, as_of)
 
+    def history(self, name: str, entry: tuple, as_of: str | None = None, known_at: datetime | None = None,
+                recorded_at: datetime | None = None) -> list[tuple[Record, str]]:
+        """The facts about one rendered entry (a place, an actor, an actor at a place) that
+        have begun by `as_of`, as known at `known_at` from the log as recorded by
+        `recorded_at`, in history order, each with its status then: settled, pending or
+        retracted. What a state no longer carries: it reads the entry's own facts only."""
+        as_of = as_of or today()
+        facts: list[Fact] = []
+        for key in self._entries.get((name, entry), ()):
+            facts += self._by_key.get((name, key), ())
+        if len(self._entries.get((name, entry), ())) > 1:
+            facts.sort(key=_sort_key)
+        retracted = retractions(self._retractions, known_at, recorded_at) if (
+            known_at is not None or recorded_at is not None) else self._retracted
+        out = []
+        seen = [f for f in facts if f.start <= as_of and (known_at is None or f.known_from <= known_at)
+                and (recorded_at is None or f.recorded_at <= recorded_at)]
+        for record in _decode(seen):
+            status = ("retracted" if record.event.get("id") in retracted
+                      else "settled" if record.event["occurred_to"] <= as_of else "pending")
+            out.append((record, status))
+        return out
+
     def _effective(self, recorded_at: datetime | None) -> datetime | None:
         """None when everything was recorded by then: the same as now."""
         if recorded_at is not None and (self._last_recorded is None or recorded_at >= self._last_recorded):
@@ -423,16 +448,22 @@ class Timeline:
                recorded_at: datetime | None = None) -> dict[str, Any]:
         """The answer as `tracker state X --json` prints it."""
         as_of = as_of or today()
-        projection = self.projections[name]
         state, waiting = self.answer(name, as_of, known_at, recorded_at)
         effective = self._effective(recorded_at)
         catalog = self.catalog if effective is None else catalog_of(self._registrations, effective)
-        entries = projection.render(state, catalog, waiting)
-        if waiting:  # one phrasing for every reader (CLI, watch, dashboard): "possibly captured by ..."
-            for entry in entries:
-                if entry["pending"]:
-                    entry["pending_text"] = [possibly(e, catalog.label) for e in entry["pending"]]
-        return {"projection": name, "as_of": as_of,
-                "known_at": known_at.isoformat() if known_at else None,
-                "recorded_at": recorded_at.isoformat() if recorded_at else None,
-                "position": self.position_at(effective), projection.collection: entries}
+        return rendered(self.projections[name], state, waiting, catalog, as_of, self.position_at(effective),
+                        known_at, recorded_at)
+
+
+def rendered(projection: Projection, state: State, waiting: Pending, catalog: Catalog, as_of: str, position: int,
+             known_at: datetime | None = None, recorded_at: datetime | None = None) -> dict[str, Any]:
+    """A state as `tracker state X --json` prints it, whichever path folded it."""
+    entries = projection.render(state, catalog, waiting)
+    if waiting:  # one phrasing for every reader (CLI, watch, dashboard): "possibly captured by ..."
+        for entry in entries:
+            if entry["pending"]:
+                entry["pending_text"] = [possibly(e, catalog.label) for e in entry["pending"]]
+    return {"projection": projection.name, "as_of": as_of,
+            "known_at": known_at.isoformat() if known_at else None,
+            "recorded_at": recorded_at.isoformat() if recorded_at else None,
+            "position": position, projection.collection: entries}

@@ -98,7 +98,6 @@ async def run(tracker: Tracker, settings: Settings,
         except (NotImplementedError, RuntimeError):  # not the main thread, or not POSIX
             pass
     hub = Hub(tracker, ring=settings.ring)
-    await hub.start()
     await guard.start()
     hosts = [*default_hosts(settings.host), *settings.allow_hosts]
     routes = Routes(hub, guard, set(settings.allow_origins), is_loopback(settings.host), settings.port, hosts)
@@ -123,6 +122,10 @@ async def run(tracker: Tracker, settings: Settings,
                          server_header="tracker") as server:
             port = server.sockets[0].getsockname()[1]
             routes.port = port
+            # Listening already: until the hub is at the head, /healthz says how far it is (503 catching_up)
+            # and reads are refused with 503, so an orchestrator waits instead of getting a half-built answer.
+            log.info("catching up", host=settings.host, port=port, head=await tracker.head())
+            await hub.start()
             log.info("serving", host=settings.host, port=port, position=hub.head, store=tracker.store.url,
                      access="tokens" if guard.policy.managed else "token" if settings.token else "open on loopback",
                      public_read=settings.public_read)

@@ -92,7 +92,7 @@ class Outbox:
                     return False
                 prefix = sub.prefix
                 while sub.sent < head and written < PUSH_BYTES:
-                    body = self.hub.from_ring(sub.sent + 1)
+                    body = self.hub.next_in_ring(sub, head)
                     if body is None:
                         break
                     frame = prefix + body[1:]
@@ -156,7 +156,7 @@ class Outbox:
             written = len(frame)
             head = self.hub.head
             while sub.sent < head and written < PUSH_BYTES:
-                more = self.hub.from_ring(sub.sent + 1)
+                more = self.hub.next_in_ring(sub, head)
                 if more is None:
                     break
                 frame = sub.prefix + more[1:]
@@ -284,7 +284,7 @@ class Client:
             self.subscriptions[view_sub.id] = view_sub
             return
         await self.hub.refresh()  # so `caught_up` means: up to the log's head as of this request
-        events_sub = self.hub.subscribe_events(self.outbox, request.after or 0, request.ref)
+        events_sub = self.hub.subscribe_events(self.outbox, request.after or 0, request.ref, request.filter)
         self.outbox.events[events_sub.id] = events_sub
         self.outbox.wake()
 
@@ -311,6 +311,14 @@ class Client:
         assert view is not None  # protocol._query always sets it
         state = await self.hub.query(view)
         self.outbox.put(protocol.snapshot(view, state, ref=request.ref))
+
+    async def _history(self, request: Request) -> None:
+        self.access.require_read()
+        view, entry = request.view, request.entry
+        assert view is not None and entry is not None and request.limit is not None  # protocol._history sets them
+        answer = await self.hub.tracker.history(view.projection, entry, view.as_of, view.known_at,
+                                                view.recorded_at, request.limit, request.before)
+        self.outbox.put(protocol.reply("history", request.ref, **answer))
 
     async def _catalog(self, request: Request) -> None:
         self.access.require_read()

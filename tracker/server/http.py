@@ -24,12 +24,13 @@ from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
-from ..core import protocol
+from ..contracts import served
+from ..core import history, protocol
 from ..core.errors import BadQuery, StoreError, TrackerError
-from ..core.events import json_schema
 from ..core.jsontext import MAX_INT
 from ..core.projections import PROJECTIONS
 from ..core.protocol import described
+from ..core.schema import json_schema
 from ..store.url import mask_secrets
 from . import interop_routes
 from .auth import Access, Unauthorized, access, host_allowed, origin_allowed
@@ -46,13 +47,19 @@ _DIGITS = re.compile(r"[0-9]{1,19}")  # ASCII digits only: '²' passes str.isdig
 # (The dashboard, its files and the /ws handshake do not look at the query string.)
 PARAMS: dict[str, tuple[str, ...]] = {
     "/healthz": (),
-    "/api/state/{projection}": ("as_of", "known_at", "recorded_at"),
+    "/api/state/{projection}": ("as_of", "known_at", "recorded_at", "place", "actor", "country", "bbox"),
+    "/api/history/{projection}": ("place", "actor", "as_of", "known_at", "recorded_at", "limit", "before"),
     "/api/events": ("after", "limit"),
     "/api/catalog": (),
     "/api/diff": ("from", "to", "known_at"),
     "/api/state/territory.geojson": ("as_of", "known_at", "recorded_at"),
     "/api/events.geojson": ("from", "to"),
+    "/api/schema": (),
+    "/api/asyncapi.json": (),
+    "/api/openapi.json": (),
 }
+# The published contracts: open to every caller, as /healthz is (they say how to ask, not what is known).
+CONTRACTS = {"/api/schema": None, "/api/asyncapi.json": "asyncapi.yaml", "/api/openapi.json": "openapi.yaml"}
 _TYPES = {".js": "text/javascript; charset=utf-8", ".mjs": "text/javascript; charset=utf-8",
           ".css": "text/css; charset=utf-8", ".html": "text/html; charset=utf-8", ".json": "application/json",
           ".svg": "image/svg+xml", ".png": "image/png", ".md": "text/plain; charset=utf-8",
@@ -71,8 +78,8 @@ def response(status: int, body: bytes | str, content_type: str = "text/plain; ch
     return Response(http.value, http.phrase, h, data)
 
 
-def json_response(status: int, payload: Any) -> Response:
-    return response(status, orjson.dumps(payload), "application/json")
+def json_response(status: int, payload: Any, **headers: str) -> Response:
+    return response(status, orjson.dumps(payload), "application/json", **headers)
 
 
 def error_response(status: int, code: str, message: str, **details: Any) -> Response:
@@ -108,7 +115,7 @@ class Routes:
             refused = self._check_headers(request)
             if refused is not None:
                 return refused
-            if path == "/ws":
+            if path == "/ws" and self.hub.ready:
                 return self._handshake(connection, request)
             if path in ("/", "/index.html"):
                 return self._file("index.html")
@@ -117,7 +124,9 @@ class Routes:
             if path == "/healthz":
                 _query(url.query, path)
                 return await self._health()
-            if path.startswith("/api/") and path != "/api/schema":
+            if not self.hub.ready and (path == "/ws" or path.startswith("/api/")) and path not in CONTRACTS:
+                return await self._catching_up()
+            if path.startswith("/api/") and path not in CONTRACTS:
                 refused = self._reader(connection, request)
                 if refused is not None:
                     return refused
@@ -129,17 +138,25 @@ class Routes:
                     return error_response(404, "not_found",
                                           f"unknown projection '{name}': one of {', '.join(PROJECTIONS)}")
                 return await self._state(name, _query(url.query, "/api/state/{projection}", path))
+            if path.startswith("/api/history/"):
+                name = path.removeprefix("/api/history/")
+                if name not in PROJECTIONS:
+                    return error_response(404, "not_found",
+                                          f"unknown projection '{name}': one of {', '.join(PROJECTIONS)}")
+                return await self._history(name, _query(url.query, "/api/history/{projection}", path))
             if path == "/api/events":
                 return await self._events(_query(url.query, path))
             if path == "/api/catalog":
                 _query(url.query, path)
                 return json_response(200, await self.hub.catalog())
-            if path == "/api/schema":
-                return response(200, _schema(), "application/json")
+            if path in CONTRACTS:
+                _query(url.query, path)
+                document = CONTRACTS[path]
+                return response(200, _schema() if document is None else served(document), "application/json")
             return error_response(404, "not_found", f"no such page: {path}; try / (the dashboard), /healthz, "
-                                  "/api/state/territory, /api/events, /api/catalog, /api/schema, /api/diff, "
-                                  "/api/state/territory.geojson, /api/events.geojson "
-                                  "or the websocket at /ws")
+                                  "/api/state/territory, /api/history/territory?place=ID, /api/events, /api/catalog, "
+                                  "/api/schema, /api/asyncapi.json, /api/openapi.json, /api/diff, "
+                                  "/api/state/territory.geojson, /api/events.geojson or the websocket at /ws")
         except StoreError as e:
             log.warning("store unavailable", path=path, error=mask_secrets(e.message))
             return error_response(503, e.code, UNAVAILABLE)
@@ -205,7 +222,15 @@ class Routes:
                                   "<token>' (tracker tokens add NAME --role reader)")
         return None
 
+    async def _catching_up(self) -> Response:
+        """While the server folds the log it found at start: how far it is."""
+        head = await asyncio.wait_for(self.tracker.head(), 2.0)
+        return json_response(503, {"status": "catching_up", "position": self.tracker.timeline.head, "head": head},
+                             Retry_After="1")
+
     async def _health(self) -> Response:
+        if not self.hub.ready:
+            return await self._catching_up()
         try:
             head = await asyncio.wait_for(self.tracker.head(), 2.0)
         except (StoreError, TimeoutError) as e:
@@ -225,7 +250,15 @@ class Routes:
         return response(200, target.read_bytes(), kind)
 
     async def _state(self, name: str, query: dict[str, str]) -> Response:
-        return json_response(200, await self.hub.query(protocol.view(name, query.get)))
+        return json_response(200, await self.hub.query(protocol.view(name, query.get, filtered=True)))
+
+    async def _history(self, name: str, query: dict[str, str]) -> Response:
+        view = protocol.view(name, query.get)
+        entry = history.entry_of(name, query.get)
+        limit = history.limit_of(_int(query, "limit", history.DEFAULT_LIMIT))
+        before = _int(query, "before", 0) if query.get("before") else None
+        return json_response(200, await self.tracker.history(name, entry, view.as_of, view.known_at,
+                                                             view.recorded_at, limit, before))
 
     async def _interop(self, path: str, query: dict[str, str]) -> Response:
         if path == "/api/diff":
@@ -259,7 +292,7 @@ def _query(text: str, route: str, path: str | None = None) -> dict[str, str]:
 
 @functools.cache
 def _schema() -> bytes:
-    """The events' JSON Schema (`tracker schema`), serialised once."""
+    """The JSON Schema of events and report files (`tracker schema`), serialised once."""
     return orjson.dumps(json_schema())
 
 

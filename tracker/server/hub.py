@@ -28,9 +28,10 @@ from typing import Any, Protocol
 
 import structlog
 
-from ..core import protocol
+from ..core import filters, protocol
 from ..core.errors import StoreError
 from ..core.events import REFERENCE_FIELDS, REGISTRATIONS
+from ..core.filters import EVERYTHING, Filter
 from ..core.projections import PROJECTIONS
 from ..core.protocol import View
 from ..core.records import Record
@@ -55,8 +56,9 @@ class EventSubscription:
     id: str
     sent: int  # the last position sent to this subscriber: its cursor
     caught_up: bool = False  # reached the head once: from then on it must keep up (max_lag)
-    backlog: deque = field(default_factory=deque)  # (position, body) read from the store
+    backlog: deque = field(default_factory=deque)  # (position, body, event) read from the store
     prefix: bytes = b""  # the message of the event with `body` is prefix + body[1:] (protocol.event_message)
+    filter: Filter = EVERYTHING  # only the events it keeps are sent; the cursor moves past the others
 
     def __post_init__(self) -> None:
         self.prefix = protocol.event_prefix(self.id)
@@ -82,7 +84,7 @@ class Hub:
         self.tracker = tracker
         self.head = 0  # folded into the timeline and fanned out
         self.outboxes: set[Outbox] = set()
-        self.ring: deque[tuple[int, bytes]] = deque(maxlen=ring)  # (position, body), the latest events
+        self.ring: deque[tuple[int, bytes, dict]] = deque(maxlen=ring)  # (position, body, event), the latest
         self.views: dict[View, ViewState] = {}
         self.problem: str | None = None  # why the store cannot be reached, while it cannot
         self._ids = itertools.count(1)
@@ -90,6 +92,11 @@ class Hub:
 
     def new_id(self) -> str:
         return f"s{next(self._ids)}"
+
+    @property
+    def ready(self) -> bool:
+        """At the log's head once: reads and subscriptions are served from then on."""
+        return self._pump is not None
 
     async def start(self) -> None:
         await self.tracker.catch_up()  # the whole log at once, before anyone subscribes
@@ -133,7 +140,7 @@ class Hub:
         await between: head and every subscriber move in step with the timeline."""
         self.head = records[-1].position
         self.ring.extend((r.position, protocol.event_body(r.position, r.recorded_at.isoformat(timespec="microseconds"),
-                                                          r.event, r.recorded_by)) for r in records)
+                                                          r.event, r.recorded_by), r.event) for r in records)
         types = {r.event["type"] for r in records}
         stale = []
         for view, shown in list(self.views.items()):
@@ -164,45 +171,68 @@ class Hub:
                     sub.outbox.put(f'{{"type":"update","subscription":"{sub.id}",{body}')
 
     def render(self, view: View) -> dict[str, Any]:
-        return self.tracker.timeline.render(view.projection, view.as_of, view.known_at, view.recorded_at)
+        timeline = self.tracker.timeline
+        answer = timeline.render(view.projection, view.as_of, view.known_at, view.recorded_at)
+        return filters.apply(view.projection, PROJECTIONS[view.projection].collection, answer, view.filter,
+                             timeline.catalog)
 
     # Subscriptions. Each returns once the subscriber is registered; no await between the
     # state it is sent and its registration, so it misses no change and sees none twice.
 
-    def subscribe_events(self, outbox: Outbox, after: int, ref: Any = None) -> EventSubscription:
+    def subscribe_events(self, outbox: Outbox, after: int, ref: Any = None,
+                         flt: Filter = EVERYTHING) -> EventSubscription:
         """A cursor at `after`; the connection's sender sends from there (`next_event`).
         An `after` past the hub's head is refused (the caller refreshes the hub first)."""
         if after > self.head:
             raise protocol.after_beyond_head(after, self.head, ref)
-        sub = EventSubscription(self.new_id(), after)
-        outbox.put(protocol.reply("subscribed", ref, subscription=sub.id, stream="events"))
+        sub = EventSubscription(self.new_id(), after, filter=flt)
+        shown = {"filter": filters.describe(flt)} if flt else {}
+        outbox.put(protocol.reply("subscribed", ref, subscription=sub.id, stream="events", **shown))
         log.info("subscribed", subscription=sub.id, stream="events", after=after)
         return sub
 
-    def from_ring(self, position: int) -> bytes | None:
-        """The body of the event at `position`, if the ring still holds it."""
+    def from_ring(self, position: int) -> tuple[int, bytes, dict] | None:
+        """(position, body, event) of the event at `position`, if the ring still holds it."""
         ring = self.ring
         if not ring or not ring[0][0] <= position <= ring[-1][0]:
             return None
-        return ring[position - ring[0][0]][1]
+        return ring[position - ring[0][0]]
+
+    def next_in_ring(self, sub: EventSubscription, head: int) -> bytes | None:
+        """The body of the next event the subscriber takes, if the ring holds it; the cursor
+        moves past the events its filter leaves out. None: at `head`, or not in the ring."""
+        flt = sub.filter
+        while sub.sent < head:
+            item = self.from_ring(sub.sent + 1)
+            if item is None:
+                return None
+            if not flt or flt.event(item[2], self.tracker.timeline.catalog):
+                return item[1]
+            sub.sent += 1
+        return None
 
     async def next_event(self, sub: EventSubscription) -> bytes | None:
-        """The body after the subscriber's cursor: None when it is at the head."""
-        position = sub.sent + 1
-        if position > self.head:
-            return None
-        body = self.from_ring(position)
-        if body is not None:
-            return body
-        while sub.backlog and sub.backlog[0][0] < position:
-            sub.backlog.popleft()
-        if not sub.backlog:
-            records = await self.tracker.read(sub.sent, min(PAGE, self.head - sub.sent))
-            sub.backlog.extend((r.position, protocol.event_body(
-                r.position, r.recorded_at.isoformat(timespec="microseconds"), r.event, r.recorded_by)) for r in records)
-        if not sub.backlog or sub.backlog[0][0] != position:
-            raise StoreError(f"the store has no event at position {position}")  # a gap: never expected
-        return sub.backlog.popleft()[1]
+        """The body after the subscriber's cursor (past the events its filter leaves out):
+        None when it is at the head."""
+        while True:
+            position = sub.sent + 1
+            if position > self.head:
+                return None
+            item = self.from_ring(position)
+            if item is None:
+                while sub.backlog and sub.backlog[0][0] < position:
+                    sub.backlog.popleft()
+                if not sub.backlog:
+                    records = await self.tracker.read(sub.sent, min(PAGE, self.head - sub.sent))
+                    sub.backlog.extend((r.position, protocol.event_body(
+                        r.position, r.recorded_at.isoformat(timespec="microseconds"), r.event, r.recorded_by), r.event)
+                        for r in records)
+                if not sub.backlog or sub.backlog[0][0] != position:
+                    raise StoreError(f"the store has no event at position {position}")  # a gap: never expected
+                item = sub.backlog.popleft()
+            if not sub.filter or sub.filter.event(item[2], self.tracker.timeline.catalog):
+                return item[1]
+            sub.sent += 1
 
     async def subscribe_view(self, outbox: Outbox, view: View, ref: Any = None) -> ViewSubscription:
         await self.refresh()

@@ -50,8 +50,6 @@ async def territory(hub: Hub, query: Any) -> dict[str, Any]:
 async def events(hub: Hub, query: Any) -> dict[str, Any]:
     start = parse_as_of(_text(query("from"), "from"), "from")
     end = parse_as_of(_text(query("to"), "to"), "to")
-    if start and end and start > end:
-        raise BadQuery(f"'from' ({start}) is after 'to' ({end})", field="from")
     await hub.refresh()
     timeline = hub.tracker.timeline
     records = timeline.records()

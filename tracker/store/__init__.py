@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from ..core.errors import StoreUnavailable
 from ..core.tokens import Token
-from .base import EventStore, HistoryKey, NewEvent, StoredEvent
+from .base import EventStore, HistoryKey, NewEvent, SnapshotInfo, StoredEvent
 from .url import StoreURL, parse_store_url, resolve_url
 
 __all__ = [
-    "EventStore", "HistoryKey", "NewEvent", "StoreURL", "StoredEvent", "Token", "open_store", "parse_store_url",
-    "resolve_url",
+    "EventStore", "HistoryKey", "NewEvent", "SnapshotInfo", "StoreURL", "StoredEvent", "Token", "open_store",
+    "parse_store_url", "resolve_url",
 ]
 
 

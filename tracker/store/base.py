@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
@@ -62,6 +63,13 @@ def check_import(events: Sequence[StoredEvent]) -> None:
                              f"record before it ({previous.isoformat()}); a log's times never decrease")
         seen.add(event.id)
         previous = event.recorded_at
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotInfo:
+    cut: str  # the date it is the state at
+    head: int  # the log position it is valid up to
+    size: int  # bytes
 
 
 HistoryKey = tuple[str, int]  # (history key, position): where a history read resumes
@@ -152,6 +160,32 @@ class EventStore(ABC):
         """A number that grows with every add and every revocation (tokens are never deleted:
         it is their count plus the count of revoked ones): one cheap query, for a server to
         poll every second and reload `tokens()` when it moves, whichever node changed them."""
+
+    # -- snapshots: a cache of folded states, never the truth (tracker/core/snapshot.py) ------
+
+    @abstractmethod
+    async def put_snapshot(self, version: str, cut: str, head: int, data: bytes) -> None:
+        """Keep the snapshot at `cut` of the log up to `head` (replacing one at that cut), and
+        drop every snapshot of another `version`: the code that reads them has changed."""
+
+    @abstractmethod
+    async def snapshots(self, version: str) -> list[SnapshotInfo]:
+        """The snapshots kept for `version`, by cut (their data left out)."""
+
+    @abstractmethod
+    async def get_snapshot(self, version: str, cut: str) -> tuple[int, bytes] | None:
+        """(head, data) of the snapshot at `cut`, or None."""
+
+    @abstractmethod
+    async def renew_snapshot(self, version: str, cut: str, head: int) -> None:
+        """The log up to `head` leaves the snapshot at `cut` as it is: say so (a later check
+        reads only what comes after)."""
+
+    @abstractmethod
+    async def drop_snapshots(self, from_cut: str = "", to_cut: str | None = None) -> int:
+        """Drop the snapshots cut on or after `from_cut` (and on or before `to_cut` if given),
+        whatever their version: a late fact or a retraction made those after it stale; the
+        oldest go when too many are kept. Returns how many."""
 
     @abstractmethod
     async def close(self) -> None: ...

@@ -47,7 +47,7 @@ from ..core.errors import (
     TrackerError,
 )
 from ..core.tokens import Token
-from .base import EventStore, HistoryKey, NewEvent, StoredEvent, check_import, history_bounds
+from .base import EventStore, HistoryKey, NewEvent, SnapshotInfo, StoredEvent, check_import, history_bounds
 from .group import GroupCommit, Request, answer, plan
 from .url import mask_secrets, parse_store_url
 
@@ -109,6 +109,19 @@ MIGRATIONS = {
     2: (4, f"ALTER TABLE tracker_events DROP COLUMN occurred_on, ADD COLUMN {_HISTORY_KEY}; {_BY_HISTORY} {_TO_4}"),
     3: (4, _TO_4),
 }
+# Snapshots are a cache beside the log, not part of it (nor of its schema version): the table is
+# made on open if missing (under the schema lock), an older tracker ignores it, and emptying it
+# changes no answer.
+_SNAPSHOTS = """
+CREATE TABLE IF NOT EXISTS tracker_snapshots (
+    version     text NOT NULL,         -- the snapshot code's version (tracker/core/snapshot.py)
+    cut         text COLLATE "C" NOT NULL,  -- the date it is the state at; compared byte by byte
+    head        bigint NOT NULL,       -- the log position it is valid up to
+    created_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
+    data        bytea NOT NULL,
+    PRIMARY KEY (version, cut)
+);
+"""
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS tracker_schema (
     version     integer NOT NULL
@@ -204,7 +217,7 @@ class PostgresStore(GroupCommit, EventStore):
         database queue on an advisory lock, and all but the first find it made."""
         async def run(conn: asyncpg.Connection) -> None:
             version = await _schema_version(conn)
-            if version == SCHEMA_VERSION:
+            if version == SCHEMA_VERSION and await conn.fetchval("SELECT to_regclass('tracker_snapshots')"):
                 return
             async with conn.transaction():
                 await conn.execute(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})")
@@ -215,6 +228,8 @@ class PostgresStore(GroupCommit, EventStore):
                 while version in MIGRATIONS and version < SCHEMA_VERSION:
                     version, statements = MIGRATIONS[version]
                     await conn.execute(statements)
+                if version <= SCHEMA_VERSION:
+                    await conn.execute(_SNAPSHOTS)
             if version > SCHEMA_VERSION:
                 raise SchemaVersionError(
                     f"the PostgreSQL store {self.url} has schema version {version}, newer than this "
@@ -467,6 +482,46 @@ class PostgresStore(GroupCommit, EventStore):
     async def tokens_version(self) -> int:
         self._check_open()
         return int(await self._with_connection(lambda conn: conn.fetchval(_TOKENS_VERSION), "read failed"))
+
+    # -- snapshots -----------------------------------------------------------------------------
+
+    async def put_snapshot(self, version: str, cut: str, head: int, data: bytes) -> None:
+        self._check_open()
+
+        async def run(conn: asyncpg.Connection) -> None:
+            async with conn.transaction():
+                await conn.execute("DELETE FROM tracker_snapshots WHERE version <> $1", version)
+                await conn.execute("INSERT INTO tracker_snapshots (version, cut, head, data) VALUES ($1, $2, $3, $4) "
+                                   "ON CONFLICT (version, cut) DO UPDATE SET head = EXCLUDED.head, "
+                                   "data = EXCLUDED.data, created_at = clock_timestamp()", version, cut, head, data)
+
+        await self._with_connection(run, "keeping a snapshot failed")  # idempotent: safe to retry
+
+    async def snapshots(self, version: str) -> list[SnapshotInfo]:
+        self._check_open()
+        rows = await self._with_connection(lambda conn: conn.fetch(
+            "SELECT cut, head, octet_length(data) FROM tracker_snapshots WHERE version = $1 ORDER BY cut",
+            version), "read failed")
+        return [SnapshotInfo(*row) for row in rows]
+
+    async def get_snapshot(self, version: str, cut: str) -> tuple[int, bytes] | None:
+        self._check_open()
+        row = await self._with_connection(lambda conn: conn.fetchrow(
+            "SELECT head, data FROM tracker_snapshots WHERE version = $1 AND cut = $2", version, cut), "read failed")
+        return (row[0], bytes(row[1])) if row is not None else None
+
+    async def renew_snapshot(self, version: str, cut: str, head: int) -> None:
+        self._check_open()
+        await self._with_connection(lambda conn: conn.execute(
+            "UPDATE tracker_snapshots SET head = GREATEST(head, $1) WHERE version = $2 AND cut = $3",
+            head, version, cut), "renewing a snapshot failed")
+
+    async def drop_snapshots(self, from_cut: str = "", to_cut: str | None = None) -> int:
+        self._check_open()
+        status = await self._with_connection(lambda conn: conn.execute(
+            "DELETE FROM tracker_snapshots WHERE cut >= $1 AND ($2::text IS NULL OR cut <= $2)", from_cut, to_cut),
+            "dropping snapshots failed")
+        return int(status.split()[-1])
 
     # -- waiting: LISTEN, with polling as the fallback -----------------------------------------
 

@@ -38,8 +38,9 @@ from ..core.errors import (
     TokenExists,
 )
 from ..core.tokens import Token
-from .base import EventStore, HistoryKey, NewEvent, StoredEvent, check_import, history_bounds
+from .base import EventStore, HistoryKey, NewEvent, SnapshotInfo, StoredEvent, check_import, history_bounds
 from .group import GroupCommit, Request, answer, plan
+from .wake import Listener, Notifier, folder_of
 
 SCHEMA_VERSION = 4
 # The history key: the start of an event's time, the top-level `occurred_from` if it has
@@ -66,6 +67,18 @@ CREATE TRIGGER IF NOT EXISTS tokens_only_revoke BEFORE UPDATE ON tokens
 WHEN OLD.revoked_at IS NOT NULL OR NEW.revoked_at IS NULL OR NEW.name IS NOT OLD.name OR NEW.role IS NOT OLD.role
      OR NEW.digest IS NOT OLD.digest OR NEW.created_at IS NOT OLD.created_at
 BEGIN SELECT RAISE(ABORT, 'tracker tokens are only ever revoked, once'); END;
+"""
+# Snapshots are a cache beside the log, not part of it (nor of its schema version): the table
+# is made on open if missing, an older tracker ignores it, and emptying it changes no answer.
+_SNAPSHOTS = """
+CREATE TABLE IF NOT EXISTS snapshots (
+    version     TEXT NOT NULL,         -- the snapshot code's version (tracker/core/snapshot.py)
+    cut         TEXT NOT NULL,         -- the date it is the state at
+    head        INTEGER NOT NULL,      -- the log position it is valid up to
+    created_at  TEXT NOT NULL,
+    data        BLOB NOT NULL,
+    PRIMARY KEY (version, cut)
+);
 """
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS events (
@@ -109,7 +122,13 @@ def _token(row: Sequence[Any]) -> Token:
 
 
 class SQLiteStore(GroupCommit, EventStore):
-    POLL_INTERVAL_S = 0.1  # how soon appends by other processes are seen by wait()
+    """Appends by other processes wake `wait()` through a socket beside the file (wake.py);
+    polling is the fallback: every POLL_INTERVAL_S without the socket, every POLL_AWAKE_S with it
+    (for appenders that cannot reach it), and the socket is bound again if it was removed."""
+
+    POLL_INTERVAL_S = 0.1  # how soon appends by other processes are seen by wait() without a wake-up socket
+    POLL_AWAKE_S = 0.5  # ... and with one
+    WAKE_RETRY_S = 5.0  # how often wait() tries again to bind a wake-up socket it could not
 
     def __init__(self, path: str, writer: sqlite3.Connection, reader: aiosqlite.Connection,
                  executor: ThreadPoolExecutor) -> None:
@@ -123,6 +142,21 @@ class SQLiteStore(GroupCommit, EventStore):
         self._task: asyncio.Task[None] | None = None
         self._appended = asyncio.Event()
         self._closed = False
+        folder = folder_of(path)
+        self._notifier = Notifier(folder) if folder is not None else None
+        self._listener: Listener | None = None
+        self._listen_at = 0.0  # loop time of the next attempt to bind a wake-up socket
+        self._woken_before = 0  # wake-ups received by the sockets closed since
+
+    @property
+    def wakes(self) -> int:
+        """Wake-ups received from other processes' appends (0 while polling only)."""
+        return self._woken_before + (self._listener.received if self._listener is not None else 0)
+
+    @property
+    def wake_socket(self) -> Path | None:
+        """The wake-up socket wait() listens on; None while it polls only."""
+        return self._listener.path if self._listener is not None else None
 
     @classmethod
     async def open(cls, path: str) -> SQLiteStore:
@@ -177,8 +211,19 @@ class SQLiteStore(GroupCommit, EventStore):
                 continue
             answer(group)
             if any(isinstance(r.outcome, list) and r.outcome for r in group):
-                self._appended.set()
-                self._appended = asyncio.Event()
+                self._wake()
+
+    def _wake(self) -> None:
+        """Wake this store's waiters (on the loop: its appends, and other processes' wake-ups)."""
+        self._appended.set()
+        self._appended = asyncio.Event()
+
+    def _wake_others(self) -> None:
+        """On the writer thread, right after a COMMIT that stored events: wake other stores'
+        waiters (other processes') without waiting for the event loop to take the result."""
+        if self._notifier is not None:
+            listener = self._listener
+            self._notifier.notify(skip=listener.name if listener is not None else None)
 
     def _commit_group(self, group: list[Request]) -> None:
         """On the writer thread: every request of the group in one transaction, one fsync."""
@@ -186,7 +231,7 @@ class SQLiteStore(GroupCommit, EventStore):
         db.execute("BEGIN IMMEDIATE")
         try:
             last = db.execute("SELECT position, recorded_at FROM events ORDER BY position DESC LIMIT 1").fetchone()
-            head = last[0] if last else 0
+            head = start = last[0] if last else 0
             recorded_at = utc_now()
             if last:
                 recorded_at = max(recorded_at, datetime.fromisoformat(last[1]))
@@ -208,6 +253,8 @@ class SQLiteStore(GroupCommit, EventStore):
                 head = max([head, *positions])
                 request.outcome = positions
             db.execute("COMMIT")
+            if head > start:
+                self._wake_others()
         except BaseException:
             if db.in_transaction:
                 db.execute("ROLLBACK")
@@ -299,15 +346,39 @@ class SQLiteStore(GroupCommit, EventStore):
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
+            self._check_listener(loop)
+            appended = self._appended  # taken before reading the head: a wake-up after the read wakes us
             head = await self.head()
             remaining = deadline - loop.time()
             if head > after or remaining <= 0:
                 return head
-            appended = self._appended
+            poll = self.POLL_AWAKE_S if self._listener is not None else self.POLL_INTERVAL_S
             try:
-                await asyncio.wait_for(appended.wait(), min(remaining, self.POLL_INTERVAL_S))
+                await asyncio.wait_for(appended.wait(), min(remaining, poll))
             except TimeoutError:
                 pass
+
+    def _check_listener(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Listen for other processes' appends: bind the wake-up socket on the first wait(),
+        again if its file was removed, and retry now and then if it could not be bound."""
+        if self._closed or loop.time() < self._listen_at:
+            return
+        self._listen_at = loop.time() + self.POLL_AWAKE_S  # a stat at most this often
+        if self._listener is not None:
+            if self._listener.alive():
+                return
+            self._close_listener()
+        folder = folder_of(self.path)
+        if folder is not None:
+            self._listener = Listener.open(folder, self._wake)
+        if self._listener is None:
+            self._listen_at = loop.time() + self.WAKE_RETRY_S
+
+    def _close_listener(self) -> None:
+        if self._listener is not None:
+            self._woken_before += self._listener.received
+            self._listener.close()
+            self._listener = None
 
     async def import_events(self, events: Sequence[StoredEvent]) -> int:
         self._check_open()
@@ -324,6 +395,8 @@ class SQLiteStore(GroupCommit, EventStore):
                     raise LogNotEmpty(head, self.path)
                 db.executemany(_INSERT, rows)
                 db.execute("COMMIT")
+                if rows:
+                    self._wake_others()
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
@@ -333,8 +406,7 @@ class SQLiteStore(GroupCommit, EventStore):
         except sqlite3.Error as e:
             raise _translate(e, self.path) from e
         if rows:
-            self._appended.set()
-            self._appended = asyncio.Event()
+            self._wake()
         return len(rows)
 
     # -- principals ---------------------------------------------------------------------------
@@ -400,6 +472,40 @@ class SQLiteStore(GroupCommit, EventStore):
         assert row is not None  # an aggregate: always one row
         return int(row[0])
 
+    # -- snapshots -----------------------------------------------------------------------------
+
+    async def put_snapshot(self, version: str, cut: str, head: int, data: bytes) -> None:
+        def put(db: sqlite3.Connection) -> None:
+            db.execute("DELETE FROM snapshots WHERE version <> ?", (version,))
+            db.execute("INSERT OR REPLACE INTO snapshots (version, cut, head, created_at, data) VALUES (?, ?, ?, ?, ?)",
+                       (version, cut, head, utc_now().isoformat(timespec="microseconds"), data))
+
+        await self._write(put)
+
+    async def snapshots(self, version: str) -> list[SnapshotInfo]:
+        rows = await self._read_rows("SELECT cut, head, length(data) FROM snapshots WHERE version = ? ORDER BY cut",
+                                     (version,))
+        return [SnapshotInfo(*row) for row in rows]
+
+    async def get_snapshot(self, version: str, cut: str) -> tuple[int, bytes] | None:
+        rows = await self._read_rows("SELECT head, data FROM snapshots WHERE version = ? AND cut = ?", (version, cut))
+        return (rows[0][0], bytes(rows[0][1])) if rows else None
+
+    async def renew_snapshot(self, version: str, cut: str, head: int) -> None:
+        await self._write(lambda db: db.execute(
+            "UPDATE snapshots SET head = max(head, ?) WHERE version = ? AND cut = ?", (head, version, cut)))
+
+    async def drop_snapshots(self, from_cut: str = "", to_cut: str | None = None) -> int:
+        return await self._write(lambda db: db.execute(
+            "DELETE FROM snapshots WHERE cut >= ? AND (? IS NULL OR cut <= ?)", (from_cut, to_cut, to_cut)).rowcount)
+
+    async def _read_rows(self, sql: str, args: tuple) -> list[Any]:
+        self._check_open()
+        try:
+            return list(await self._reader.execute_fetchall(sql, args))
+        except sqlite3.Error as e:
+            raise _translate(e, self.path) from e
+
     # -- backup -------------------------------------------------------------------------------
 
     async def backup(self, target: str) -> None:
@@ -433,6 +539,9 @@ class SQLiteStore(GroupCommit, EventStore):
                 await asyncio.shield(self._task)  # what was queued before the close is committed and answered
             except Exception:
                 pass
+        self._close_listener()
+        if self._notifier is not None:
+            self._notifier.close()
         await self._reader.close()
         if self._quick is not None:
             self._quick.close()
@@ -560,6 +669,7 @@ def _migrate(conn: sqlite3.Connection, path: str) -> None:
             for statement in _statements(_TOKENS):
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute(_SNAPSHOTS)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

@@ -1,5 +1,6 @@
 // The event types and their fields, read from the server's JSON Schema (GET /api/schema,
-// the same as `tracker schema`). Pure: no DOM, no fetch.
+// the same as `tracker schema`): `$defs.Event` lists the types (its `type` enum), each type's
+// fields are under `$defs`. Pure: no DOM, no fetch.
 
 // Fields every event has: the form has fixed inputs for these, not per-type ones (the time as a
 // day with its precision or as a window, and how firm the claim is).
@@ -46,8 +47,8 @@ export function describeSchema(schema) {
   const registrations = {};
   let precisions = [];
   let claims = [];
-  for (const { $ref: ref = "" } of schema.oneOf || []) { // in the schema's own order
-    const def = defs[ref.split("/").pop()];
+  for (const name of defs.Event?.properties?.type?.enum || []) { // in the schema's own order
+    const def = defs[name];
     const type = def?.properties?.type?.const;
     if (!type) continue;
     const required = new Set(def.required || []);

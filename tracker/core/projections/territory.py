@@ -1,4 +1,7 @@
-"""Territory: who holds each place, since when, who contests it, and the history of control.
+"""Territory: who holds each place, since when, by which report, and who contests it.
+
+An entry keeps its current holding only: the history of control is read per place from the
+log's facts (`Timeline.history`), so a state stays the size of the map, not of the log.
 
 An assault makes its attacker a contester until its end (the attacker's capture of the
 place, or its repulse) is folded. Facts fold in order of their window's start, so an end
@@ -17,10 +20,10 @@ from .base import Handler, Pending, Projection, State, cite
 
 
 class Change(NamedTuple):
-    """One change of control. Compact because a territory keeps every one of them: the
-    sources are the event's own list (a quote-free copy only when a source has a quote),
-    and the short strings that recur (actors, dates, precisions) are interned, so a long
-    log's history costs one small tuple per change."""
+    """The change of control a place is held by. Compact because every checkpoint of every
+    place holds one: the sources are the event's own list (a quote-free copy only when a
+    source has a quote), and the short strings that recur (actors, dates, precisions) are
+    interned."""
 
     controller: str
     previous: str | None
@@ -32,20 +35,13 @@ class Change(NamedTuple):
     until: str = ""  # the last day of the capture's window: the capture happened within since..until
     claim_status: str | None = None
 
-    def render(self) -> dict[str, Any]:
-        return {"controller": self.controller, "from": self.previous, "since": self.since,
-                "since_to": self.until or self.since, "since_precision": self.since_precision,
-                "since_text": describe_window(self.since, self.until or self.since),
-                "claim_status": self.claim_status, "position": self.position, "event": self.event,
-                "sources": [dict(source) for source in self.sources]}
-
 
 class Held(NamedTuple):
     controller: str | None
     since: str | None
     since_precision: str | None
     contested_by: tuple[str, ...]
-    history: tuple | None  # a cons list (previous, change): sharing makes checkpoints cheap
+    current: Change | None  # the capture it is held by
     until: str | None = None
     ended: tuple[tuple[str, str], ...] = ()  # (attacker, last day) of ends folded before their assault
 
@@ -81,12 +77,12 @@ def _captured(state: State, record: Record) -> None:
     by = intern(by)
     previous = e.get("captured_from", held.controller)
     sources = e.get("sources", [])
-    if any("quote" in source for source in sources):  # quotes can be long, and history does not show them
+    if any("quote" in source for source in sources):  # quotes can be long, and a state does not show them
         sources = cite(e)
     change = Change(by, intern(previous) if previous else previous, since, precision, record.position,
                     e.get("id"), sources, until, e.get("claim_status"))
     state[place] = held._replace(controller=by, since=since, since_precision=precision, until=until,
-                                 history=(held.history, change))
+                                 current=change)
 
 
 def _assaulted(state: State, record: Record) -> None:
@@ -107,15 +103,6 @@ def _repelled(state: State, record: Record) -> None:
     state[e["place"]] = _ended(state.get(e["place"], UNHELD), e["attacker"], e["occurred_from"], e["occurred_to"])
 
 
-def _history(cons: tuple | None) -> list[dict[str, Any]]:
-    out = []
-    while cons is not None:
-        cons, change = cons
-        out.append(change.render())
-    out.reverse()
-    return out
-
-
 class Territory(Projection):
     name = "territory"
     collection = "places"
@@ -126,24 +113,49 @@ class Territory(Projection):
     def state_key(self, event: dict[str, Any]) -> Any:
         return event["place"]
 
+    def __init__(self) -> None:
+        # place -> (its entry, the catalog and its version, the rendered entry): the answers at
+        # most dates share most entries with a checkpoint, and rendering thousands of places
+        # costs more than folding them, so an entry is rendered once while it and the catalog
+        # stay the same. Rendered entries are shared: readers never change them.
+        self._rendered: dict[str, tuple[Held, Catalog, int, dict[str, Any]]] = {}
+
     def render(self, state: State, catalog: Catalog, pending: Pending | None = None) -> list[dict[str, Any]]:
         out = []
         pending = pending or {}
+        cache = self._rendered
         for place in sorted(set(catalog.places) | set(state) | {k[0] for k in pending}):
             held = state.get(place, UNHELD)
-            info = catalog.places.get(place, {})
-            geo = info.get("geo_precision") or (2 if info.get("approximate") else 1)
-            out.append({
-                "place": place, "name": info.get("name", place), "kind": info.get("kind"),
-                "country": info.get("country"), "lat": info.get("lat"), "lon": info.get("lon"),
-                "geo_precision": geo, "approximate": geo > 1,
-                "controller": held.controller, "controller_name": catalog.name_of("actor", held.controller),
-                "since": held.since, "since_to": (held.until or held.since) if held.since else None,
-                "since_precision": held.since_precision,
-                "since_text": describe_window(held.since, held.until or held.since) if held.since else None,
-                "contested_by": sorted(held.contested_by), "contested": bool(held.contested_by),
-                "pending": pending.get((place,), []),
-                "history": [{**c, "controller_name": catalog.name_of("actor", c["controller"])}
-                            for c in _history(held.history)],
-            })
+            waiting = pending.get((place,))
+            if not waiting:
+                cached = cache.get(place)
+                if cached is not None and cached[0] is held and cached[1] is catalog and cached[2] == catalog.version:
+                    out.append(cached[3])
+                    continue
+            entry = self._entry(place, held, catalog, waiting or [])
+            if not waiting:
+                cache[place] = (held, catalog, catalog.version, entry)
+            out.append(entry)
         return out
+
+    @staticmethod
+    def _entry(place: str, held: Held, catalog: Catalog, waiting: list[dict[str, Any]]) -> dict[str, Any]:
+        current = held.current
+        info = catalog.places.get(place, {})
+        geo = info.get("geo_precision") or (2 if info.get("approximate") else 1)
+        return {
+            "place": place, "name": info.get("name", place), "kind": info.get("kind"),
+            "country": info.get("country"), "lat": info.get("lat"), "lon": info.get("lon"),
+            "geo_precision": geo, "approximate": geo > 1,
+            "controller": held.controller, "controller_name": catalog.name_of("actor", held.controller),
+            "since": held.since, "since_to": (held.until or held.since) if held.since else None,
+            "since_precision": held.since_precision,
+            "since_text": describe_window(held.since, held.until or held.since) if held.since else None,
+            "contested_by": sorted(held.contested_by), "contested": bool(held.contested_by),
+            "from": current.previous if current else None,
+            "from_name": catalog.name_of("actor", current.previous) if current and current.previous else None,
+            "claim_status": current.claim_status if current else None,
+            "event": current.event if current else None, "event_position": current.position if current else None,
+            "sources": [dict(source) for source in current.sources] if current else [],
+            "pending": waiting,
+        }

@@ -1,0 +1,96 @@
+"""Persisted snapshots (tracker/snapshots.py) on a real SQLite store: a one-shot query keeps
+one and the next starts from it; late facts and retractions drop exactly the snapshots they
+make stale; a snapshot is never trusted over the log, and removing them changes no answer."""
+
+from __future__ import annotations
+
+import pickle
+import zlib
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import capture, tracker_on
+from tracker import snapshots
+from tracker.core.projections import PROJECTIONS
+from tracker.core.reports import from_objects
+from tracker.core.snapshot import VERSION
+from tracker.service import Tracker
+
+DATES = ("2014-05-31", "2014-06-15", "2014-06-30", "2014-07-14", "2014-07-17", "2014-07-23", "2014-08-01", None)
+
+
+async def answers(tracker: Tracker) -> list[dict]:
+    return [await tracker.state_once(name, day) for day in DATES for name in PROJECTIONS]
+
+
+async def reference(db: Path) -> list[dict]:
+    """The same questions through the timeline, folded from the whole log."""
+    async with await Tracker.open(str(db)) as fresh:
+        return [await fresh.state(name, day) for day in DATES for name in PROJECTIONS]
+
+
+async def test_snapshot_started_answers_equal_the_timeline_on_the_seeds(db: Path) -> None:
+    async with await Tracker.open(str(db)) as tracker:
+        first = await answers(tracker)
+        kept = await tracker.store.snapshots(VERSION)
+        assert [s.cut for s in kept] == ["2014-05-31"]  # the first query had none: it kept one at its date
+        assert first == await reference(db)
+        assert await answers(tracker) == first  # the second pass starts from the snapshot
+        await tracker.store.drop_snapshots()
+        assert await answers(tracker) == first  # removing them changes no answer
+
+
+async def test_a_late_fact_drops_exactly_the_snapshots_it_makes_stale(db: Path, monkeypatch) -> None:
+    monkeypatch.setattr(snapshots, "KEEP_AFTER", -1)  # every query keeps a snapshot at its date
+    async with await Tracker.open(str(db)) as tracker:
+        for day in ("2014-06-10", "2014-07-01", "2014-08-01"):
+            await tracker.state_once("territory", day)
+        assert [s.cut for s in await tracker.store.snapshots(VERSION)] == ["2014-06-10", "2014-07-01", "2014-08-01"]
+        await tracker.append(from_objects([capture("baghdad", "isis", "2014-06-20")], "late"))
+        answer = await tracker.state_once("territory", "2014-08-15")
+        assert next(p for p in answer["places"] if p["place"] == "baghdad")["controller"] == "isis"
+        kept = [s.cut for s in await tracker.store.snapshots(VERSION)]
+        assert kept == ["2014-06-10", "2014-08-15"]  # 07-01 and 08-01 stale; 08-15 kept by the query
+        assert await answers(tracker) == await reference(db)
+
+
+async def test_a_retraction_of_a_fact_before_the_cut_drops_the_snapshot(db: Path) -> None:
+    async with await Tracker.open(str(db)) as tracker:
+        await tracker.state_once("territory", "2014-07-31")
+        answer = await tracker.state_once("territory", "2014-07-31")
+        mosul = next(p for p in answer["places"] if p["place"] == "mosul")
+        await tracker.append(from_objects([{"type": "EventRetracted", "retracts": mosul["event"], "reason": "test",
+                                             "sources": [{"publisher": "test"}]}], "retraction"))
+        again = await tracker.state_once("territory", "2014-07-31")
+        assert next(p for p in again["places"] if p["place"] == "mosul")["controller"] is None
+        assert [s.cut for s in await tracker.store.snapshots(VERSION)] == ["2014-07-31"]  # dropped, kept anew
+        assert await answers(tracker) == await reference(db)
+
+
+async def test_a_snapshot_that_names_other_code_is_never_run(db: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+
+    class Evil:
+        def __reduce__(self):
+            return (Path.touch, (marker,))
+
+    async with await Tracker.open(str(db)) as tracker:
+        expected = await tracker.state_once("territory", "2014-07-31")
+        await tracker.store.drop_snapshots()
+        await tracker.store.put_snapshot(VERSION, "2014-07-01", await tracker.head(),
+                                         zlib.compress(pickle.dumps(Evil())))
+        assert await tracker.state_once("territory", "2014-07-31") == expected
+        assert not marker.exists()
+        assert "2014-07-01" not in [s.cut for s in await tracker.store.snapshots(VERSION)]  # dropped
+        with pytest.raises(pickle.UnpicklingError):
+            snapshots.loads(zlib.compress(pickle.dumps(Evil())))
+
+
+def test_the_cli_keeps_a_snapshot_and_answers_the_same(db: Path) -> None:
+    first = tracker_on(db, "state", "territory", "--as-of", "2014-07-20", "--json", "-v")
+    assert "cut=None" in first.stderr or "cut=" in first.stderr
+    second = tracker_on(db, "state", "territory", "--as-of", "2014-07-25", "--json", "-v")
+    assert "cut=2014-07-20" in second.stderr
+    table = tracker_on(db, "state", "territory", "--as-of", "2014-07-25").stdout
+    assert "Tikrit" in table and second.stdout.count('"place"') >= 11
