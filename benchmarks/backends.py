@@ -25,6 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 import orjson
 
 from tracker.core.events import REGISTRATIONS
+from tracker.logs import configure
 from tracker.service import Tracker
 
 from . import workload
@@ -102,6 +103,7 @@ class Backend:
 # ---------------------------------------------------------------- appends by writer processes
 
 def _writer(url: str, rows: list[workload.Row], size: int, barrier, results) -> None:
+    configure()  # a spawned process starts with structlog's defaults: a debug line per append, measured
     async def run() -> float:
         async with await Tracker.open(url) as tracker:
             await tracker.refresh_catalog()
@@ -156,6 +158,7 @@ def replay_rate(url: str, rows: list[workload.Row]) -> float:
 # ---------------------------------------------------------------- push latency
 
 def _paced_writer(url: str, rows: list[workload.Row], gap: float) -> None:
+    configure()
     async def run() -> None:
         async with await Tracker.open(url) as tracker:
             for row in rows:

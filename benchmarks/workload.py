@@ -69,10 +69,11 @@ def _source(rng: random.Random, day: date) -> dict[str, Any]:
     return {"publisher": publisher, "url": f"https://news.example.org/{day.year}/{day.month:02d}/{slug:x}"}
 
 
-def raw_events(n: int, seed: int = 7) -> Iterator[dict[str, Any]]:
-    """`n` raw events (as a client sends them, ids included): registrations, then facts."""
+def raw_events(n: int, seed: int = 7, world: World | None = None) -> Iterator[dict[str, Any]]:
+    """`n` raw events (as a client sends them, ids included): registrations, then facts; in
+    the world of that size unless one is given (the dashboard's figures ask for 5,000 places)."""
     rng = random.Random(seed)
-    world = World.for_size(n)
+    world = world or World.for_size(n)
     index = 0
     for a in range(world.actors):
         if index >= n:

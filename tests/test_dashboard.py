@@ -291,17 +291,35 @@ def test_clicking_mosul_shows_its_history_and_sources(serve, page):
     expect(detail.locator("h2")).to_have_text("Mosul")
     body = detail.locator("#place-detail-body")
     expect(body).to_contain_text("History of control")
+    # the history comes from the server's `history` op, loaded when the place is selected
     history = body.locator("ol.history li")
     expect(history).to_have_count(1)
-    expect(history).to_contain_text(f"{ISIS} took it from Iraqi Security Forces, between 1 and 30 June 2014")
+    expect(history).to_have_attribute("data-position", "17")
+    expect(history).to_have_attribute("data-status", "settled")
+    expect(history).to_contain_text(f"{ISIS} captured Mosul from Iraqi Security Forces")
+    expect(history.locator("time")).to_have_text("June 2014")
     expect(history).to_contain_text("World Socialist Web Site")
     expect(history).to_contain_text("US-backed Iraqi regime fails to retake Tikrit")
+    expect(history.locator("blockquote")).to_contain_text("its capture of the northern city of Mosul")
+    expect(history).to_contain_text("recorded by local:")
+    expect(body.locator(".controller-now")).to_contain_text(f"Held by {ISIS}, captured between 1 and 30 June 2014")
+    expect(body.locator(".taken-from")).to_have_text("Taken from Iraqi Security Forces")
+    expect(body.locator("button.history-more")).to_have_count(0)  # one page holds it all
     expect(body).to_contain_text("Reports about Mosul")
     expect(body).to_contain_text("Christians displaced from Mosul")
-    # keyboard users reach the same panel
+    # keyboard users reach the same panel; the history shown is the newly selected place's
     marker(page, "tikrit").focus()
     page.keyboard.press("Enter")
     expect(detail.locator("h2")).to_have_text("Tikrit")
+    expect(body.locator("ol.history")).to_have_attribute("data-place", "tikrit")
+    tikrit = body.locator("ol.history li")
+    expect(tikrit.first).to_contain_text(f"{ISIS} repelled Iraqi Security Forces at Tikrit")  # newest first
+    expect(tikrit.last).to_contain_text(f"{ISIS} captured Tikrit")
+    # a date before the capture: the history as of then holds nothing yet
+    page.locator("#as-of").fill("2014-05-31")
+    expect(page.locator("#map")).to_have_attribute("data-as-of", "2014-05-31")
+    expect(body.locator("ol.history li")).to_have_count(0)
+    expect(body).to_contain_text("No change of control recorded.")
 
 
 def test_tables_show_counts_and_unknowns(serve, page):
@@ -571,6 +589,9 @@ def test_pending_facts_are_hatched_on_the_map_and_said_in_the_tables_and_the_pan
     expect(body.locator(".controller-now")).to_contain_text(
         f"Held by {ISIS}, captured between 1 and 30 June 2014 as of 2014-07-16")
     expect(body.locator("li.pending")).to_have_text([repulse])
+    # its history at that date: the capture settled, the repulse pending (its window holds the date)
+    expect(body.locator('ol.history li[data-status="pending"]')).to_contain_text("repelled Iraqi Security Forces")
+    expect(body.locator('ol.history li[data-status="pending"] .badge')).to_have_text("pending at this date")
     page.locator('#places-table button[data-place="trabil_crossing"]').click()
     expect(page.locator("#place-detail h2")).to_have_text("Trebil border crossing")
     expect(body.locator(".controller-now")).to_have_text("No controller recorded as of 2014-07-16")
@@ -696,7 +717,7 @@ def test_a_windowed_reported_fact_entered_through_the_form_is_stored_as_such(ser
     assert server.head() == 34
 
 
-def test_a_server_with_tokens_asks_the_dashboard_for_one_to_read(seeded, tmp_path, page):
+def test_a_server_with_tokens_asks_the_dashboard_for_one_to_read(seeded, tmp_path, page, watch):
     """Once the store has a token, the page asks for one before it can show the state; a
     reader token shows it (and the page stays read-only for it)."""
     db = tmp_path / "tokens.db"
@@ -720,4 +741,85 @@ def test_a_server_with_tokens_asks_the_dashboard_for_one_to_read(seeded, tmp_pat
         expect(marker(page, "mosul")).to_have_count(1)
         expect(page.locator("#feed li.feed-item").first).to_be_visible()
     finally:
+        # the server stops before the page closes: on a busy machine the page may try to reconnect
+        watch.allowed.append(re.compile(r"WebSocket connection to .* failed"))
         server.stop()
+
+
+# ---------------------------------------------------------------- built for big logs
+
+
+def _places(n: int) -> list[dict]:
+    """`n` towns on a grid over northern Iraq and Syria, far enough apart to click one."""
+    return [{"type": "PlaceRegistered", "place": f"town{i:03d}", "name": f"Town {i}", "kind": "town", "country": "Iraq",
+             "lat": round(31 + (i // 25) * 0.3, 4), "lon": round(38 + (i % 25) * 0.3, 4),
+             "sources": [{"publisher": "Example Gazetteer"}]} for i in range(n)]
+
+
+def test_many_places_are_drawn_on_a_canvas_and_the_feed_holds_the_logs_tail(serve, page, tmp_path):
+    server = serve()
+    append_file(server, tmp_path, _places(450))  # positions 34..483, a capture at 484: a tail of 200
+    append_file(server, tmp_path, [{"type": "CityCaptured", "occurred_on": "2014-07-20", "place": "town007",
+                                    "captured_by": "isis", "sources": [{"publisher": "Example Wire"}]}])
+    page.goto(server.url + "/")
+    expect(page.locator("#connection")).to_have_attribute("data-state", "open")
+    mapped = page.locator("#map")
+    expect(mapped).to_have_attribute("data-render", "canvas")
+    expect(mapped).to_have_attribute("data-places", "459")  # 450 towns and the seed's 9 places
+    expect(page.locator("#map canvas.places-canvas")).to_have_attribute("data-drawn", "459")
+    expect(page.locator("#map path.place-marker")).to_have_count(0)  # no SVG node per place
+    # the table shows its first rows and offers the next ones
+    expect(page.locator("#places-count")).to_have_text("461")  # and the two countries: listed, not plotted
+    expect(page.locator("#places-table tbody tr[data-place]")).to_have_count(300)
+    page.locator("#places-table tr.more-row button").click()
+    expect(page.locator("#places-table tbody tr[data-place]")).to_have_count(461)
+    # a click on the canvas selects the place under it: its panel and its history, from the server
+    x, y = page.evaluate("""() => {
+        const p = window.tracker.map.map.latLngToContainerPoint([31.0, 40.1]);
+        const box = document.querySelector('#map').getBoundingClientRect();
+        return [box.left + p.x, box.top + p.y]; }""")
+    page.mouse.click(x, y)
+    expect(page.locator("#place-detail h2")).to_have_text("Town 7")
+    expect(page.locator("#place-detail-body ol.history li")).to_have_count(1)
+    expect(page.locator("#place-detail-body ol.history li")).to_contain_text(f"{ISIS} captured Town 7")
+    # the feed: the log's tail only (the 200 events after 284), older pages on request
+    feed = page.locator("#feed")
+    expect(feed.locator("li.feed-item").first).to_have_attribute("data-position", "484")
+    expect(feed.locator('li[data-position="33"]')).to_have_count(0)
+    assert page.evaluate("window.tracker.state.log.first") == 285  # after 484 - 200
+    for _ in range(2):  # 200 older events a page: registrations, hidden from the feed
+        page.locator("#feed-more").click()
+    expect(feed.locator('li[data-position="33"]')).to_have_count(1)
+    assert page.evaluate("window.tracker.state.log.first") == 1
+    positions = feed.locator("li.feed-item").evaluate_all("items => items.map(i => Number(i.dataset.position))")
+    assert positions == sorted(set(positions), reverse=True) and len(positions) == 18
+
+
+def test_a_long_history_is_paged_and_an_answer_for_another_place_is_not_shown(serve, page, tmp_path):
+    server = serve()
+    captures = [{"type": "CityCaptured", "occurred_on": f"2014-07-{day:02d}", "place": "homs",
+                 "captured_by": "isis" if day % 2 else "syrian_government", "sources": [{"publisher": "Example Wire"}]}
+                for day in range(1, 26)]
+    append_file(server, tmp_path, captures)
+    open_dashboard(page, server)
+    page.locator('#places-table button[data-place="homs"]').click()
+    body = page.locator("#place-detail-body")
+    history = body.locator("ol.history li")
+    expect(history).to_have_count(20)  # a page
+    expect(history.first).to_have_attribute("data-position", "58")  # newest first
+    expect(history.first.locator("time")).to_have_text("25 July 2014")
+    body.locator("button.history-more").click()
+    expect(history).to_have_count(25)
+    expect(history.last).to_have_attribute("data-position", "34")
+    expect(body.locator("button.history-more")).to_have_count(0)
+    # another place at once, then back: each panel shows its own place's history only
+    page.locator('#places-table button[data-place="mosul"]').click()
+    page.locator('#places-table button[data-place="tikrit"]').click()
+    expect(page.locator("#place-detail h2")).to_have_text("Tikrit")
+    expect(body.locator("ol.history")).to_have_attribute("data-place", "tikrit")
+    expect(body.locator("ol.history li")).to_have_count(3)  # its capture, the assault, the repulse
+    # a report about the selected place, from another process: its history follows
+    append_file(server, tmp_path, [{"type": "CityCaptured", "occurred_on": "2014-07-26", "place": "tikrit",
+                                    "captured_by": "iraqi_forces", "sources": [{"publisher": "Example Wire"}]}])
+    expect(body.locator("ol.history li")).to_have_count(4, timeout=LIVE_WITHIN_MS)
+    expect(body.locator("ol.history li").first).to_have_attribute("data-position", "59")

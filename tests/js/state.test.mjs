@@ -9,8 +9,9 @@ import { test } from "node:test";
 
 import { describeSchema, fieldKind } from "../../tracker/web/schema.js";
 import {
-  admits, afterView, applyUpdate, clockLimit, eventDates, feedRecords, headPosition, initialState, isRetracted, knownFrom,
-  nameOf, notYet, placeRecords, projectionState, retractedBy, step,
+  FEED_KEEP, FEED_TAIL, HISTORY_PAGE, admits, afterView, applyUpdate, clockLimit, eventDates, feedRecords, headPosition,
+  holdsWholeLog, initialState, isRetracted, knownFrom, nameOf, notYet, placeRecords, projectionState, retractedBy, shownAsOf,
+  step,
 } from "../../tracker/web/state.js";
 
 const REGISTRATIONS = { ActorRegistered: "actor", PlaceRegistered: "place" };
@@ -28,13 +29,20 @@ function run(inputs, state = initialState({ registrations: REGISTRATIONS })) {
   return { state, sent, changed };
 }
 
-/** Open a connection and acknowledge every subscription it asks for. */
-function connected(state) {
-  const opened = run([{ type: "connection-open" }], state);
-  const acks = opened.sent.filter((m) => m.op === "subscribe").map((m, i) => ({
+/** Open a connection (the shell answering its head request with `head`) and acknowledge every
+ *  subscription it asks for. */
+function connected(state, head = 0) {
+  const opened = run([{ type: "connection-open" }, { type: "head", position: head }], state);
+  // the events' subscription is s1, the projections' s2, s3, s4
+  const subscribes = opened.sent.filter((m) => m.op === "subscribe");
+  const ordered = [...subscribes.filter((m) => m.stream), ...subscribes.filter((m) => !m.stream)];
+  const acks = ordered.map((m, i) => ({
     type: "subscribed", ref: m.ref, subscription: `s${i + 1}`, ...(m.stream ? { stream: m.stream } : { projection: m.projection }),
   }));
-  const done = run(acks, opened.state);
+  // and a first (empty) snapshot for each projection: nothing is on its way
+  const snapshots = acks.filter((a) => a.projection).map((a) => ({ type: "snapshot", subscription: a.subscription,
+    projection: a.projection, key: ["place"], collection: "places", state: { position: 0, places: [] } }));
+  const done = run([...acks, ...snapshots], opened.state);
   return { ...done, sent: opened.sent };
 }
 
@@ -43,14 +51,83 @@ const event = (position, e, summary = e.type) => ({
   summary_parts: [summary],
 });
 
-test("opening asks for the catalog, the events after the last position and a snapshot per projection", () => {
+test("opening asks for the catalog, the log's head, a snapshot per projection, then the events near the head", () => {
   const { sent, state } = connected(undefined);
-  assert.deepEqual(sent.map((m) => m.op + ":" + (m.stream || m.projection || "")),
-    ["catalog:", "subscribe:events", "subscribe:territory", "subscribe:arsenal", "subscribe:deployments"]);
-  assert.equal(sent[1].after, 0);
+  assert.deepEqual(sent.map((m) => (m.fetch ? `fetch:${m.fetch}` : m.op + ":" + (m.stream || m.projection || ""))),
+    ["catalog:", "fetch:head", "subscribe:territory", "subscribe:arsenal", "subscribe:deployments", "subscribe:events"]);
+  assert.equal(sent[5].after, 0);
   assert.equal(state.events.sub, "s1");
   assert.equal(state.projections.territory.sub, "s2");
-  assert.equal(new Set(sent.map((m) => m.ref)).size, sent.length, "every request has its own ref");
+  const requests = sent.filter((m) => !m.fetch);
+  assert.equal(new Set(requests.map((m) => m.ref)).size, requests.length, "every request has its own ref");
+});
+
+test("a big log: the feed subscribes to its tail, holds a bounded window, and pages older events in on request", () => {
+  const opened = run([{ type: "connection-open" }, { type: "head", position: 1_000_000 }]);
+  const sub = opened.sent.find((m) => m.stream === "events");
+  assert.equal(sub.after, 1_000_000 - FEED_TAIL);
+  assert.deepEqual(run([{ type: "head", position: 5 }], opened.state).sent, [], "one subscription, not two");
+  let state = run([{ type: "subscribed", ref: sub.ref, subscription: "s1", stream: "events" }], opened.state).state;
+  const after = sub.after;
+  const tail = [];
+  for (let p = after + 1; p <= after + 3 * FEED_KEEP; p++) tail.push(event(p, { type: "AttackCarriedOut", id: `e${p}`, place: "mosul" }));
+  ({ state } = run([...tail, { type: "caught_up", subscription: "s1", position: after + 3 * FEED_KEEP }], state));
+  assert.ok(state.log.records.length <= 2 * FEED_KEEP, `held ${state.log.records.length}`);
+  assert.equal(state.log.records.at(-1).position, after + 3 * FEED_KEEP);
+  assert.ok(!holdsWholeLog(state));
+  assert.ok(!state.log.byId.has(`e${after + 1}`), "the index forgets what the window dropped");
+  assert.deepEqual(feedRecords(state, { limit: 2 }).shown.map((r) => r.position), [after + 3000, after + 2999]);
+  // "Show older events": the page before the oldest held, prepended (and what is held already, not doubled)
+  const first = state.log.first;
+  const older = run([{ type: "older", events: [event(first - 2, { type: "AssetSeized" }), event(first - 1, { type: "AssetSeized" }),
+    event(first, { type: "AssetSeized" })] }], state);
+  assert.deepEqual(older.state.log.records.slice(0, 3).map((r) => r.position), [first - 2, first - 1, first]);
+  assert.equal(older.state.log.first, first - 2);
+  assert.ok(older.changed.includes("feed"));
+  // a reconnect resumes after the last position held, without asking the head again
+  const again = run([{ type: "connection-closed" }, { type: "connection-open" }], older.state);
+  assert.equal(again.sent.find((m) => m.stream === "events").after, after + 3 * FEED_KEEP);
+  assert.ok(!again.sent.some((m) => m.fetch === "head"));
+});
+
+test("a place's history: asked on selection, paged by next_before, stale answers ignored, asked again on a new view", () => {
+  let { state } = connected(undefined);
+  let out = run([{ type: "select", place: "mosul" }], state);
+  const first = out.sent[0];
+  assert.deepEqual({ ...first, ref: undefined }, { op: "history", projection: "territory", place: "mosul", as_of: null,
+    known_at: null, recorded_at: null, limit: HISTORY_PAGE, ref: undefined });
+  assert.ok(out.state.place.loading);
+  // another place is selected before the answer: the answer for mosul is not tikrit's
+  out = run([{ type: "select", place: "tikrit" }], out.state);
+  const second = out.sent.at(-1);
+  assert.equal(second.place, "tikrit");
+  const entry = (position) => ({ position, event: { type: "CityCaptured", place: "tikrit" }, status: "settled" });
+  out = run([{ type: "history", ref: first.ref, entries: [entry(99)], next_before: null }], out.state);
+  assert.deepEqual(out.state.place.entries, [], "the answer for the place selected before is ignored");
+  out = run([{ type: "history", ref: second.ref, entries: [entry(40), entry(30)], next_before: 30 }], out.state);
+  assert.deepEqual(out.state.place.entries.map((e) => e.position), [40, 30]);
+  assert.equal(out.state.place.nextBefore, 30);
+  assert.ok(out.changed.includes("detail"));
+  // "Show earlier": the next page, after those held
+  const more = run([{ type: "history-more" }], out.state);
+  assert.equal(more.sent[0].before, 30);
+  assert.deepEqual(run([{ type: "history-more" }], more.state).sent, [], "one page at a time");
+  out = run([{ type: "history", ref: more.sent[0].ref, entries: [entry(20)], next_before: null }], more.state);
+  assert.deepEqual(out.state.place.entries.map((e) => e.position), [40, 30, 20]);
+  assert.deepEqual(run([{ type: "history-more" }], out.state).sent, [], "no page after the last");
+  // a new view asks the first page again, at the new date
+  const moved = run([{ type: "view", as_of: "2014-06-20" }], out.state);
+  const again = moved.sent.find((m) => m.op === "history");
+  assert.deepEqual([again.place, again.as_of, again.before], ["tikrit", "2014-06-20", undefined]);
+  out = run([{ type: "history", ref: again.ref, entries: [entry(30)], next_before: null }], moved.state);
+  assert.deepEqual(out.state.place.entries.map((e) => e.position), [30]);
+  // a refusal is said; a report about the place, once caught up, asks again
+  const refused = run([{ type: "history-more" }, { type: "select", place: "homs" }], out.state);
+  const failed = run([{ type: "error", ref: refused.sent.at(-1).ref, code: "bad_request", message: "unknown place" }], refused.state);
+  assert.equal(failed.state.place.problem, "unknown place");
+  const caught = run([{ type: "caught_up", subscription: "s1", position: 0 }, event(1, { type: "CityCaptured", place: "homs" })],
+    failed.state);
+  assert.deepEqual(caught.sent.filter((m) => m.op === "history").map((m) => m.place), ["homs"]);
 });
 
 test("events are kept once, in order; a reconnect resumes after the last one", () => {
@@ -94,6 +171,12 @@ test("each event keeps the server's `when`; the slider spans the facts' windows"
   ], state));
   assert.deepEqual(state.log.records.map((r) => r.when), ["June 2014", "between 15 and 20 July 2014"]);
   assert.deepEqual(eventDates(state), { min: "2014-06-01", max: "2014-07-20" });
+  // the states' dates widen it too: facts the page does not hold (the log's tail only)
+  const snapshot = { type: "snapshot", subscription: "s2", projection: "territory", key: ["place"], collection: "places",
+    state: { position: 2, places: [{ place: "a", since: "2013-02-01", since_to: "2013-02-03" }, { place: "b", since: null }] } };
+  const wider = run([snapshot], state);
+  assert.deepEqual(eventDates(wider.state), { min: "2013-02-01", max: "2014-07-20" });
+  assert.ok(wider.changed.includes("range"));
   const past = run([{ type: "view", as_of: "2014-07-01" }], state).state;
   assert.deepEqual(state.log.records.map((r) => afterView(past, r.event)), [false, true]);
 });
@@ -189,11 +272,31 @@ test("snapshots and updates by the key and collection the snapshot names; old su
   assert.deepEqual(moved.sent.filter((m) => m.op === "subscribe").map((m) => m.as_of), ["2014-06-20", "2014-06-20", "2014-06-20"]);
   const late = run([{ ...snapshot, state: { ...snapshot.state, deployments: [] } }], moved.state);
   assert.equal(projectionState(late.state, "deployments").deployments.length, 2, "the old subscription's last words");
-  // a subscription acknowledged after it was superseded is dropped at once
-  const superseded = run([{ type: "view", as_of: null, known_at: null }], moved.state);
-  const stray = run([{ type: "subscribed", ref: moved.sent.find((m) => m.projection === "arsenal").ref,
-    subscription: "s9", projection: "arsenal" }], superseded.state);
+  // the view changes again while those snapshots are on their way: nothing is asked until they come,
+  // then only the latest view (the dates crossed meanwhile are never asked for)
+  const ref = (p) => moved.sent.find((m) => m.projection === p).ref;
+  let out = run([{ type: "subscribed", ref: ref("territory"), subscription: "s5", projection: "territory" },
+    { type: "subscribed", ref: ref("arsenal"), subscription: "s6", projection: "arsenal" },
+    { type: "subscribed", ref: ref("deployments"), subscription: "s7", projection: "deployments" },
+    { type: "view", as_of: "2014-06-21" }, { type: "view", as_of: "2014-06-22" }], moved.state);
+  assert.deepEqual(out.sent.filter((m) => m.op === "subscribe" || m.op === "unsubscribe"), []);
+  assert.equal(out.state.view.as_of, "2014-06-22");
+  const snap = (sub, projection) => ({ type: "snapshot", subscription: sub, projection, key: ["place"], collection: "places",
+    state: { position: 5, as_of: "2014-06-20", places: [] } });
+  out = run([snap("s5", "territory"), snap("s6", "arsenal")], out.state);
+  assert.deepEqual(out.sent, [], "one snapshot still on its way");
+  assert.equal(shownAsOf(out.state, "territory"), "2014-06-20", "what is shown is labelled with its own date");
+  out = run([snap("s7", "deployments")], out.state);
+  assert.deepEqual(out.sent.filter((m) => m.op === "unsubscribe").map((m) => m.subscription), ["s5", "s6", "s7"]);
+  assert.deepEqual(out.sent.filter((m) => m.op === "subscribe").map((m) => m.as_of), ["2014-06-22", "2014-06-22", "2014-06-22"]);
+  // a subscription acknowledged after it was superseded (a reconnect meanwhile) is dropped at once
+  const reopened = run([{ type: "connection-closed" }, { type: "connection-open" }], out.state);
+  const stray = run([{ type: "subscribed", ref: out.sent.find((m) => m.projection === "arsenal").ref,
+    subscription: "s9", projection: "arsenal" }], reopened.state);
   assert.deepEqual(stray.sent, [{ op: "unsubscribe", subscription: "s9" }]);
+  // back to the view subscribed while its snapshots are on their way: nothing more is asked
+  const back = run([{ type: "view", as_of: "2014-06-23" }, { type: "view", as_of: "2014-06-22" }], reopened.state);
+  assert.deepEqual(back.sent, []);
 });
 
 test("applyUpdate orders entries by key as the server does, null keys first", () => {
@@ -234,4 +337,15 @@ test("the form's types and fields come from the JSON Schema", { skip: !process.e
   }
   assert.deepEqual(described.claims, ["confirmed", "reported", "claimed"]);
   assert.equal(fieldKind({ anyOf: [{ type: "boolean" }, { type: "null" }] }), "bool");
+});
+
+test("the registrations may come after the first events: the feed and the catalog follow", () => {
+  let { state } = connected(initialState());
+  ({ state } = run([event(1, { type: "ActorRegistered", actor: "isis" }), event(2, { type: "AttackCarriedOut", place: "mosul" }),
+    { type: "caught_up", subscription: "s1", position: 2 }], state));
+  assert.deepEqual(feedRecords(state).shown.map((r) => r.position), [2, 1], "no schema yet: every event is listed");
+  const out = run([{ type: "registrations", registrations: REGISTRATIONS }], state);
+  assert.deepEqual(feedRecords(out.state).shown.map((r) => r.position), [2]);
+  assert.equal(out.state.log.lastRegistration, 1);
+  assert.ok(out.changed.includes("feed"));
 });

@@ -152,13 +152,20 @@ INSERT INTO tracker_schema (version) SELECT {SCHEMA_VERSION} WHERE NOT EXISTS (S
 """
 
 _COLUMNS = "position, id, recorded_at, type, data, recorded_by"
-_LAST = ("SELECT (SELECT position FROM tracker_events ORDER BY position DESC LIMIT 1), "
-         "GREATEST(clock_timestamp(), (SELECT recorded_at FROM tracker_events ORDER BY position DESC LIMIT 1))")
 _LOOKUP = f"SELECT {_COLUMNS} FROM tracker_events WHERE id = ANY($1::text[])"
 _INSERT = (f"INSERT INTO tracker_events ({_COLUMNS}) "
            "SELECT p, i, $5::timestamptz, t, d, b "
            "FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $6::text[]) AS u(p, i, t, d, b)")
 _HEAD = "SELECT COALESCE(MAX(position), 0) FROM tracker_events"
+# An append's reads under the lock in one round trip: on every row the last position and
+# the group's recorded_at (now, never before the last event's), beside each of the group's
+# ids already stored (none: one row, of NULLs there).
+_LAST_AND_STORED = ("SELECT l.position, GREATEST(clock_timestamp(), l.recorded_at), e.position, e.id, e.data "
+                    "FROM (SELECT 1) AS one "
+                    "LEFT JOIN (SELECT position, recorded_at FROM tracker_events ORDER BY position DESC LIMIT 1) "
+                    "AS l ON true LEFT JOIN tracker_events AS e ON e.id = ANY($1::text[])")
+# The insert and its NOTIFY (delivered at commit) in one statement, one round trip.
+_INSERT_AND_NOTIFY = f"WITH inserted AS ({_INSERT}) SELECT pg_notify('{CHANNEL}', $7::text)"
 _TOKEN_COLUMNS = "name, role, digest, created_at, revoked_at"
 _TOKENS_VERSION = "SELECT count(*) + count(revoked_at) FROM tracker_tokens"
 # An index scan of tracker_events_by_history from the bound, in index order: no sort.
@@ -330,12 +337,11 @@ class PostgresStore(GroupCommit, EventStore):
         await conn.execute(f"BEGIN; SELECT pg_advisory_xact_lock({APPEND_LOCK})")
         try:
             # A statement after the lock: its snapshot sees every earlier append committed.
-            row = await conn.fetchrow(_LAST)
-            assert row is not None  # an aggregate: always one row
-            last, stamp = row
-            head = last or 0
             ids = list({e.id for request in group for e in request.events})
-            stored = {r["id"]: (r["position"], r["data"]) for r in await conn.fetch(_LOOKUP, ids)} if ids else {}
+            found = await conn.fetch(_LAST_AND_STORED, ids)
+            last, stamp = found[0][0], found[0][1]  # always a row: (SELECT 1) left-joined
+            head = last or 0
+            stored = {r[3]: (r[2], r[4]) for r in found if r[3] is not None}
             rows: list[tuple[int, NewEvent]] = []
             by: list[str | None] = []
             for request in group:
@@ -351,9 +357,9 @@ class PostgresStore(GroupCommit, EventStore):
                 by += [request.recorded_by] * len(new)
                 request.outcome, request.new = positions, new
             if rows:
-                await conn.execute(_INSERT, [p for p, _ in rows], [e.id for _, e in rows],
-                                   [e.type for _, e in rows], [e.data for _, e in rows], stamp, by)
-                await conn.execute(f"SELECT pg_notify('{CHANNEL}', '{head}'); COMMIT")
+                await conn.execute(_INSERT_AND_NOTIFY, [p for p, _ in rows], [e.id for _, e in rows],
+                                   [e.type for _, e in rows], [e.data for _, e in rows], stamp, by, str(head))
+                await conn.execute("COMMIT")
             else:
                 await conn.execute("COMMIT")
         except BaseException as e:

@@ -13,12 +13,13 @@ import { UNCONTROLLED, assignColours } from "./format.js";
 import { PlaceMap } from "./map.js";
 import { renderPlace } from "./place.js";
 import { describeSchema } from "./schema.js";
-import { eventDates, headPosition, initialState, nameOf, projectionState, step } from "./state.js";
+import { eventDates, feedRecords, headPosition, initialState, nameOf, projectionState, shownAsOf, step } from "./state.js";
 import { renderArsenal, renderDeployments, renderPlaces } from "./tables.js";
 import { TimeBar } from "./timebar.js";
 import { TokenPrompt, storeToken, storedToken } from "./token.js";
 
 const FEED_PAGE = 100;
+const OLDER_PAGE = 200;
 const $ = (sel) => document.querySelector(sel);
 
 const page = {
@@ -28,10 +29,10 @@ const page = {
   timebar: null,
   tokens: null,
   colours: {},
-  selectedPlace: null,
   feedLimit: FEED_PAGE,
   dirty: new Set(),
   renderTimer: null,
+  renders: [], // the last drawings: {parts, ms}
 };
 
 // ---------------------------------------------------------------- state in, requests out
@@ -40,7 +41,9 @@ function dispatch(input) {
   const { state, send, changed } = step(page.state, input);
   page.state = state;
   for (const message of send) {
-    if (message.fetch) loadCatalogOverHttp(message.fetch);
+    if (message.fetch === "head") loadHead();
+    else if (message.fetch === "older") loadOlder();
+    else if (message.fetch) loadCatalogOverHttp(message.fetch);
     else page.conn.send(message);
   }
   if (changed.length) markDirty(...changed);
@@ -48,11 +51,46 @@ function dispatch(input) {
 
 async function loadCatalogOverHttp(url) {
   try {
-    const token = storedToken();
-    const response = await fetch(url, token ? { headers: { Authorization: `Bearer ${token}` } } : {});
+    const response = await fetch(url, authHeaders());
     if (response.ok) dispatch({ type: "catalog", ...(await response.json()) });
   } catch {
     // the next registration or reconnection asks again
+  }
+}
+
+function authHeaders() {
+  const token = storedToken();
+  return token ? { headers: { Authorization: `Bearer ${token}` } } : {};
+}
+
+/** The log's head (/healthz, which needs no token), so that the feed subscribes near it: at a
+ *  million events the page asks for the tail, not the whole log. */
+async function loadHead() {
+  let position = null;
+  try {
+    const response = await fetch("/healthz");
+    const body = await response.json();
+    position = body.head ?? body.position ?? null; // a server catching up says its store's head
+  } catch {
+    // the feed then starts from the beginning: slower on a big log, still right
+  }
+  dispatch({ type: "head", position });
+}
+
+/** The page of the log before the oldest event held, for "Show older events". */
+let loadingOlder = false;
+async function loadOlder() {
+  const first = page.state.log.first;
+  if (loadingOlder || first === null || first <= 1) return;
+  loadingOlder = true;
+  try {
+    const after = Math.max(0, first - 1 - OLDER_PAGE);
+    const response = await fetch(`/api/events?after=${after}&limit=${first - 1 - after}`, authHeaders());
+    if (response.ok) dispatch({ type: "older", events: (await response.json()).events });
+  } catch {
+    // the button stays: the reader may try again
+  } finally {
+    loadingOlder = false;
   }
 }
 
@@ -126,7 +164,8 @@ function colourOf(actor) {
 }
 
 function look() {
-  return { nameOf: (kind, id) => nameOf(page.state, kind, id), colourOf, viewLabel: page.state.view.as_of || "live" };
+  return { nameOf: (kind, id) => nameOf(page.state, kind, id), colourOf, viewLabel: page.state.view.as_of || "live",
+    redraw: (part) => markDirty(part) };
 }
 
 function render() {
@@ -140,30 +179,36 @@ function render() {
     for (const part of ["territory", "arsenal", "deployments", "feed"]) dirty.add(part);
   }
   const shown = look();
+  const started = performance.now();
   try {
     if (dirty.has("view")) page.timebar.sync(state.view);
     if (dirty.has("problem") && state.problem) {
       $("#view-label").textContent = `Could not show ${state.problem.projection}: ${state.problem.message}`;
     }
+    // each part labelled with the date of the state it shows (the view asked for may be newer)
+    const of = (projection) => ({ ...shown, viewLabel: shownAsOf(state, projection) });
     const territory = projectionState(state, "territory");
     if (dirty.has("territory") && territory) {
-      drawMap(territory, shown);
-      renderPlaces(territory, shown, selectPlace);
+      drawMap(territory, of("territory"));
+      renderPlaces(territory, of("territory"), selectPlace);
       page.timebar.showClocks(territory);
     }
     const arsenal = projectionState(state, "arsenal");
-    if (dirty.has("arsenal") && arsenal) renderArsenal(arsenal, shown);
+    if (dirty.has("arsenal") && arsenal) renderArsenal(arsenal, of("arsenal"));
     const deployments = projectionState(state, "deployments");
-    if (dirty.has("deployments") && deployments) renderDeployments(deployments, shown);
+    if (dirty.has("deployments") && deployments) renderDeployments(deployments, of("deployments"));
     if (dirty.has("feed") && state.log.caughtUp) {
       renderFeed(state, shown, { registrations: $("#feed-registrations").checked, limit: page.feedLimit });
     }
     if (dirty.has("range")) page.timebar.setRange(eventDates(state));
-    if (dirty.has("detail") || dirty.has("territory") || dirty.has("feed")) renderPlace(state, shown, page.selectedPlace);
+    if (dirty.has("detail") || dirty.has("territory") || dirty.has("feed")) renderPlace(state, shown, state.place.id, moreHistory);
   } catch (err) {
     console.warn("tracker: rendering failed", err);
   }
   $("#head-position").textContent = String(headPosition(state));
+  // how long each drawing took, for the curious and the benchmark (benchmarks/dashboard.py)
+  page.renders.push({ parts: [...dirty].join(" "), ms: Math.round((performance.now() - started) * 10) / 10 });
+  if (page.renders.length > 500) page.renders.shift();
 }
 
 function drawMap(territory, shown) {
@@ -187,10 +232,14 @@ function fillPickers() {
 }
 
 function selectPlace(id) {
-  page.selectedPlace = id;
+  dispatch({ type: "select", place: id });
   if (page.map) page.map.highlight(id);
-  renderPlace(page.state, look(), id);
+  renderPlace(page.state, look(), id, moreHistory);
   $("#place-detail").scrollIntoView({ block: "nearest" });
+}
+
+function moreHistory() {
+  dispatch({ type: "history-more" });
 }
 
 // ---------------------------------------------------------------- start
@@ -217,11 +266,13 @@ async function start() {
   $("#feed-registrations").addEventListener("change", () => markDirty("feed"));
   $("#feed-more").addEventListener("click", () => {
     page.feedLimit += FEED_PAGE;
+    // past the events held: the page before them, from the server
+    if (feedRecords(page.state, { registrations: $("#feed-registrations").checked }).total < page.feedLimit) loadOlder();
     markDirty("feed");
   });
-  const described = await loadSchema();
-  page.state = initialState({ registrations: described.registrations });
-  if (described.types.length) new ReportForm($("#report-form"), described, appendEvent);
+  // the schema (for the form, and which event types are registrations) and the connection at
+  // once: the state is drawn without waiting for the form
+  const schema = loadSchema();
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   page.conn = new Connection(`${scheme}://${location.host}/ws`, { onOpen, onMessage, onStatus });
   page.tokens = new TokenPrompt((token) => page.conn.request({ op: "auth", token }));
@@ -229,6 +280,9 @@ async function start() {
   page.conn.start();
   window.addEventListener("pagehide", () => page.conn.stop());
   window.tracker = page; // for the curious, from the browser console
+  const described = await schema;
+  dispatch({ type: "registrations", registrations: described.registrations });
+  if (described.types.length) new ReportForm($("#report-form"), described, appendEvent);
 }
 
 start();

@@ -1,11 +1,12 @@
 // The event feed: newest first, each event's date (the server's `when`), type, sources and the
 // server's summary, its actor and place references shown by name (the message's summary_parts).
-// Only the reports the view's clocks admit are listed: those known at "known at" and recorded
+// The page holds the log's tail (state.js): "Show older events" asks the server for the page
+// before it. Only the reports the view's clocks admit are listed: those known at "known at" and recorded
 // by "recorded at"; the others are left out, and the feed says how many.
 
 import { el } from "./dom.js";
 import { typeLabel } from "./format.js";
-import { afterView, feedRecords, isRetracted, retractedBy } from "./state.js";
+import { afterView, feedRecords, holdsWholeLog, isRetracted, retractedBy } from "./state.js";
 
 /** The publishers of a list of sources, linked where they have a URL. */
 export function sourceLine(sources) {
@@ -80,7 +81,7 @@ export function renderFeed(state, look, { registrations, limit }) {
   const { shown, total, hidden } = feedRecords(state, { registrations, limit });
   const feed = document.querySelector("#feed");
   feed.replaceChildren(...shown.map((r) => feedItem(state, r, look)));
-  document.querySelector("#feed-more").hidden = total <= shown.length;
+  document.querySelector("#feed-more").hidden = total <= shown.length && holdsWholeLog(state);
   const note = document.querySelector("#feed-hidden");
   note.textContent = hiddenNote(state, hidden);
   note.hidden = !hidden;

@@ -24,8 +24,10 @@ export function daysBetween(a, b) {
   return Math.round((parseDay(b) - parseDay(a)) / 86400000);
 }
 
+const NUMBERS = new Intl.NumberFormat("en-US", { maximumFractionDigits: 3 }); // one formatter: toLocaleString builds one per call
+
 export function formatNumber(n) {
-  return Number(n).toLocaleString("en-US");
+  return NUMBERS.format(Number(n));
 }
 
 /** A count that may be unknown: the number, "≥ N" when only a lower bound is known, else "unknown".

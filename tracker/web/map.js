@@ -4,10 +4,18 @@
 // dashed outline on places with pending facts (their window holds the date shown: the place
 // may have changed hands), and a legend. The hatching is the SVG pattern #pending-hatch of
 // index.html.
+//
+// Built for thousands of places: up to SVG_LIMIT places, each is an SVG path of its own (a
+// keyboard-reachable button with its label), touched only when what it shows changed (each
+// marker keeps the signature of what it last drew); past that, every place is painted on one
+// canvas (canvas_places.js), and the places table is the list to reach them by keyboard.
 
 /* global L, topojson */
 
+import { CanvasPlaces } from "./canvas_places.js";
 import { UNCONTROLLED } from "./format.js";
+
+export const SVG_LIMIT = 400;
 
 const BORDERS_URL = "/static/vendor/world-atlas/countries-50m.json";
 
@@ -22,7 +30,8 @@ export class PlaceMap {
   constructor(element, onSelect) {
     this.element = element;
     this.onSelect = onSelect;
-    this.markers = new Map(); // place id -> {marker, ring}
+    this.markers = new Map(); // place id -> {marker, ring, hatch, label, signature} (SVG mode)
+    this.canvas = null; // the CanvasPlaces layer (canvas mode)
     this.fitted = false;
     this.selected = null;
     this.map = L.map(element, { minZoom: 2, maxZoom: 11, zoomSnap: 0.5, worldCopyJump: false,
@@ -46,7 +55,8 @@ export class PlaceMap {
       return div;
     };
     this.legend.addTo(this.map);
-    this.bordersLoaded = this.loadBorders();
+    this.bordersLoaded = null; // loaded once the first places are drawn: the state first, the borders after
+    setTimeout(() => this.ensureBorders(), 1500);
   }
 
   async loadBorders() {
@@ -76,13 +86,52 @@ export class PlaceMap {
    * @param {string} viewLabel e.g. "live" or "2014-05-31", kept as data-as-of for readers and tests
    */
   update(places, colourOf, nameOf, viewLabel) {
+    const plotted = places.filter((p) => p.kind !== "country" && typeof p.lat === "number" && typeof p.lon === "number");
+    if (plotted.length > SVG_LIMIT) this.updateCanvas(plotted, colourOf, nameOf);
+    else this.updateSvg(plotted, colourOf, nameOf);
+    this.element.dataset.asOf = viewLabel;
+    this.element.dataset.render = this.canvas ? "canvas" : "svg";
+    this.element.dataset.places = String(this.canvas ? plotted.length : this.markers.size);
+    if (!this.fitted && plotted.length) {
+      this.fit(plotted);
+      this.fitted = true;
+    }
+    this.ensureBorders();
+  }
+
+  /** Load the borders once: after the first places are drawn, or a moment after the start. */
+  ensureBorders() {
+    if (!this.bordersLoaded) this.bordersLoaded = new Promise((resolve) => setTimeout(resolve, 0)).then(() => this.loadBorders());
+    return this.bordersLoaded;
+  }
+
+  updateCanvas(plotted, colourOf, nameOf) {
+    this.removeMarkers(new Set());
+    if (!this.canvas) {
+      this.canvas = new CanvasPlaces(this.onSelect);
+      this.canvas.addTo(this.map);
+      this.canvas.setSelected(this.selected);
+    }
+    this.canvas.setPoints(plotted.map((p) => ({ id: p.place, lat: p.lat, lon: p.lon, colour: colourOf(p.controller),
+      radius: RADIUS[p.kind] ?? DEFAULT_RADIUS, contested: Boolean(p.contested),
+      pending: Boolean(p.pending_text && p.pending_text.length), label: labelOf(p, nameOf) })));
+  }
+
+  updateSvg(plotted, colourOf, nameOf) {
+    if (this.canvas) {
+      this.canvas.remove();
+      this.canvas = null;
+    }
     const seen = new Set();
-    for (const p of places) {
-      if (p.kind === "country" || typeof p.lat !== "number" || typeof p.lon !== "number") continue;
+    for (const p of plotted) {
       seen.add(p.place);
       const colour = colourOf(p.controller);
       let item = this.markers.get(p.place);
       const radius = RADIUS[p.kind] ?? DEFAULT_RADIUS;
+      const pending = p.pending_text || [];
+      const label = labelOf(p, nameOf);
+      const signature = JSON.stringify([p.lat, p.lon, p.name, p.kind, colour, p.controller, p.contested, label]);
+      if (item && item.signature === signature) continue; // drawn already as it is: nothing to touch
       if (!item) {
         const marker = L.circleMarker([p.lat, p.lon], { renderer: this.placesRenderer, pane: "places", radius,
           weight: 1.5, color: "#222", fillOpacity: 0.92, className: "place-marker" });
@@ -101,16 +150,10 @@ export class PlaceMap {
         item = { marker, ring: null, hatch: null };
         this.markers.set(p.place, item);
       }
+      item.signature = signature;
       item.marker.setLatLng([p.lat, p.lon]);
-      const pending = p.pending_text || [];
       item.marker.setStyle({ fillColor: colour, radius });
       item.marker.setRadius(radius);
-      const holder = p.controller ? nameOf("actor", p.controller) : "no controller recorded";
-      const contested = p.contested_by && p.contested_by.length
-        ? `; contested by ${p.contested_by.map((a) => nameOf("actor", a)).join(", ")}` : "";
-      const since = p.controller && p.since_text ? `, captured ${p.since_text}` : "";
-      const label = `${p.name}: ${p.controller ? "held by " : ""}${holder}${since}${contested}`
-        + pending.map((text) => `; ${text}`).join("");
       const el = item.marker.getElement();
       el.setAttribute("aria-label", label);
       el.dataset.controller = p.controller || "";
@@ -143,20 +186,19 @@ export class PlaceMap {
       }
       this.hatch(item, p, radius, pending);
     }
+    this.removeMarkers(seen);
+    this.highlight(this.selected);
+  }
+
+  /** Remove the SVG markers of places not in `keep`. */
+  removeMarkers(keep) {
     for (const [id, item] of this.markers) {
-      if (seen.has(id)) continue;
+      if (keep.has(id)) continue;
       item.marker.remove();
       if (item.ring) item.ring.remove();
       if (item.hatch) item.hatch.remove();
       if (item.label) item.label.remove();
       this.markers.delete(id);
-    }
-    this.highlight(this.selected);
-    this.element.dataset.asOf = viewLabel;
-    this.element.dataset.places = String(this.markers.size);
-    if (!this.fitted && this.markers.size) {
-      this.fit();
-      this.fitted = true;
     }
   }
 
@@ -179,15 +221,15 @@ export class PlaceMap {
     item.hatch.getElement().dataset.pending = pending.join("; ");
   }
 
-  fit() {
-    const points = [...this.markers.values()].map((m) => m.marker.getLatLng());
-    if (!points.length) return;
-    const bounds = L.latLngBounds(points);
+  fit(plotted) {
+    if (!plotted.length) return;
+    const bounds = L.latLngBounds(plotted.map((p) => [p.lat, p.lon]));
     this.map.fitBounds(bounds.pad(0.15), { maxZoom: 7 });
   }
 
   highlight(place) {
     this.selected = place;
+    if (this.canvas) this.canvas.setSelected(place);
     for (const [id, item] of this.markers) {
       const el = item.marker.getElement();
       if (el) el.classList.toggle("selected", id === place);
@@ -224,4 +266,14 @@ export class PlaceMap {
     row("ring", null, "Contested (under assault)");
     row("hatched", null, "Pending: may have changed hands by this date");
   }
+}
+
+/** What a place's marker says: its name, who holds it since when, who contests it, what is pending. */
+function labelOf(p, nameOf) {
+  const holder = p.controller ? nameOf("actor", p.controller) : "no controller recorded";
+  const contested = p.contested_by && p.contested_by.length
+    ? `; contested by ${p.contested_by.map((a) => nameOf("actor", a)).join(", ")}` : "";
+  const since = p.controller && p.since_text ? `, captured ${p.since_text}` : "";
+  return `${p.name}: ${p.controller ? "held by " : ""}${holder}${since}${contested}`
+    + (p.pending_text || []).map((text) => `; ${text}`).join("");
 }
