@@ -24,7 +24,7 @@ from . import core
 # websocket figures) joins the run by being listed here.
 MODULES = ["benchmarks.append", "benchmarks.replay", "benchmarks.asof", "benchmarks.memory", "benchmarks.peer",
            "benchmarks.live", "benchmarks.soak", "benchmarks.backends", "benchmarks.endtoend",
-           "benchmarks.wake", "benchmarks.dashboard"]
+           "benchmarks.wake", "benchmarks.dashboard", "benchmarks.acled_import"]
 RESULTS = Path(__file__).parent / "results"
 
 

@@ -412,20 +412,23 @@ def test_log_from_and_limit(seeded_out, seeded_log) -> None:
 
 
 def test_log_text_reads_as_prose(seeded_out, seeded_log) -> None:
+    """Each event's id (for a retraction), and actors and places by name."""
     text = seeded_out["log text"].splitlines()
-    assert text[0].split() == ["pos", "recorded", "(UTC)", "type", "occurred", "what", "source", "by"]
+    assert text[0].split() == ["pos", "id", "recorded", "(UTC)", "type", "occurred", "what", "source", "by"]
     rows = [re.split(r"\s{2,}", line) for line in text[2:]]
-    assert [(int(r[0]), r[2]) for r in rows] == [(x["position"], x["event"]["type"]) for x in seeded_log]
+    assert [(int(r[0]), r[1], r[3]) for r in rows] == [(x["position"], x["id"], x["event"]["type"])
+                                                       for x in seeded_log]
     what: dict[str, list[str]] = {}
     for r in rows:  # a corrected fact reads like the fact it corrects: the first is the shipped one
-        what.setdefault(r[4], r)
-    assert what["isis captured mosul from iraqi_forces"][2:4] == ["CityCaptured", "June 2014"]
-    assert "isis seized 1,500 Humvee from iraqi_forces at iraq" in what
-    assert "isis controls over 60% of oil in syria (180,000 barrels/day)" in what
-    assert what["actor isis: Islamic State in Iraq and Syria"][3] == "-"  # reference data has no date
+        what.setdefault(r[5], r)
+    isis, isf = "Islamic State in Iraq and Syria", "Iraqi Security Forces"
+    assert what[f"{isis} captured Mosul from {isf}"][3:5] == ["CityCaptured", "June 2014"]
+    assert f"{isis} seized 1,500 Humvee from {isf} at Iraq" in what
+    assert f"{isis} controls over 60% of oil in Syria (180,000 barrels/day)" in what
+    assert what[f"actor isis: {isis}"][4] == "-"  # reference data has no date
     # two sources, one publisher: named once
-    assert what["over 1,000 Christians displaced from mosul by isis"][3:] == [
-        "week of 2014-07-14", "over 1,000 Christians displaced from mosul by isis", "World Socialist Web Site", LOCAL]
+    christians = f"over 1,000 Christians displaced from Mosul by {isis}"
+    assert what[christians][4:] == ["week of 2014-07-14", christians, "World Socialist Web Site", LOCAL]
 
 
 def test_log_text_of_appended_events(db: Path) -> None:
@@ -437,11 +440,12 @@ def test_log_text_of_appended_events(db: Path) -> None:
         {"type": "ForcesWithdrawn", "occurred_on": "2014-06-09", "precision": "week", "actor": "iraqi_forces",
          "place": "mosul", "personnel": 30000, "equipment": {"Humvee": None}, "sources": REUTERS}))
     rows = [re.split(r"\s{2,}", line) for line in tracker(db, "log", "--from", str(start + 1)).stdout.splitlines()[2:]]
-    assert [r[2:] for r in rows] == [
-        ["ResourceControlled", "June 2014", "isis controls natural gas in shaar_gas_field (3,000,000 m3/day (est.))",
+    assert [r[3:] for r in rows] == [
+        ["ResourceControlled", "June 2014",
+         "Islamic State in Iraq and Syria controls natural gas in Shaar gas field (3,000,000 m3/day (est.))",
          "IEA, Reuters", LOCAL],
         ["ForcesWithdrawn", "week of 2014-06-09",
-         "iraqi_forces withdrew 30,000 personnel, an unknown number of Humvee from mosul", "Reuters", LOCAL]]
+         "Iraqi Security Forces withdrew 30,000 personnel, an unknown number of Humvee from Mosul", "Reuters", LOCAL]]
 
 
 def test_log_from_zero_is_refused(db: Path) -> None:

@@ -376,8 +376,8 @@ async def test_an_undocumented_field_or_message_fails_naming_it_and_the_document
     [problem] = problems([json.dumps(grown).encode()])
     assert "frontline" in problem and ".changed[0]" in problem
     # a message type nobody documented
-    [problem] = problems([b'{"type": "diff", "subscription": "s1"}'])
-    assert "'diff'" in problem and "does not document" in problem
+    [problem] = problems([b'{"type": "gossip", "subscription": "s1"}'])
+    assert "'gossip'" in problem and "does not document" in problem
     # a new error code
     [problem] = problems([b'{"type": "error", "code": "teapot", "message": "no", "details": {}}'])
     assert "teapot" in problem

@@ -34,6 +34,7 @@ FULL = {
     "append": {"op": "append", "ref": 1, "events": [{}], "expected_position": 3, "idempotency_key": "k1"},
     "auth": {"op": "auth", "ref": 1, "token": "t"},
     "catalog": {"op": "catalog", "ref": 1},
+    "diff": {"op": "diff", "ref": 1, "from": "2014-06-01", "to": "2014-07", "known_at": "2014-08-01"},
 }
 
 

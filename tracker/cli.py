@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 
 from . import __version__, cli_history
+from . import cli_interop as interop
 from .cli_completion import SHELLS, completion_script
 from .cli_errors import Parser, internal, require_store, wants_json
 from .cli_errors import report as report_error
@@ -36,7 +37,7 @@ from .core.errors import InputError, TrackerError, ValidationFailed
 from .core.projections import PROJECTIONS
 from .core.records import Record
 from .core.reports import parse
-from .core.summary import summarize, when
+from .core.summary import Namer, summarize, when
 from .core.tables import render_state, table
 from .core.tokens import ROLES, check_name, check_role, hash_token, new_token
 from .logs import configure
@@ -174,6 +175,8 @@ def _parser() -> argparse.ArgumentParser:
     watch.add_argument("--count", type=int, metavar="N", help="exit after N events")
     watch.add_argument("--token-file", metavar="FILE",
                        help="a reader token from FILE's first line (or $TRACKER_TOKEN), for a server with tokens")
+    interop.add_commands(sub, common)
+    interop.extend(state, log, load, export)
 
     completion = sub.add_parser("completion", help="print a shell completion script (bash or zsh)")
     completion.add_argument("shell", choices=SHELLS, help="the shell to complete for")
@@ -195,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "completion":
         print(completion_script(parser, args.shell), end="")
         return 0
+    if getattr(args, "format", None) == "json":
+        args.json = True
     json = bool(getattr(args, "json", False))
     verbose = args.verbose or args.command == "serve"  # a server logs its connections
     configure(json=args.log_json, level=logging.INFO if verbose else logging.WARNING)
@@ -217,6 +222,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _run(args: argparse.Namespace) -> int:
+    if interop.formatted(args):  # GeoJSON and ACLED: files read before the store is opened
+        return await interop.run_format(args, local_principal())
     if args.command == "schema":
         from .core.schema import json_schema
 
@@ -240,6 +247,8 @@ async def _run(args: argparse.Namespace) -> int:
     require_store(resolve_url(args.db), f"tokens {args.tokens_command}" if args.command == "tokens"
                   else args.command)
     async with await Tracker.open(resolve_url(args.db)) as tracker:
+        if args.command in interop.COMMANDS:
+            return await interop.run(tracker, args, local_principal())
         if args.command in ("export", "import", "verify", "backup"):
             return await _transfer(tracker, args, records if args.command == "import" else None)
         if args.command == "tokens":
@@ -252,7 +261,8 @@ async def _run(args: argparse.Namespace) -> int:
             answer = await tracker.state_once(args.projection, parse_as_of(args.as_of), parse_known_at(args.known_at),
                                          parse_known_at(args.recorded_at, "--recorded-at"),
                                          filters.parse(vars(args).get))
-            print(orjson.dumps(answer, option=orjson.OPT_INDENT_2).decode() if args.json else render_state(answer))
+            print(orjson.dumps(answer, option=orjson.OPT_INDENT_2).decode() if args.json
+                  else render_state(answer, (await tracker.refresh_catalog()).label))
             return 0
         if args.command == "log":
             return await _log(tracker, args)
@@ -501,23 +511,24 @@ async def _log(tracker: Tracker, args: argparse.Namespace) -> int:
         return 0
     targets = {r.event["retracts"] for r in records if r.event["type"] == "EventRetracted"}
     retracted = await tracker.store.lookup(targets) if targets else {}
-    rows = [(r.position, r.recorded_at.strftime("%Y-%m-%d %H:%M:%S"), r.event["type"], when(r.event),
-             _what(r, retracted), ", ".join(dict.fromkeys(s["publisher"] for s in r.event.get("sources", ()))),
-             r.recorded_by or "-")
+    catalog = await tracker.refresh_catalog()
+    rows = [(r.position, r.event.get("id") or "-", r.recorded_at.strftime("%Y-%m-%d %H:%M:%S"), r.event["type"],
+             when(r.event), _what(r, retracted, catalog.label),
+             ", ".join(dict.fromkeys(s["publisher"] for s in r.event.get("sources", ()))), r.recorded_by or "-")
             for r in records]
     if rows:
-        print(table(["pos", "recorded (UTC)", "type", "occurred", "what", "source", "by"], rows))
+        print(table(["pos", "id", "recorded (UTC)", "type", "occurred", "what", "source", "by"], rows))
     else:
         print(f"no events from position {args.start}" + (f" appended by {args.by}" if args.by else ""))
     return 0
 
 
-def _what(record: Record, retracted: dict[str, StoredEvent]) -> str:
-    """The log's `what`: a retraction says who retracted what (the retracted event's position,
-    type and appender), as far as the log knows them."""
+def _what(record: Record, retracted: dict[str, StoredEvent], name: Namer) -> str:
+    """The log's `what`, with actors and places by name: a retraction says who retracted what
+    (the retracted event's position, type and appender), as far as the log knows them."""
     e = record.event
     if e["type"] != "EventRetracted":
-        return summarize(e)
+        return summarize(e, name)
     target = retracted.get(e["retracts"])
     what = f"retracted {e['retracts']}"
     if target is not None:

@@ -50,11 +50,14 @@ async def watch(options: WatchOptions, out: Callable[[str], None] = print) -> in
     last = options.after if options.after >= 0 else await _server_head(options.url)
     seen, delay = 0, 0.5
     state: dict[str, Any] | None = None
+    names = Names()
     while True:
         try:
             headers = {"Authorization": f"Bearer {options.token}"} if options.token else None
             async with connect(options.url, open_timeout=10, max_size=None, additional_headers=headers) as ws:
                 delay = 0.5
+                if not options.json:  # names, not ids, in the lines printed
+                    await ws.send(orjson.dumps({"op": "catalog", "ref": "catalog"}).decode())
                 await ws.send(orjson.dumps({"op": "subscribe", "stream": "events", "after": last,
                                             "ref": "events"}).decode())
                 if options.projection:
@@ -70,23 +73,26 @@ async def watch(options: WatchOptions, out: Callable[[str], None] = print) -> in
                         out(text if isinstance(text, str) else text.decode())
                     if kind == "error":
                         raise ServerRefused(f"the server refused: {message.get('message')} ({message.get('code')})")
-                    if kind == "event":
+                    if kind == "catalog":
+                        names.load(message)
+                    elif kind == "event":
                         last = message["position"]
                         seen += 1
+                        names.learn(message["event"])
                         if not options.json:
-                            out(_event_line(message))
+                            out(_event_line(message, names))
                         if options.count is not None and seen >= options.count:
                             return last
                     elif kind == "snapshot":
                         state = message["state"]
                         if not options.json:
-                            out(_snapshot_text(state))
+                            out(_snapshot_text(state, names))
                     elif kind == "update" and state is not None:
                         projection = PROJECTIONS[message["projection"]]
                         state = apply_update(projection, state, message["changed"], message["removed"],
                                              message["position"], message.get("as_of"))
                         if not options.json:
-                            for line in _update_lines(message):
+                            for line in _update_lines(message, names):
                                 out(line)
         except (TimeoutError, OSError, ConnectionClosed) as e:
             if not options.reconnect:
@@ -128,35 +134,57 @@ def _why(e: BaseException) -> str:
     return f"cannot reach the server ({e})"
 
 
-def _event_line(message: dict[str, Any]) -> str:
+class Names:
+    """Actor and place names by id, from the server's catalog and the registrations the stream
+    brings: what a human-facing line shows instead of an id (the id when the name is unknown)."""
+
+    def __init__(self) -> None:
+        self.names: dict[tuple[str, str], str] = {}
+
+    def load(self, catalog: dict[str, Any]) -> None:
+        for kind in ("actor", "place"):
+            for entry in catalog.get(f"{kind}s", ()):
+                self.names[(kind, entry[kind])] = entry["name"]
+
+    def learn(self, event: dict[str, Any]) -> None:
+        kind = {"ActorRegistered": "actor", "PlaceRegistered": "place"}.get(event.get("type", ""))
+        if kind is not None:
+            self.names[(kind, event[kind])] = event["name"]
+
+    def __call__(self, kind: str, ident: str) -> str:
+        return self.names.get((kind, ident), ident)
+
+
+def _event_line(message: dict[str, Any], names: Names) -> str:
     event = message["event"]
     sources = ", ".join(dict.fromkeys(s.get("publisher", "?") for s in event.get("sources", ())))
-    return f"#{message['position']:<6} {when(event):<20} {event['type']:<18} {summarize(event)}" + \
+    return f"#{message['position']:<6} {when(event):<20} {event['type']:<18} {summarize(event, names)}" + \
         (f"  [{sources}]" if sources else "")
 
 
-def _snapshot_text(state: dict[str, Any]) -> str:
+def _snapshot_text(state: dict[str, Any], names: Names) -> str:
     from .core.tables import render_state
 
-    return render_state(state)
+    return render_state(state, names)
 
 
-def _update_lines(message: dict[str, Any]) -> list[str]:
+def _update_lines(message: dict[str, Any], names: Names) -> list[str]:
     name = message["projection"]
     lines = [f"{name} at position {message['position']}:"]
     for entry in message["changed"]:
-        lines.append("  changed " + _describe(name, entry))
+        lines.append("  changed " + _describe(name, entry, names))
     for key in message["removed"]:
         lines.append("  removed " + ", ".join(f"{k}={v}" for k, v in key.items()))
     return lines
 
 
-def _describe(name: str, e: dict[str, Any]) -> str:
+def _describe(name: str, e: dict[str, Any], names: Names) -> str:
     """One line per changed entry; pending facts (their window holds the date) said apart."""
     pending = "".join(f"; {text}" for text in e.get("pending_text", ()))
     if name == "territory":
         held = f"held by {e['controller_name']} since {e['since_text']}" if e["controller"] else NO_CONTROLLER
-        contested = f", contested by {', '.join(e['contested_by'])}" if e["contested_by"] else ""
+        rivals = ", ".join(names("actor", a) for a in e["contested_by"])
+        contested = f", contested by {rivals}" if rivals else ""
         return f"{e['name']}: {held}{contested}{pending}"
     if name == "arsenal":
         parts = [f"{h['asset']} {h['quantity'] if h['quantity'] is not None else 'unknown'}" for h in e["holdings"]]

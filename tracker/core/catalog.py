@@ -62,6 +62,11 @@ class Catalog:
             raise UnknownReference(kind, text, self.close_matches(kind, text))
         return found
 
+    def find(self, kind: Kind, text: str) -> str | None:
+        """The id that `text` names (an id, a name or an alias, any case), or None: `resolve`
+        without the suggestions, for callers that look many names up."""
+        return self._names[kind].get(text.casefold())
+
     def close_matches(self, kind: Kind, text: str) -> list[str]:
         names = self._names[kind]
         hits = difflib.get_close_matches(text.casefold(), list(names), n=5, cutoff=0.6)

@@ -135,6 +135,9 @@ class Event(BaseModel):
     notes: Text | None = None
     claim_status: ClaimStatus | None = None
     claimed_by: Ref | None = None
+    # The fact's id in the dataset it was imported from, "acled:IRQ1234" (ACLED's event_id_cnty):
+    # a newer export's row is matched to the fact it corrects by it (docs/acled.md).
+    external_id: Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)] | None = None
 
 
 class _Violent(Event):

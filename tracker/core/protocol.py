@@ -24,7 +24,7 @@ from .jsontext import MAX_INT, JSONTextError, loads_fast
 from .projections import PROJECTIONS, Projection
 from .summary import summarize, summary_parts, when
 
-OPS = ("subscribe", "unsubscribe", "query", "history", "append", "auth", "catalog")
+OPS = ("subscribe", "unsubscribe", "query", "history", "append", "auth", "catalog", "diff")
 MAX_MESSAGE_BYTES = MAX_EVENT_BYTES  # a frame over this closes the connection with 1009
 MAX_POSITION = MAX_INT  # positions are 64-bit signed integers in every store
 MAX_REF_DEPTH = 16  # a `ref` is echoed in the reply: it is checked before anything is done
@@ -44,6 +44,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "append": (*COMMON_FIELDS, "events", "expected_position", "idempotency_key"),
     "auth": (*COMMON_FIELDS, "token"),
     "catalog": COMMON_FIELDS,
+    "diff": (*COMMON_FIELDS, "from", "to", "known_at"),  # its values are checked where it is answered
 }
 
 
@@ -235,8 +236,7 @@ def _catalog(op: str, ref: Any, body: dict[str, Any]) -> Request:
 
 
 _PARSERS = {"subscribe": _subscribe, "unsubscribe": _unsubscribe, "query": _query, "history": _history,
-            "append": _append,
-            "auth": _auth, "catalog": _catalog}
+            "append": _append, "auth": _auth, "catalog": _catalog, "diff": _catalog}
 
 
 def _position(body: dict[str, Any], field: str, ref: Any, default: int | None) -> int | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .dates import describe_window
@@ -49,14 +49,19 @@ def title(answer: dict[str, Any]) -> str:
     return f"{answer['projection']} {when} (log position {answer['position']})"
 
 
-def render_state(answer: dict[str, Any]) -> str:
+def _ident(kind: str, ident: str) -> str:
+    return ident
+
+
+def render_state(answer: dict[str, Any], label: Callable[[str, str], str] = _ident) -> str:
     """A state as tables; pending facts (their window holds the date asked about) in a column
-    of their own, never mixed into what is settled."""
+    of their own, never mixed into what is settled. `label` names an actor or place by id."""
     name = answer["projection"]
     heading = title(answer)
     if name == "territory":
         rows: list[tuple[Any, ...]] = [(p["name"], p["controller_name"] or NO_CONTROLLER, p["since_text"] or "-",
-                 ", ".join(p["contested_by"]) or "-", _pending(p), p["country"]) for p in answer["places"]]
+                 ", ".join(label("actor", a) for a in p["contested_by"]) or "-", _pending(p), p["country"])
+                for p in answer["places"]]
         body = table(["place", "held by", "since", "contested by", "pending", "country"], rows)
     elif name == "arsenal":
         rows = [(a["name"], h["asset"],

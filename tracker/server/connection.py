@@ -32,6 +32,7 @@ from ..core.errors import StoreError, TrackerError
 from ..core.ids import idempotent_id
 from ..core.protocol import ProtocolError, Request
 from ..core.reports import from_objects
+from . import interop_routes
 from .auth import Access, Unauthorized, with_token
 from .guard import Guard, address_of
 from .hub import EventSubscription, Hub, ViewSubscription
@@ -334,6 +335,11 @@ class Client:
     async def _catalog(self, request: Request) -> None:
         self.access.require_read()
         self.outbox.put(protocol.reply("catalog", request.ref, **await self.hub.catalog()))
+
+    async def _diff(self, request: Request) -> None:
+        self.access.require_read()
+        answer = await interop_routes.diff(self.hub, request.body.get)
+        self.outbox.put(protocol.reply("diff", request.ref, **answer))
 
     async def _auth(self, request: Request) -> None:
         assert request.token is not None  # protocol._auth refuses a request without one

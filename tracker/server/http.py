@@ -32,6 +32,7 @@ from ..core.projections import PROJECTIONS
 from ..core.protocol import described
 from ..core.schema import json_schema
 from ..store.url import mask_secrets
+from . import interop_routes
 from .auth import Access, Unauthorized, access, host_allowed, origin_allowed
 from .guard import Guard, address_of
 from .hub import Hub
@@ -52,6 +53,9 @@ PARAMS: dict[str, tuple[str, ...]] = {
     "/api/history/{projection}": ("place", "actor", "as_of", "known_at", "recorded_at", "limit", "before"),
     "/api/events": ("after", "limit"),
     "/api/catalog": (),
+    "/api/diff": ("from", "to", "known_at"),
+    "/api/state/territory.geojson": ("as_of", "known_at", "recorded_at"),
+    "/api/events.geojson": ("from", "to"),
     "/api/schema": (),
     "/api/asyncapi.json": (),
     "/api/openapi.json": (),
@@ -140,6 +144,8 @@ class Routes:
                 refused = self._reader(connection, request)
                 if refused is not None:
                     return refused
+            if path in interop_routes.ROUTES:
+                return await self._interop(path, _query(url.query, path))
             if path.startswith("/api/state/"):
                 name = path.removeprefix("/api/state/")
                 if name not in PROJECTIONS:
@@ -165,7 +171,8 @@ class Routes:
                 return self._metrics(connection, request)
             return error_response(404, "not_found", f"no such page: {path}; try / (the dashboard), /healthz, "
                                   "/api/state/territory, /api/history/territory?place=ID, /api/events, /api/catalog, "
-                                  "/api/schema, /api/asyncapi.json, /api/openapi.json, /metrics "
+                                  "/api/schema, /api/asyncapi.json, /api/openapi.json, /api/diff, "
+                                  "/api/state/territory.geojson, /api/events.geojson, /metrics "
                                   "or the websocket at /ws")
         except StoreError as e:
             if self.metrics is not None:
@@ -288,6 +295,12 @@ class Routes:
         before = _int(query, "before", 0) if query.get("before") else None
         return json_response(200, await self.tracker.history(name, entry, view.as_of, view.known_at,
                                                              view.recorded_at, limit, before))
+
+    async def _interop(self, path: str, query: dict[str, str]) -> Response:
+        if path == "/api/diff":
+            return json_response(200, await interop_routes.diff(self.hub, query.get))
+        build = interop_routes.territory if path == "/api/state/territory.geojson" else interop_routes.events
+        return response(200, orjson.dumps(await build(self.hub, query.get)), interop_routes.GEOJSON)
 
     async def _events(self, query: dict[str, str]) -> Response:
         after, limit = _int(query, "after", 0), _int(query, "limit", 100)

@@ -7,8 +7,8 @@
 const COMMON = new Set(["type", "id", "occurred_on", "precision", "occurred_from", "occurred_to", "reported_on",
   "claim_status", "claimed_by", "sources", "notes",
   // not offered by the form yet (per-figure "at least", deaths, geo precision): reports that
-  // need them are appended as files or over the websocket
-  "at_least", "deaths", "geo_precision"]);
+  // need them are appended as files or over the websocket; external_id is set by imports (ACLED)
+  "at_least", "deaths", "geo_precision", "external_id"]);
 
 /** The parts of a property schema that are not null: [{type, format, ...}]. */
 function variants(prop) {
