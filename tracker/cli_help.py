@@ -93,6 +93,22 @@ environment (each option wins over its variable):
   tracker watch                                 # new events from ws://127.0.0.1:8765/ws
   tracker watch --after 0 --count 10            # the first 10 events of the log
   tracker watch --projection territory --as-of 2014-06-20 --json""",
+    "actors": """\
+  tracker actors                                # ids, names, aliases and kinds
+  tracker actors --search isil --json           # by id, name or alias""",
+    "actors alias": """\
+  tracker actors alias isis "Islamic State (Iraq)"   # another name, recorded as a registration in the log""",
+    "places": """\
+  tracker places                                # ids, names, aliases, kinds and coordinates
+  tracker places --search mawsil""",
+    "places alias": """\
+  tracker places alias mosul Al-Mawsil           # another name, recorded as a registration in the log""",
+    "diff": """\
+  tracker diff --from 2014-06-05 --to 2014-07-25          # places that changed hands, holdings, deployments
+  tracker diff --from 2014-06 --to 2014-07 --json --known-at 2014-07-31""",
+    "chart": """\
+  tracker chart -o situation.png --from 2014-06-01 --to 2014-07-31   # needs pip install 'tracker[chart]'
+  tracker chart -o situation.svg""",
     "completion": """\
   tracker completion bash > ~/.local/share/bash-completion/completions/tracker
   tracker completion zsh > ~/.zfunc/_tracker    # with fpath+=(~/.zfunc) before compinit in ~/.zshrc
