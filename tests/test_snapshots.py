@@ -42,17 +42,33 @@ async def test_snapshot_started_answers_equal_the_timeline_on_the_seeds(db: Path
 
 
 async def test_a_late_fact_drops_exactly_the_snapshots_it_makes_stale(db: Path, monkeypatch) -> None:
-    monkeypatch.setattr(snapshots, "KEEP_AFTER", -1)  # every query keeps a snapshot at its date
+    monkeypatch.setattr(snapshots, "KEEP_AFTER", 1)  # a snapshot at every day a query folds past
     async with await Tracker.open(str(db)) as tracker:
-        for day in ("2014-06-10", "2014-07-01", "2014-08-01"):
-            await tracker.state_once("territory", day)
-        assert [s.cut for s in await tracker.store.snapshots(VERSION)] == ["2014-06-10", "2014-07-01", "2014-08-01"]
+        await tracker.state_once("territory", "2014-08-01")
+        before = [s.cut for s in await tracker.store.snapshots(VERSION)]
+        assert len(before) >= 3 and before == sorted(before) and before[-1] < "2014-08-01"
         await tracker.append(from_objects([capture("baghdad", "isis", "2014-06-20")], "late"))
         answer = await tracker.state_once("territory", "2014-08-15")
         assert next(p for p in answer["places"] if p["place"] == "baghdad")["controller"] == "isis"
-        kept = [s.cut for s in await tracker.store.snapshots(VERSION)]
-        assert kept == ["2014-06-10", "2014-08-15"]  # 07-01 and 08-01 stale; 08-15 kept by the query
+        head = await tracker.head()
+        after = await tracker.store.snapshots(VERSION)
+        assert [c for c in before if c < "2014-06-20"] == [s.cut for s in after if s.cut < "2014-06-20"]  # kept
+        # those cut on or after the late fact's start were dropped; the query kept new ones, with it
+        assert all(s.head == head for s in after if s.cut >= "2014-06-20")
         assert await answers(tracker) == await reference(db)
+
+
+def test_a_long_tail_is_cut_at_whole_days(monkeypatch) -> None:
+    from tests.test_projections import rec
+    from tracker.core.records import make_record
+
+    monkeypatch.setattr(snapshots, "KEEP_AFTER", 2)
+    tail = [rec(i, "AssetSeized", day, actor="isis", asset="Humvee", quantity=1) for i, day in enumerate(
+        ["2014-06-01", "2014-06-01", "2014-06-01", "2014-06-02", "2014-06-03", "2014-06-03", "2014-06-04"], 1)]
+    chunks = snapshots._chunks(tail, "2014-06-10")
+    assert [(cut, [r.position for r in run]) for cut, run in chunks] == [
+        ("2014-06-01", [1, 2, 3]), ("2014-06-03", [4, 5, 6]), ("2014-06-10", [7])]
+    assert make_record  # the records are real, validated events
 
 
 async def test_a_retraction_of_a_fact_before_the_cut_drops_the_snapshot(db: Path) -> None:

@@ -3,8 +3,8 @@
 The pure part is tracker/core/snapshot.py. Here: the store keeps snapshots (a cache beside
 the log, per the snapshot code's VERSION), and a query takes the latest one cut on or before
 its date, checks it against the log, reads only the facts that start after its cut (the
-history index's range), and advances it. A query that had no snapshot, or read many facts,
-keeps one at its own date, so the next is fast.
+history index's range), and advances it. A query that had no snapshot keeps one at its
+date, and one that reads a long way keeps one every KEEP_AFTER facts, so the next is fast.
 
 Never trusted over the log: a snapshot is valid up to its `head`; the events after it are
 read, and a fact that starts on or before a snapshot's cut, or a retraction of one, drops
@@ -39,9 +39,9 @@ from .store import EventStore, HistoryKey
 
 log = structlog.get_logger("tracker")
 
-KEEP_AFTER = 20_000  # a query that folded more facts than this keeps a snapshot at its date
-MAX_KEPT = 12  # snapshots kept at most: the oldest-cut ones beyond go (each holds a whole state)
-_PAGE = 10_000
+KEEP_AFTER = 40_000  # a query that reads more facts than this keeps a snapshot every KEEP_AFTER facts
+MAX_KEPT = 40  # snapshots kept at most: the oldest-cut ones beyond go (each holds a whole state)
+_PAGE = 20_000
 _END = (1 << 63) - 1
 
 _ALLOWED = {
@@ -85,8 +85,13 @@ async def state(store: EventStore, projection: str, as_of: str, flt: Filter = EV
                 catalog.register(event)
     base, base_head = await _base(store, as_of, head)
     tail = await _tail(store, base.cut, as_of, head, retracted)
-    snapshot = advance(base, tail, as_of)
-    if (base.cut == "" or len(tail) > KEEP_AFTER) and as_of >= base.cut:
+    snapshot, kept = base, 0
+    for cut, chunk in _chunks(tail, as_of):
+        snapshot = advance(snapshot, chunk, cut)
+        if cut != as_of:  # on a long way, one every KEEP_AFTER facts: a later query reads at most that many
+            await _keep(store, snapshot, head)
+            kept += 1
+    if base.cut == "" and not kept:  # the store had none: the next query starts here
         await _keep(store, snapshot, head)
     log.info("state from a snapshot", projection=projection, as_of=as_of, cut=base.cut or None,
              snapshot_head=base_head, head=head, facts_folded=len(tail),
@@ -145,8 +150,10 @@ async def _tail(store: EventStore, cut: str, day: str, head: int, retracted: set
     """The facts that start after `cut` and by `day`, as a snapshot takes them (core/snapshot.py)."""
     out: list[Record] = []
     after: HistoryKey | None = (cut, _END) if cut else None
+    page = 1_000  # growing: a near snapshot needs a short read, a far one long pages
     while True:
-        rows, after = await store.read_history(after, _PAGE, head)
+        rows, after = await store.read_history(after, page, head)
+        page = min(page * 2, _PAGE)
         for record in decode_many(rows):
             e = record.event
             if e.get("occurred_from", "") > day:
@@ -155,6 +162,22 @@ async def _tail(store: EventStore, cut: str, day: str, head: int, retracted: set
                 out.append(record)
         if after is None:
             return sorted(out, key=order)
+
+
+def _chunks(tail: list[Record], day: str) -> list[tuple[str, list[Record]]]:
+    """`tail` (history order) cut into runs of KEEP_AFTER facts or more, each ending with a
+    whole day (a cut takes every fact that starts by it), the last one ending at `day`."""
+    out: list[tuple[str, list[Record]]] = []
+    start = 0
+    for i in range(KEEP_AFTER, len(tail)):
+        if i - start < KEEP_AFTER:
+            continue
+        previous, this = tail[i - 1].event["occurred_from"], tail[i].event["occurred_from"]
+        if this > previous and previous < day:
+            out.append((previous, tail[start:i]))
+            start = i
+    out.append((day, tail[start:]))
+    return out
 
 
 async def _keep(store: EventStore, snapshot: Snapshot, head: int) -> None:
