@@ -253,16 +253,7 @@ class Tracker:
         decode_s = fold_s = 0.0
         with paused_gc():
             end = await self.store.head()
-            catalog, retracted = Catalog(), set()
-            async for rows in self.store.iterate(0, types=REGISTRATIONS | {"EventRetracted"}, upto=end):
-                if progress is not None:
-                    progress(len(rows))
-                for stored in rows:
-                    event = orjson.loads(stored.data)
-                    if stored.type == "EventRetracted":
-                        retracted.add(event["retracts"])
-                    else:
-                        catalog.register(event)
+            catalog, retracted = await snapshots.reference_data(self.store, end, progress)
             fold = Fold(PROJECTIONS.values(), skip=retracted)
             as_of = today()
             day: list[Record] = []  # the settled facts of one start day: an assault folds first among them

@@ -21,6 +21,7 @@ import io
 import pickle
 import time
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -75,14 +76,7 @@ async def state(store: EventStore, projection: str, as_of: str, flt: Filter = EV
     """`projection` as of `as_of`, known now, from the whole log: from a snapshot."""
     started = time.perf_counter()
     head = await store.head()
-    catalog, retracted = Catalog(), set()
-    async for rows in store.iterate(0, types=REGISTRATIONS | {"EventRetracted"}, upto=head):
-        for stored in rows:
-            event = orjson.loads(stored.data)
-            if stored.type == "EventRetracted":
-                retracted.add(event["retracts"])
-            else:
-                catalog.register(event)
+    catalog, retracted = await reference_data(store, head)
     base, base_head = await _base(store, as_of, head)
     tail = await _tail(store, base.cut, as_of, head, retracted)
     snapshot, kept = base, 0
@@ -99,6 +93,23 @@ async def state(store: EventStore, projection: str, as_of: str, flt: Filter = EV
     answer = rendered(PROJECTIONS[projection], snapshot.states[projection], pending(snapshot, projection), catalog,
                       as_of, head)
     return filters.apply(projection, PROJECTIONS[projection].collection, answer, flt, catalog)
+
+
+async def reference_data(store: EventStore, upto: int,
+                         progress: Callable[[int], None] | None = None) -> tuple[Catalog, set[str]]:
+    """The catalog and the retracted ids of the log up to `upto`, read by type: a retracted
+    fact may come before its retraction in history order, so they are read first."""
+    catalog, retracted = Catalog(), set()
+    async for rows in store.iterate(0, types=REGISTRATIONS | {"EventRetracted"}, upto=upto):
+        if progress is not None:
+            progress(len(rows))
+        for stored in rows:
+            event = orjson.loads(stored.data)
+            if stored.type == "EventRetracted":
+                retracted.add(event["retracts"])
+            else:
+                catalog.register(event)
+    return catalog, retracted
 
 
 async def _base(store: EventStore, as_of: str, head: int) -> tuple[Snapshot, int]:

@@ -146,18 +146,13 @@ class Routes:
                     return refused
             if path in interop_routes.ROUTES:
                 return await self._interop(path, _query(url.query, path))
-            if path.startswith("/api/state/"):
-                name = path.removeprefix("/api/state/")
-                if name not in PROJECTIONS:
-                    return error_response(404, "not_found",
-                                          f"unknown projection '{name}': one of {', '.join(PROJECTIONS)}")
-                return await self._state(name, _query(url.query, "/api/state/{projection}", path))
-            if path.startswith("/api/history/"):
-                name = path.removeprefix("/api/history/")
-                if name not in PROJECTIONS:
-                    return error_response(404, "not_found",
-                                          f"unknown projection '{name}': one of {', '.join(PROJECTIONS)}")
-                return await self._history(name, _query(url.query, "/api/history/{projection}", path))
+            for prefix, answer in (("/api/state/", self._state), ("/api/history/", self._history)):
+                if path.startswith(prefix):
+                    name = path.removeprefix(prefix)
+                    if name not in PROJECTIONS:
+                        return error_response(404, "not_found",
+                                              f"unknown projection '{name}': one of {', '.join(PROJECTIONS)}")
+                    return await answer(name, _query(url.query, prefix + "{projection}", path))
             if path == "/api/events":
                 return await self._events(_query(url.query, path))
             if path == "/api/catalog":
