@@ -208,6 +208,14 @@ def _cpu_seconds(pid: int) -> float:
         return 0.0
 
 
+async def _create(path: Path) -> None:
+    """A new, empty store: the soak's writer fills it while the server serves it."""
+    from tracker.store import open_store
+
+    store = await open_store(str(path))
+    await store.close()
+
+
 def _wait_for(predicate: Any, timeout: float, what: str, procs: list[subprocess.Popen]) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -253,6 +261,7 @@ def soak(s: SoakSizes, tmp: Path) -> dict[str, Any]:
     tmp.mkdir(parents=True, exist_ok=True)
     log = tmp / "server.log"
     procs: list[subprocess.Popen] = []
+    asyncio.run(_create(tmp / "soak.db"))  # `tracker serve` refuses a store that does not exist
     try:
         with log.open("wb") as err:
             server = subprocess.Popen([sys.executable, "-m", "tracker", "serve", "--db", str(tmp / "soak.db"),
