@@ -7,7 +7,6 @@ from __future__ import annotations
 import http.client
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -16,14 +15,8 @@ from datetime import timedelta
 
 from .asof import percentile
 from .core import Context, Figure, benchmark
-from .dashboard import build
+from .dashboard import Server, build
 from .workload import DAYS, START
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _env() -> dict[str, str]:
@@ -57,40 +50,12 @@ def _get(port: int, path: str, gzip: bool = True) -> tuple[int, int, bytes]:
         conn.close()
 
 
-class Server:
-    def __init__(self, path: str) -> None:
-        self.port = _free_port()
-        started = time.perf_counter()
-        self.proc = subprocess.Popen([sys.executable, "-m", "tracker", "serve", "--port", str(self.port),
-                                      "--db", path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env())
-        deadline = time.monotonic() + 600
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"tracker serve exited with {self.proc.returncode}")
-            try:
-                if _get(self.port, "/healthz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("tracker serve did not answer /healthz at the head within 600 s")
-            time.sleep(0.02)
-        self.ready_seconds = time.perf_counter() - started
-
-    def peak_rss_mb(self) -> float:
-        with open(f"/proc/{self.proc.pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-        return float("nan")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+def peak_rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 @benchmark("endtoend")
@@ -112,14 +77,15 @@ def endtoend_figures(ctx: Context) -> list[Figure]:
                           notes=f"median of {len(later)} random dates after the first; max {max(later):.3f} s"))
 
     # The server: a first start, then a restart on the log it served, until /healthz at the head.
-    server = Server(path)
-    cold = server.ready_seconds
+    log = ctx.tmp / "endtoend-serve.log"
+    server = Server(path, log)
+    cold = server.start_seconds
     server.stop()
-    server = Server(path)
-    figures.append(Figure("tracker serve restart until /healthz at the head", round(server.ready_seconds, 3), "s",
-                          size=size, target="<= 5 s", met=server.ready_seconds <= 5,
+    server = Server(path, log)
+    figures.append(Figure("tracker serve restart until /healthz at the head", round(server.start_seconds, 3), "s",
+                          size=size, target="<= 5 s", met=server.start_seconds <= 5,
                           anchor="first start", anchor_value=round(cold, 3),
-                          ratio=round(server.ready_seconds / cold, 4)))
+                          ratio=round(server.start_seconds / cold, 4)))
     try:
         latencies, sizes = [], []
         for day in _dates(2, q):
@@ -140,7 +106,7 @@ def endtoend_figures(ctx: Context) -> list[Figure]:
         body_mb = max(sizes) / 1e6
         figures.append(Figure("GET /api/state/territory body as sent, max", round(body_mb, 3), "MB",
                               target="<= 1 MB", met=body_mb <= 1, **common))
-        rss = server.peak_rss_mb()
+        rss = peak_rss_mb(server.proc.pid)
         figures.append(Figure("serving node peak RSS after catch-up and the queries", round(rss), "MB",
                               size=f"{size}, {q:,} as-of requests", anchor=None, anchor_value=None, ratio=None,
                               target="<= 500 MB", met=rss <= 500))
