@@ -18,6 +18,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -283,6 +284,13 @@ def messages_match_the_asyncapi_document() -> Iterator[None]:
     if found:
         pytest.fail(f"{len(found)} message(s) the AsyncAPI document does not describe:\n" + "\n".join(found[:5]),
                     pytrace=False)
+
+
+def free_port() -> int:
+    """A loopback port free now, for a server process told to listen on it."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def http(port: int, path: str) -> tuple[int, Any]:

@@ -11,7 +11,6 @@ import os
 import pty
 import select
 import shutil
-import socket
 import struct
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, jsonl, run_tracker, seconds, stop_process, tracker_env, tracker_on
+from tests.conftest import ROOT, free_port, jsonl, run_tracker, seconds, stop_process, tracker_env, tracker_on
 
 STORE_COMMANDS = [["state", "territory"], ["log"], ["replay"], ["verify"], ["export"], ["tokens", "list"],
                   ["tokens", "revoke", "x"],
@@ -56,12 +55,6 @@ def test_every_command_s_help_has_examples_and_names_the_store_forms(tmp_path):
         assert variable in serve
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _serving(db: Path, env: dict[str, str], *args: str) -> tuple[subprocess.Popen[str], str]:
     """`tracker serve` with `env`: the process and its "serving ... at" line."""
     process = subprocess.Popen([sys.executable, "-m", "tracker", "serve", "--db", str(db), *args], env=env,
@@ -77,7 +70,7 @@ def _serving(db: Path, env: dict[str, str], *args: str) -> tuple[subprocess.Pope
 def test_serve_takes_its_settings_from_the_environment_and_options_win(db):
     from websockets.sync.client import connect
 
-    port, other = _free_port(), _free_port()
+    port, other = free_port(), free_port()
     env = tracker_env(TRACKER_PORT=str(port), TRACKER_ALLOW_ORIGIN="https://news.example, https://b.example",
                       TRACKER_QUEUE_LIMIT="64")
     process, line = _serving(db, env)

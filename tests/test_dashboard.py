@@ -18,7 +18,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -30,6 +29,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.conftest import free_port
 from tracker.seeds import seed_files
 
 CHROMIUM = "/usr/bin/chromium"
@@ -58,12 +58,6 @@ def tracker(*args: str, expect_status: int = 0) -> subprocess.CompletedProcess[s
                           timeout=60, env=_env())
     assert done.returncode == expect_status, f"{args}: exit {done.returncode}\n{done.stdout}\n{done.stderr}"
     return done
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((LOOPBACK, 0))
-        return s.getsockname()[1]
 
 
 def get(url: str) -> tuple[int, bytes, str]:
