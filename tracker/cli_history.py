@@ -10,7 +10,7 @@ import sys
 import orjson
 
 from .core.dates import parse_as_of, parse_known_at
-from .core.history import DEFAULT_LIMIT, MAX_LIMIT, entry_of
+from .core.history import DEFAULT_LIMIT, MAX_LIMIT, entry_of, limit_of
 from .core.projections import PROJECTIONS
 from .core.summary import summarize, when
 from .core.tables import table
@@ -47,8 +47,6 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
 
 
 async def run(tracker: Tracker, args: argparse.Namespace) -> int:
-    from .core.history import limit_of
-
     fields = {"place": args.place, "actor": args.actor}
     entry = entry_of(args.projection, fields.get)
     answer = await tracker.history(args.projection, entry, parse_as_of(args.as_of), parse_known_at(args.known_at),
