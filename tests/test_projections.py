@@ -36,9 +36,10 @@ def render(name: str, records: list[Record], as_of: str | None = None,
     """The rendered answer, after checking that the incremental path agrees with replay."""
     projection = PROJECTIONS[name]
     expected = projection.render(replay(records, projection, as_of, known_at), catalog_of(records))
-    timeline = Timeline(every=1)
-    timeline.add(list(reversed(records)))
-    assert timeline.render(name, as_of, known_at)[projection.collection] == expected
+    for every in (1, 10_000):  # a whole checkpoint every fact, or only days of changes (checkpoints.py)
+        timeline = Timeline(every=every)
+        timeline.add(list(reversed(records)))
+        assert timeline.render(name, as_of, known_at)[projection.collection] == expected
     return expected
 
 
@@ -324,6 +325,18 @@ class TestDeployments:
                withdrawn(2, "us", "erbil", personnel=300, equipment={"AH-64 Apache": 6})]
         assert render("deployments", log) == []
         assert render("deployments", log, as_of="2014-06-15") != []
+        # a later day completes the withdrawal's day: answered from a checkpoint after it
+        later = [*log, deployed(3, "us", "baghdad", "2014-06-25", personnel=10)]
+        assert [d["place"] for d in render("deployments", later, as_of="2014-06-26")] == ["baghdad"]
+        assert [d["place"] for d in render("deployments", later, as_of="2014-06-21")] == []
+        # a fact pending at the date refolds its entry from before it: from nothing, since the withdrawal
+        back = [*later, deployed(4, "us", "erbil", None, occurred_from="2014-06-24", occurred_to="2014-06-30",
+                                 personnel=5)]
+        for every in (1, 10_000):
+            timeline = Timeline(every=every)
+            timeline.add(back)
+            state = timeline.state("deployments", "2014-06-26")
+            assert state == replay(back, PROJECTIONS["deployments"], "2014-06-26") and ("us", "erbil") not in state
 
     def test_withdrawing_what_an_equipment_only_deployment_brought_removes_it(self):
         log = [deployed(1, "us", "erbil", equipment={"AH-64 Apache": 6}),

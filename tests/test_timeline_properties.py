@@ -138,6 +138,8 @@ logs = st.integers(0, 40).flatmap(lambda n: st.lists(entries, min_size=n, max_si
 nonempty_logs = st.integers(1, 40).flatmap(lambda n: st.lists(entries, min_size=n, max_size=n)).map(number)
 as_ofs = (st.none() | st.integers(-2, DAYS + 40).map(lambda d: (START + timedelta(days=d)).isoformat())
           | st.just("2013-01-01"))
+# whole checkpoints every few facts, or (10,000) only days of changes between them (checkpoints.py)
+everies = st.integers(1, 5) | st.just(10_000)
 
 
 @st.composite
@@ -203,7 +205,7 @@ def chunked(items: list, sizes: list[int]) -> list[list]:
 
 
 @PROPERTY
-@given(data=st.data(), records=logs, every=st.integers(1, 5),
+@given(data=st.data(), records=logs, every=everies,
        sizes=st.lists(st.integers(1, 6), min_size=1, max_size=12))
 def test_timeline_in_any_order_and_chunks_equals_replay(data, records, every, sizes):
     shuffled = data.draw(st.permutations(records), label="order")
@@ -228,7 +230,7 @@ def test_timeline_in_any_order_and_chunks_equals_replay(data, records, every, si
 
 
 @PROPERTY
-@given(records=logs, every=st.integers(1, 5), as_of=as_ofs)
+@given(records=logs, every=everies, as_of=as_ofs)
 def test_timeline_fed_in_position_order_one_by_one_equals_replay(records, every, as_of):
     """The service's path: catch-up appends in log order, queries after each page."""
     timeline = Timeline(every=every, hot=every % 3)
@@ -256,7 +258,7 @@ def test_replay_ignores_the_order_records_are_given_in(data, records, as_of):
 
 
 @PROPERTY
-@given(data=st.data(), records=nonempty_logs, lag=st.integers(0, 40), as_of=as_ofs, every=st.integers(1, 5))
+@given(data=st.data(), records=nonempty_logs, lag=st.integers(0, 40), as_of=as_ofs, every=everies)
 def test_a_retraction_removes_the_event_from_its_knowledge_time_on(data, records, lag, as_of, every):
     facts = [r for r in records if r.type not in REGISTRATIONS and r.type != "EventRetracted"]
     if not facts:
@@ -284,7 +286,7 @@ def test_a_retraction_removes_the_event_from_its_knowledge_time_on(data, records
 
 
 @PROPERTY
-@given(data=st.data(), records=nonempty_logs, every=st.integers(1, 5))
+@given(data=st.data(), records=nonempty_logs, every=everies)
 def test_a_retraction_arriving_after_checkpoints_drops_them(data, records, every):
     """Checkpoints folded the target in; a retraction added later must not be answered from them."""
     facts = [r for r in records if r.type not in REGISTRATIONS and r.type != "EventRetracted"]
@@ -309,7 +311,7 @@ def test_a_retraction_arriving_after_checkpoints_drops_them(data, records, every
 
 
 @PROPERTY
-@given(data=st.data(), records=logs, as_of=as_ofs, every=st.integers(1, 5))
+@given(data=st.data(), records=logs, as_of=as_ofs, every=everies)
 def test_known_at_none_equals_known_at_far_in_the_future(data, records, as_of, every):
     timeline = Timeline(every=every, hot=every % 3)
     timeline.add(data.draw(st.permutations(records), label="order"))
@@ -326,7 +328,7 @@ def test_known_at_none_equals_known_at_far_in_the_future(data, records, as_of, e
 
 
 @PROPERTY
-@given(data=st.data(), records=logs, day=days, every=st.integers(1, 5))
+@given(data=st.data(), records=logs, day=days, every=everies)
 def test_territory_as_of_depends_only_on_events_dated_up_to_it(data, records, day, every):
     as_of = (START + timedelta(days=day)).isoformat()
     known_at = data.draw(known_ats(records), label="known_at")

@@ -9,8 +9,9 @@ start, then position, an assault before the other facts of its day (`order`).
 Two paths give every answer, and property tests hold them equal:
 - `replay()` and `pending()` filter, sort and fold from scratch: the definition;
 - `Timeline` keeps facts sorted in history order as they arrive, in any order, with a
-  checkpoint of every projection at a cut date X every `every` facts: the fold of every
-  fact that starts on or before X. The settled set at D is not a prefix of history order (a
+  checkpoint of every projection at each complete day X (checkpoints.py: a whole state
+  every `every` facts, each day between only its changes): the fold of every fact that
+  starts on or before X. The settled set at D is not a prefix of history order (a
   fact of a long window settles after facts that start later), but it differs from one only
   in the facts pending at D, which a length-classed index finds (`_Long`). So an answer at
   D takes the latest checkpoint, folds the settled facts after it, and folds again, alone,
@@ -26,6 +27,7 @@ only what it folds.
 from __future__ import annotations
 
 import bisect
+from collections import deque
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from sys import intern
@@ -34,6 +36,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from .catalog import Catalog
+from .checkpoints import MISSING, Checkpoint, Checkpoints, Day
 from .dates import utc_now
 from .events import REGISTRATIONS
 from .fold import Fold
@@ -129,6 +132,13 @@ def catalog_of(records: Iterable[Record], recorded_at: datetime | None = None) -
     return catalog
 
 
+def _put(state: State, key: Any, entry: Any) -> None:
+    if entry is MISSING:
+        state.pop(key, None)
+    else:
+        state[key] = entry
+
+
 def _days_before(day: str, days: int) -> str:
     try:
         return (date.fromisoformat(day) - timedelta(days=days)).isoformat()
@@ -168,28 +178,14 @@ class _Long:
         return out
 
 
-_MISSING = object()
-HOT = 64  # an entry with this many facts keeps its settled state at each checkpoint (see Checkpoint)
-
-
-class Checkpoint(NamedTuple):
-    """`states`: the fold of every fact starting on or before the cut. `settled`: for the
-    busy entries (HOT facts or more) that have facts open at the cut, their state without
-    those facts, and the earliest end of those facts: until then they are still pending, so
-    an answer takes that state and folds only the entry's facts after the cut, instead of
-    folding again from before its earliest pending fact (weeks of a busy place's facts)."""
-
-    cut: str  # X: every fact starting on or before it comes before `folded`
-    folded: int  # the index (in history order) of the first fact starting after X
-    states: dict[str, State]  # each projection's fold of every fact starting by X
-    settled: dict[str, dict[Any, tuple[Any, str]]] | None = None  # name -> key -> (entry or _MISSING, first end)
+HOT = 64  # an entry with this many facts keeps its settled state at whole checkpoints (see Checkpoint)
 
 
 class Timeline:
-    def __init__(self, projections: Iterable[Projection] = PROJECTIONS.values(), every: int = 1000,
+    def __init__(self, projections: Iterable[Projection] = PROJECTIONS.values(), every: int = 10_000,
                  hot: int = HOT) -> None:
         self.projections = {p.name: p for p in projections}
-        self.every = every
+        self.every = every  # facts between whole checkpoints (days between keep their changes)
         self.hot = hot  # entries with this many facts keep their settled state at checkpoints
         self.catalog = Catalog()
         self.head = 0  # the highest position added
@@ -206,9 +202,14 @@ class Timeline:
         self._last_known: datetime | None = None  # the latest knowledge time of any fact or retraction
         self._last_recorded: datetime | None = None  # the latest recording time of any record
         self._registrations: list[Record] = []
-        self._checkpoints: list[Checkpoint] = [Checkpoint("", 0, {n: {} for n in self.projections})]
-        self.checkpoints_built = 0  # counters for /metrics: checkpoints made, and dropped by a late fact
-        self.checkpoints_dropped = 0
+        self._warm: dict[int, Record] = {}  # while checkpoints are built: the recent days' facts, decoded
+        self.checkpoints = Checkpoints(list(self.projections))
+        self.checkpoints_built = 0  # for /metrics: checkpoints made (whole or day)
+
+    @property
+    def checkpoints_dropped(self) -> int:
+        """For /metrics: checkpoints dropped by a late fact or retraction."""
+        return self.checkpoints.dropped
 
     def add(self, records: Iterable[Record]) -> None:
         """Take records in any order (each position once): late ones slot into history."""
@@ -284,36 +285,72 @@ class Timeline:
 
     def _invalidate(self, start: str) -> None:
         """Checkpoints cut on or after `start` folded a history that has changed."""
-        while self._checkpoints[-1].cut >= start and len(self._checkpoints) > 1:
-            self._checkpoints.pop()
-            self.checkpoints_dropped += 1
-
-    def _checkpoint_at(self, day: str) -> int:
-        """The latest checkpoint cut on or before `day`."""
-        return bisect.bisect_right(self._checkpoints, day, key=lambda c: c.cut) - 1
+        self.checkpoints.invalidate(start)
 
     def _extend_checkpoints(self) -> None:
-        """A checkpoint at a cut X folds every fact that starts on or before X, settled or not
-        (history order is the fold order, so each checkpoint extends the one before)."""
-        facts = self._facts
+        """Checkpoint every complete day after the last one (the newest day stays out:
+        appends keep coming to it): a whole one once `every` facts have passed since the
+        last whole one, else the day's changes (checkpoints.py)."""
+        facts, cuts = self._facts, self.checkpoints
+        last = cuts.last()
+        folded = last.folded
+        if folded >= len(facts) or bisect.bisect_right(facts, (facts[folded].start, 2, 0), key=_sort_key) >= len(facts):
+            return
+        names = list(self.projections)
+        whole = cuts.whole_at(last.cut)
+        fold = Fold(self.projections.values(), cuts.states_at(names, last.cut)[2], self._retracted)
         folded_types = frozenset().union(*(p.types for p in self.projections.values()))
-        while True:
-            last = self._checkpoints[-1]
-            at = last.folded + self.every
-            if at >= len(facts):
-                return
-            cut = facts[at - 1].start
-            index = bisect.bisect_right(facts, (cut, 2, 0), key=_sort_key)
-            if index >= len(facts):
-                return  # the newest day stays out of checkpoints: appends keep coming to it
-            fold = Fold(self.projections.values(), last.states, self._retracted)
-            fold.feed(_decode(f for f in facts[last.folded:index] if f.type in folded_types))
-            self._checkpoints.append(Checkpoint(cut, index, fold.snapshot(), self._settled_at(cut)))
-            self.checkpoints_built += 1
+        # refolds at each cut read the facts of the longest window before it: decoded once, kept meanwhile
+        recent: deque[tuple[str, list[int]]] = deque()
+        reach = max(self._long.longest)
+        try:
+            while True:
+                day = facts[folded].start
+                index = bisect.bisect_right(facts, (day, 2, 0), key=_sort_key)
+                if index >= len(facts):
+                    return
+                todo = [f for f in facts[folded:index] if f.type in folded_types]
+                records = _decode(todo)
+                fold.feed(records)
+                self._warm.update((r.position, r) for r in records)
+                recent.append((day, [r.position for r in records]))
+                oldest = _days_before(day, reach + 1)
+                while recent and recent[0][0] < oldest:
+                    for position in recent.popleft()[1]:
+                        del self._warm[position]
+                folded = self._cut_day(day, index, todo, fold, whole)
+                whole = cuts.whole[-1]
+        finally:
+            self._warm.clear()
 
-    def _settled_at(self, cut: str) -> dict[str, dict[Any, tuple[Any, str]]]:
-        """For each busy entry with facts open at `cut`: its settled state there (see Checkpoint)."""
+    def _cut_day(self, day: str, index: int, todo: list[Fact], fold: Fold, whole: Checkpoint) -> int:
+        """The checkpoint at `day`, whose facts `fold` has just folded: whole or the day's changes."""
+        cuts = self.checkpoints
+        touched = {(_OWNER[f.type].name, f.key) for f in todo}
+        settled = self._settled_at(day, cuts.last(), touched)
+        if index - whole.folded >= self.every:
+            whole = Checkpoint(day, index, fold.snapshot(), settled)
+            cuts.add_whole(whole)
+        else:
+            changed: dict[str, dict[Any, Any]] = {}
+            gone: dict[str, list[Any]] = {}
+            for name, key in touched:
+                entry = fold.states[name].get(key, MISSING)
+                if entry is MISSING:
+                    gone.setdefault(name, []).append(key)
+                else:
+                    changed.setdefault(name, {})[key] = entry
+            cuts.add_day(Day(day, index, changed, gone, settled))
+        self.checkpoints_built += 1
+        return index
+
+    def _settled_at(self, cut: str, previous: Checkpoint | Day,
+                    touched: set[tuple[str, Any]]) -> dict[str, dict[Any, tuple[Any, str]]]:
+        """For each busy entry with facts open at `cut`: its settled state there (see
+        Checkpoint). `previous`: the cut before, the day before `cut`'s facts; an entry
+        none of `cut`'s facts touch keeps its settled state from there while none settles."""
         out: dict[str, dict[Any, tuple[Any, str]]] = {}
+        before = previous.settled or {}
         open_ = self._long.open_at(cut)
         for name, projection in self.projections.items():
             first: dict[Any, tuple[str, str]] = {}  # key -> (earliest start, earliest end) of its open facts
@@ -322,10 +359,15 @@ class Timeline:
                     start, end = first.get(f.key, (f.start, f.end))
                     first[f.key] = (min(start, f.start), min(end, f.end))
             kept: dict[Any, tuple[Any, str]] = {}
+            was = before.get(name, {})
             for key, (start, end) in first.items():
+                then = was.get(key)
+                if then is not None and cut < then[1] and (name, key) not in touched:
+                    kept[key] = then  # the same facts open, none settled, none new
+                    continue
                 alone: State = {}
                 self._refold(name, key, start, cut, alone)
-                kept[key] = (alone.get(key, _MISSING), end)
+                kept[key] = (alone.get(key, MISSING), end)
             out[name] = kept
         return out
 
@@ -338,15 +380,16 @@ class Timeline:
         pending fact is folded again alone (`_refold`)."""
         projection = self.projections[name]
         types, retracted = projection.types, self._retracted
-        checkpoint = self._checkpoints[self._checkpoint_at(as_of)]
+        cut, folded, states = self.checkpoints.states_at([name], as_of)
         waiting = [f for f in self._long.open_at(as_of) if f.type in types]
         first: dict[Any, str] = {}  # key -> the earliest start of its pending facts
         for f in waiting:
             if f.start < first.get(f.key, "\uffff"):
                 first[f.key] = f.start
-        state = dict(checkpoint.states[name])
-        end = bisect.bisect_right(self._facts, (as_of, 2, 0), key=_sort_key)
-        tail = _decode(f for f in self._facts[checkpoint.folded:end]
+        state = states[name]
+        # no fact starts after the cut and by `as_of` when the cut is `as_of`: a complete day's usual case
+        end = folded if cut == as_of else bisect.bisect_right(self._facts, (as_of, 2, 0), key=_sort_key)
+        tail = _decode(f for f in self._facts[folded:end]
                        if f.type in types and f.end <= as_of and f.key not in first)
         if retracted:
             tail = [r for r in tail if r.event.get("id") not in retracted]
@@ -364,27 +407,26 @@ class Timeline:
         its earliest pending fact): every fact of it up to that cut is settled at `as_of`."""
         projection = self.projections[name]
         facts = self._by_key.get((name, key), [])
-        alone: State = {}
-        latest = self._checkpoints[self._checkpoint_at(as_of)]
+        latest = self.checkpoints.at(as_of)
         kept = latest.settled[name].get(key) if latest.settled else None
         if kept is not None and as_of < kept[1]:
             # its facts open at the latest cut are all still pending at `as_of`: start from its state without them
-            checkpoint = latest
-            if kept[0] is not _MISSING:
-                alone[key] = kept[0]
+            cut, entry = latest.cut, kept[0]
         else:
-            checkpoint = self._checkpoints[bisect.bisect_left(self._checkpoints, first, key=lambda c: c.cut) - 1]
-            if key in checkpoint.states[name]:
-                alone[key] = checkpoint.states[name][key]
-        start = bisect.bisect_right(facts, (checkpoint.cut, 2, 0), key=_sort_key) if checkpoint.cut else 0
+            cut, entry = self.checkpoints.entry_before(name, key, first)
+        alone: State = {} if entry is MISSING else {key: entry}
+        if cut == as_of:  # nothing of it starts after the cut and by `as_of`
+            _put(state, key, entry)
+            return
+        start = bisect.bisect_right(facts, (cut, 2, 0), key=_sort_key) if cut else 0
         end = bisect.bisect_right(facts, (as_of, 2, 0), key=_sort_key)
-        records = [r for r in _decode(f for f in facts[start:end] if f.end <= as_of)
-                   if r.event.get("id") not in self._retracted]
+        chosen = [f for f in facts[start:end] if f.end <= as_of]
+        warm = self._warm  # while checkpoints are built, most are decoded already
+        records = [warm.get(f.position) or _decode((f,))[0] for f in chosen] if warm else _decode(chosen)
+        if self._retracted:
+            records = [r for r in records if r.event.get("id") not in self._retracted]
         projection.fold(alone, records)
-        if key in alone:
-            state[key] = alone[key]
-        else:
-            state.pop(key, None)
+        _put(state, key, alone.get(key, MISSING))
 
     def state(self, name: str, as_of: str | None = None, known_at: datetime | None = None,
               recorded_at: datetime | None = None) -> State:

@@ -171,7 +171,7 @@ def levels(hub: Hub, clients: set[Client]) -> Levels:
         subscribers={"events": sum(len(c.outbox.events) for c in clients),
                      "projection": sum(len(v.subscribers) for v in hub.views.values())},
         connections=len(clients), queued_messages=sum(len(c.outbox.queue) for c in clients), head=hub.head,
-        checkpoints=len(getattr(timeline, "_checkpoints", ())),
+        checkpoints=len(timeline.checkpoints),
         checkpoints_built=getattr(timeline, "checkpoints_built", 0),
         checkpoints_dropped=getattr(timeline, "checkpoints_dropped", 0),
         store_reconnects=getattr(hub.tracker.store, "reconnects", 0))
