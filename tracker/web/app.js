@@ -223,7 +223,7 @@ function render() {
       renderFeed(state, shown, { registrations: $("#feed-registrations").checked, limit: page.feedLimit });
     }
     if (dirty.has("range")) page.timebar.setRange(eventDates(state));
-    if (page.chart && (dirty.has("range") || dirty.has("view") || dirty.has("feed"))) {
+    if (page.chart && state.open && state.log.caughtUp && ["range", "view", "feed"].some((part) => dirty.has(part))) {
       page.chart.want(page.timebar.range, state.view.known_at, headPosition(state));
     }
     if (dirty.has("changes") && page.map) page.map.setChanged(page.marks.places, page.marks.on ? page.marks.answer.from : null);
@@ -315,7 +315,8 @@ async function start() {
     page.marks = marks;
     markDirty("changes");
   }, selectPlace);
-  page.chart = new SituationChart(getJson, (day) => dispatch({ type: "view", ...page.state.view, as_of: day }));
+  page.chart = new SituationChart(getJson, (day) => dispatch({ type: "view", ...page.state.view, as_of: day }),
+    () => page.conn !== null && page.conn.isOpen);
   $("#directory").addEventListener("toggle", () => markDirty("directory"));
   $("#directory-search").addEventListener("input", () => markDirty("directory"));
   $("#feed-registrations").addEventListener("change", () => markDirty("feed"));

@@ -21,10 +21,12 @@ export class SituationChart {
   /**
    * @param {(url: string, signal: AbortSignal) => Promise<object>} getJson
    * @param {(day: string) => void} onPick a day was clicked
+   * @param {() => boolean} canAsk whether the server is reachable now (a request while it is not waits for the next want)
    */
-  constructor(getJson, onPick) {
+  constructor(getJson, onPick, canAsk) {
     this.getJson = getJson;
     this.onPick = onPick;
+    this.canAsk = canAsk;
     this.canvas = $("#situation-canvas");
     this.data = null;
     this.cursor = null;
@@ -54,18 +56,22 @@ export class SituationChart {
     const params = new URLSearchParams({ from: range.min, to: range.max });
     if (knownAt) params.set("known_at", knownAt);
     const query = params.toString();
-    if (this.wanted && this.wanted.query === query && this.wanted.head === head) return;
-    const sameQuestion = this.wanted && this.wanted.query === query;
+    const same = (a) => a !== null && a.query === query && a.head === head;
+    if (same(this.asked) || (this.timer !== null && same(this.wanted))) return; // answered, on its way, or due
+    const sameQuestion = this.asked !== null && this.asked.query === query;
     this.wanted = { query, head };
     clearTimeout(this.timer);
     // the log grew: no sooner than REFRESH_MS after the last answer
     const wait = sameQuestion ? Math.max(WAIT_MS, this.askedAt + REFRESH_MS - performance.now()) : WAIT_MS;
-    this.timer = setTimeout(() => this.ask(), wait);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.ask();
+    }, wait);
   }
 
   async ask() {
+    if (!this.canAsk()) return;
     const { query, head } = this.wanted;
-    if (this.asked && this.asked.query === query && this.asked.head === head) return;
     if (this.inFlight) this.inFlight.abort();
     const controller = new AbortController();
     this.inFlight = controller;
