@@ -386,3 +386,34 @@ def test_overlapping_equals_its_definition(data, records, first, length):
                 and r.event["type"] != "EventRetracted" and r.id not in gone
                 and (known_at is None or r.known_from <= known_at)]
     assert [f.position for f in timeline.overlapping(start, end, known_at)] == expected
+
+
+@PROPERTY
+@given(data=st.data(), records=logs, first=st.integers(-2, DAYS + 10), length=st.integers(0, 30))
+def test_a_chart_counts_what_replay_holds_each_day(data, records, first, length):
+    """`chart.series` (its days' states from `Timeline.known`, its facts from `overlapping`)
+    against the definition: each day's territory replayed from scratch, each fact of the
+    range known then and not retracted counted on its day or listed as a range."""
+    from collections import Counter
+
+    from tracker.core.chart import series
+
+    timeline = Timeline(every=3)
+    timeline.add(data.draw(st.permutations(records), label="order"))
+    known_at = data.draw(known_ats(records), label="known_at")
+    start = (START + timedelta(days=first)).isoformat()
+    end = (START + timedelta(days=first + length)).isoformat()
+    answer = series(timeline, start, end, known_at, points=12, max_ranges=3)
+    catalog = catalog_of(records)
+    for i, day in enumerate(answer["days"]):
+        state = replay(records, PROJECTIONS["territory"], day, known_at)
+        held = Counter(catalog.label("actor", h.controller) for h in state.values() if h.controller)
+        assert {name: counts[i] for name, counts in answer["held"].items() if counts[i]} == dict(held), day
+    gone = retractions(records, known_at)
+    facts = [r.event for r in records if "occurred_from" in r.event and r.id not in gone
+             and (known_at is None or r.known_from <= known_at)
+             and r.event["occurred_to"] >= start and r.event["occurred_from"] <= end]
+    per_day = Counter(e["occurred_from"] for e in facts if e["occurred_from"] == e["occurred_to"])
+    assert answer["per_day"] == sorted(per_day.items())
+    assert answer["ranges_total"] == sum(e["occurred_from"] != e["occurred_to"] for e in facts)
+    assert len(answer["ranges"]) == min(3, answer["ranges_total"])

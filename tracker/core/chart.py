@@ -40,10 +40,11 @@ def series(timeline: Timeline, start: str, end: str, known_at: datetime | None =
     order; `ranges_total` counts them all. Only the facts in the range are read, and only the
     ranges listed are decoded: a year of a million-fact log is counted from the timeline's index."""
     sampled = days(start, end, points)
+    known = timeline.known(known_at, ("territory",))  # each day's state from checkpoints, not from scratch
     held: dict[str, list[int]] = {}
     label = timeline.catalog.label
     for i, day in enumerate(sampled):
-        state = timeline.state("territory", day, known_at)
+        state = known.state("territory", day)
         counts = Counter(label("actor", h.controller) for h in state.values() if h.controller)
         for name, count in counts.items():
             held.setdefault(name, [0] * len(sampled))[i] = count

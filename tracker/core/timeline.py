@@ -436,6 +436,22 @@ class Timeline:
             return None
         return recorded_at
 
+    def known(self, known_at: datetime | None, names: Iterable[str] | None = None) -> Timeline:
+        """The timeline of what was known at `known_at`: itself when everything was, else a new
+        one, of the projections `names` (all by default), holding their facts and the
+        retractions known by then, and every registration (answers as known then name things
+        as now). For many questions at one knowledge time (a chart's days): each answer from it
+        takes the checkpointed path, where `answer(known_at=...)` folds from scratch."""
+        if known_at is None or self._last_known is None or known_at >= self._last_known:
+            return self
+        projections = [self.projections[n] for n in names] if names is not None else list(self.projections.values())
+        types = frozenset().union(*(p.types for p in projections))
+        timeline = Timeline(projections, self.every, self.hot)
+        timeline.add([*self._registrations, *_decode(f for f in self._facts if f.type in types
+                                                     and f.known_from <= known_at),
+                      *(r for r in self._retractions if r.known_from <= known_at)])
+        return timeline
+
     def span(self) -> tuple[str, str] | None:
         """The first day of the earliest fact's window and the last of the latest, or None
         without facts (retracted ones count: a span, not a state)."""
