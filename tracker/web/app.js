@@ -223,6 +223,7 @@ function render() {
       renderFeed(state, shown, { registrations: $("#feed-registrations").checked, limit: page.feedLimit });
     }
     if (dirty.has("range")) page.timebar.setRange(eventDates(state));
+    if (page.changes && dirty.has("feed") && state.log.caughtUp) page.changes.setHead(headPosition(state));
     if (page.chart && state.open && state.log.caughtUp && ["range", "view", "feed"].some((part) => dirty.has(part))) {
       page.chart.want(page.timebar.range, state.view.known_at, headPosition(state));
     }

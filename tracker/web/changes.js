@@ -5,14 +5,15 @@
 // panel lists it. Off while the date is empty.
 //
 // Asked again when the chosen date or the view changes, after a pause (a slider dragged across a
-// year asks once, where it stops), and a request the next one overtakes is aborted: an answer
-// is shown only for the question still asked.
+// year asks once, where it stops), and when the log grows (at most every REFRESH_MS); a request
+// the next one overtakes is aborted: an answer is shown only for the question still asked.
 
 import { el } from "./dom.js";
 import { isoDay } from "./format.js";
 
 const $ = (sel) => document.querySelector(sel);
 const WAIT_MS = 200;
+const REFRESH_MS = 5000; // a busy live log asks again at most this often
 const LISTED = 40; // items listed per kind; the rest are counted
 
 /** What changed, as the views mark it: sets of keys. Empty when off. */
@@ -33,7 +34,9 @@ export class Changes {
     this.onSelect = onSelect;
     this.since = null;
     this.view = { as_of: null, known_at: null, recorded_at: null };
-    this.asked = null; // the query string last asked
+    this.asked = null; // the query string last asked, and the log's head then
+    this.askedAt = 0;
+    this.head = null;
     this.timer = null;
     this.inFlight = null; // AbortController of the request on its way
     const input = $("#changes-since");
@@ -55,9 +58,19 @@ export class Changes {
     if (this.since) this.schedule();
   }
 
-  schedule() {
+  /** The log grew to `head`: what changed may have too (not sooner than REFRESH_MS after the last ask). */
+  setHead(head) {
+    if (head === this.head) return;
+    this.head = head;
+    if (this.since && this.timer === null) this.schedule(Math.max(WAIT_MS, this.askedAt + REFRESH_MS - performance.now()));
+  }
+
+  schedule(wait = WAIT_MS) {
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.ask(), this.since ? WAIT_MS : 0);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.ask();
+    }, this.since ? wait : 0);
   }
 
   async ask() {
@@ -75,8 +88,9 @@ export class Changes {
     const params = new URLSearchParams({ from: this.since, to });
     if (this.view.known_at) params.set("known_at", this.view.known_at);
     const query = params.toString();
-    if (query === this.asked) return;
-    this.asked = query;
+    if (this.asked && this.asked.query === query && this.asked.head === this.head) return;
+    this.asked = { query, head: this.head };
+    this.askedAt = performance.now();
     if (this.inFlight) this.inFlight.abort();
     const controller = new AbortController();
     this.inFlight = controller;
