@@ -62,7 +62,8 @@ export class SituationChart {
     this.wanted = { query, head };
     clearTimeout(this.timer);
     // the log grew: no sooner than REFRESH_MS after the last answer
-    const wait = sameQuestion ? Math.max(WAIT_MS, this.askedAt + REFRESH_MS - performance.now()) : WAIT_MS;
+    const wait = sameQuestion ? Math.max(WAIT_MS, this.askedAt + REFRESH_MS - performance.now())
+      : this.asked === null ? 0 : WAIT_MS; // the first question at once: the page has just caught up
     this.timer = setTimeout(() => {
       this.timer = null;
       this.ask();
