@@ -148,6 +148,46 @@ def test_chart_writes_png_and_svg(db: Path, tmp_path: Path) -> None:
         days("2014-08-01", "2014-06-01")
 
 
+async def test_chart_actors_and_places_over_http(db: Path) -> None:
+    """The dashboard's timeline and directory: the numbers of `tracker chart`, and the lists of
+    `tracker actors|places --json`, with a structured 400 for what is wrong."""
+    import asyncio
+
+    from tracker.core.chart import series
+
+    async with serve_in_process(db) as (port, tracker):
+        status, chart = await asyncio.to_thread(http, port, "/api/chart?from=2014-05-31&to=2014-07-31")
+        assert status == 200 and (chart["from"], chart["to"]) == ("2014-05-31", "2014-07-31")
+        isis = chart["held"]["Islamic State in Iraq and Syria"]
+        assert len(isis) == len(chart["days"]) == 62 and isis[0] == 0 and isis[-1] > 0
+        assert chart["per_day"] and all(n > 0 for _, n in chart["per_day"])
+        assert chart["ranges_total"] == len(chart["ranges"]) > 0
+        assert any(r["type"] == "CityCaptured" and "Mosul" in r["label"] for r in chart["ranges"])
+        expected = series(tracker.timeline, "2014-05-31", "2014-07-31", None, 200, 200)
+        assert {k: chart[k] for k in expected} == json.loads(json.dumps(expected))  # as the CLI's numbers
+        status, again = await asyncio.to_thread(http, port, "/api/chart?from=2014-07-31&to=2014-05-31")
+        assert (status, again) == (200, chart)  # either order
+        status, early = await asyncio.to_thread(http, port, "/api/chart?from=2014-05-31&to=2014-07-31"
+                                                "&known_at=2014-07-01")
+        assert status == 200 and early["held"] == {} and early["per_day"] == [] and early["ranges"] == []
+        status, whole = await asyncio.to_thread(http, port, "/api/chart")
+        assert status == 200 and whole["from"] <= "2014-06-01" and len(whole["days"]) <= 201
+        for path, field, suggestion in [("/api/chart?from=2014-13-01", "from", None),
+                                        ("/api/chart?from=2014-06-01&to=2014-06-31", "to", None),
+                                        ("/api/chart?known_at=soon", "known_at", None),
+                                        ("/api/chart?form=2014-06-01", "form", "from"),
+                                        ("/api/places?serach=mos", "serach", "search")]:
+            status, error = await asyncio.to_thread(http, port, path)
+            assert (status, error["code"], error["details"]["field"]) == (400, "bad_request", field), (path, error)
+            assert error["message"] and error["details"].get("suggestion") == suggestion, error
+        status, places = await asyncio.to_thread(http, port, "/api/places?search=MOS")
+        assert status == 200 and [p["place"] for p in places["places"]] == ["mosul"]
+        assert places["places"][0]["name"] == "Mosul" and places["position"] > 0
+        status, actors = await asyncio.to_thread(http, port, "/api/actors")
+        cli = json.loads(tracker_on(db, "actors", "--json").stdout)
+        assert status == 200 and actors["actors"] == cli and any(a["actor"] == "isis" for a in cli)
+
+
 def test_http_routes_fuzz(db: Path) -> None:
     """Any query string on the new routes: 200 with JSON, or a 400 error naming what is wrong; never a 500."""
     from urllib.parse import quote
@@ -160,7 +200,7 @@ def test_http_routes_fuzz(db: Path) -> None:
     names = st.sampled_from(["from", "to", "known_at", "as_of", "recorded_at", "asof", "x"])
 
     @settings(max_examples=30, deadline=None)
-    @given(route=st.sampled_from(["/api/diff", "/api/state/territory.geojson", "/api/events.geojson"]),
+    @given(route=st.sampled_from(["/api/diff", "/api/state/territory.geojson", "/api/events.geojson", "/api/chart"]),
            params=st.lists(st.tuples(names, values), max_size=3))
     def one(route: str, params: list[tuple[str, str]]) -> None:
         query = "&".join(f"{quote(k)}={quote(v)}" for k, v in params)
@@ -170,6 +210,9 @@ def test_http_routes_fuzz(db: Path) -> None:
             assert body["type"] == "error" and body["code"] == "bad_request" and body["message"]
         elif route.endswith(".geojson"):
             _valid(body)
+        elif route == "/api/chart":
+            assert body["from"] <= body["to"] and body["days"][0] == body["from"] and body["days"][-1] == body["to"]
+            assert all(len(counts) == len(body["days"]) for counts in body["held"].values())
         else:
             assert {"from", "to", "places", "holdings", "deployments"} <= body.keys()
 

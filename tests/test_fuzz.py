@@ -136,7 +136,7 @@ def test_fuzz_websocket_ops(server: Server) -> None:
     print("websocket fuzz replies:", seen)
 
 
-PARAMS = ["after", "limit", "as_of", "known_at", "recorded_at", "projection", "x", "from", "to"]
+PARAMS = ["after", "limit", "as_of", "known_at", "recorded_at", "projection", "x", "from", "to", "search"]
 param_values = st.one_of(st.text(max_size=12), st.integers(-5, 2**70).map(str),
                          st.sampled_from(["²", "%C2%B2", "1" * 5000, "9223372036854775808", "2014-06",
                                           "9999-12-31T23:59:59-14:00", ""]))
@@ -145,7 +145,7 @@ param_values = st.one_of(st.text(max_size=12), st.integers(-5, 2**70).map(str),
 @FUZZ
 @given(path=st.sampled_from(["/healthz", "/api/state/territory", "/api/state/arsenal", "/api/events",
                              "/api/catalog", "/api/state/nope", "/nope", "/api/diff", "/api/state/territory.geojson",
-                             "/api/events.geojson"]),
+                             "/api/events.geojson", "/api/chart", "/api/actors", "/api/places"]),
        params=st.lists(st.tuples(st.sampled_from(PARAMS) | st.text(max_size=4), param_values), max_size=3))
 def test_fuzz_http_parameters(http_server: Server, path: str, params: list[tuple[str, str]]) -> None:
     query = "&".join(f"{quote(k)}={quote(v)}" for k, v in params)

@@ -22,7 +22,7 @@ from tracker.core.events import EVENT_ADAPTER, REGISTRATIONS, canonical
 from tracker.core.projections import PROJECTIONS
 from tracker.core.records import Record, make_record
 from tracker.core.summary import possibly
-from tracker.core.timeline import Timeline, catalog_of, pending, replay, today
+from tracker.core.timeline import Timeline, catalog_of, order, pending, replay, retractions, today
 
 ACTORS = ("isis", "iraqi_army", "peshmerga")
 PLACES = ("mosul", "tikrit", "samarra")
@@ -370,3 +370,52 @@ def test_streaming_rebuild_from_the_store_equals_replay(tmp_path_factory, record
         assert states[name] == replay(records, projection), name  # as of today, as rebuild folds
         assert report["projections"][name]["entries"] == len(states[name])
     assert (catalog.actors, catalog.places) == (catalog_of(records).actors, catalog_of(records).places)
+
+
+@PROPERTY
+@given(data=st.data(), records=logs, first=st.integers(-2, DAYS + 30), length=st.integers(0, 40))
+def test_overlapping_equals_its_definition(data, records, first, length):
+    """What a chart counts (`Timeline.overlapping`, found by index and decoding little) is the
+    facts whose window overlaps the range, known then and not retracted as known then."""
+    timeline = Timeline(every=3)
+    timeline.add(data.draw(st.permutations(records), label="order"))
+    known_at = data.draw(known_ats(records), label="known_at")
+    start = (START + timedelta(days=first)).isoformat()
+    end = (START + timedelta(days=first + length)).isoformat()
+    gone = retractions(records, known_at)
+    expected = [r.position for r in sorted(records, key=order) if "occurred_from" in r.event
+                and r.event["occurred_to"] >= start and r.event["occurred_from"] <= end
+                and r.event["type"] != "EventRetracted" and r.id not in gone
+                and (known_at is None or r.known_from <= known_at)]
+    assert [f.position for f in timeline.overlapping(start, end, known_at)] == expected
+
+
+@PROPERTY
+@given(data=st.data(), records=logs, first=st.integers(-2, DAYS + 10), length=st.integers(0, 30))
+def test_a_chart_counts_what_replay_holds_each_day(data, records, first, length):
+    """`chart.series` (its days' states from `Timeline.known`, its facts from `overlapping`)
+    against the definition: each day's territory replayed from scratch, each fact of the
+    range known then and not retracted counted on its day or listed as a range."""
+    from collections import Counter
+
+    from tracker.core.chart import series
+
+    timeline = Timeline(every=3)
+    timeline.add(data.draw(st.permutations(records), label="order"))
+    known_at = data.draw(known_ats(records), label="known_at")
+    start = (START + timedelta(days=first)).isoformat()
+    end = (START + timedelta(days=first + length)).isoformat()
+    answer = series(timeline, start, end, known_at, points=12, max_ranges=3)
+    catalog = catalog_of(records)
+    for i, day in enumerate(answer["days"]):
+        state = replay(records, PROJECTIONS["territory"], day, known_at)
+        held = Counter(catalog.label("actor", h.controller) for h in state.values() if h.controller)
+        assert {name: counts[i] for name, counts in answer["held"].items() if counts[i]} == dict(held), day
+    gone = retractions(records, known_at)
+    facts = [r.event for r in records if "occurred_from" in r.event and r.id not in gone
+             and (known_at is None or r.known_from <= known_at)
+             and r.event["occurred_to"] >= start and r.event["occurred_from"] <= end]
+    per_day = Counter(e["occurred_from"] for e in facts if e["occurred_from"] == e["occurred_to"])
+    assert answer["per_day"] == sorted(per_day.items())
+    assert answer["ranges_total"] == sum(e["occurred_from"] != e["occurred_to"] for e in facts)
+    assert len(answer["ranges"]) == min(3, answer["ranges_total"])

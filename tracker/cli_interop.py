@@ -282,12 +282,11 @@ async def _chart(tracker: Tracker, args: argparse.Namespace) -> int:
     start, end = parse_as_of(args.start, "--from"), parse_as_of(args.end, "--to")
     timeline = await tracker.catch_up()
     if start is None or end is None:
-        spans = [(r.event["occurred_from"], r.event["occurred_to"]) for r in timeline.records()
-                 if "occurred_from" in r.event]
-        if not spans:
+        span = timeline.span()
+        if span is None:
             raise InputError("the log has no facts to chart yet: give --from and --to, or append some")
-        start = start or min(s for s, _ in spans)
-        end = end or min(max(e for _, e in spans), utc_now().date().isoformat())
+        start = start or span[0]
+        end = end or min(span[1], utc_now().date().isoformat())
     data = charts.series(timeline, start, end, known_at)
     title = f"Situation from {start} to {end}" + (f", as known at {known_at:%Y-%m-%d %H:%M} UTC" if known_at else "")
     chart.draw(data, args.output, title)

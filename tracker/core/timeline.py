@@ -478,6 +478,52 @@ class Timeline:
             return None
         return recorded_at
 
+    def known(self, known_at: datetime | None, names: Iterable[str] | None = None) -> Timeline:
+        """The timeline of what was known at `known_at`: itself when everything was, else a new
+        one, of the projections `names` (all by default), holding their facts and the
+        retractions known by then, and every registration (answers as known then name things
+        as now). For many questions at one knowledge time (a chart's days): each answer from it
+        takes the checkpointed path, where `answer(known_at=...)` folds from scratch."""
+        if known_at is None or self._last_known is None or known_at >= self._last_known:
+            return self
+        projections = [self.projections[n] for n in names] if names is not None else list(self.projections.values())
+        types = frozenset().union(*(p.types for p in projections))
+        timeline = Timeline(projections, self.every, self.hot)
+        timeline.add([*self._registrations, *_decode(f for f in self._facts if f.type in types
+                                                     and f.known_from <= known_at),
+                      *(r for r in self._retractions if r.known_from <= known_at)])
+        return timeline
+
+    def span(self) -> tuple[str, str] | None:
+        """The first day of the earliest fact's window and the last of the latest, or None
+        without facts (retracted ones count: a span, not a state)."""
+        if not self._facts:
+            return None
+        return self._facts[0].start, max(f.end for f in self._facts)
+
+    def overlapping(self, start: str, end: str, known_at: datetime | None = None) -> list[Fact]:
+        """The facts whose window overlaps start..end, known at `known_at`, not retracted as
+        known then, in history order: still encoded (a chart counts them by their dates). Found
+        by bisection (facts starting in the range) and the long-window index (those starting
+        before it), and only the facts on a retracted fact's first day are decoded."""
+        lo = bisect.bisect_left(self._facts, (start, 0, 0), key=_sort_key)
+        hi = bisect.bisect_right(self._facts, (end, 2, 0), key=_sort_key)
+        found = self._facts[lo:hi]
+        for (keys, facts), longest in zip(self._long.buckets, self._long.longest, strict=True):
+            if facts:
+                first = bisect.bisect_left(keys, (_days_before(start, longest), 0, 0))
+                last = bisect.bisect_left(keys, (start, 0, 0))
+                found += [f for f in facts[first:last] if f.end >= start]
+        if known_at is not None:
+            found = [f for f in found if f.known_from <= known_at]
+        gone = retractions(self._retractions, known_at) if known_at is not None else self._retracted
+        if gone:
+            days = {self._starts.get(hash(target)) for target in gone}
+            loads = orjson.loads
+            found = [f for f in found if f.start not in days or loads(f.data).get("id") not in gone]
+        found.sort(key=_sort_key)
+        return found
+
     def records(self) -> list[Record]:
         """Every record the timeline holds, decoded (facts in history order, then retractions
         and registrations): what `replay()` from scratch would be given."""

@@ -56,6 +56,9 @@ PARAMS: dict[str, tuple[str, ...]] = {
     "/api/diff": ("from", "to", "known_at"),
     "/api/state/territory.geojson": ("as_of", "known_at", "recorded_at"),
     "/api/events.geojson": ("from", "to"),
+    "/api/chart": ("from", "to", "known_at"),
+    "/api/actors": ("search",),
+    "/api/places": ("search",),
     "/api/schema": (),
     "/api/asyncapi.json": (),
     "/api/openapi.json": (),
@@ -167,7 +170,8 @@ class Routes:
             return error_response(404, "not_found", f"no such page: {path}; try / (the dashboard), /healthz, "
                                   "/api/state/territory, /api/history/territory?place=ID, /api/events, /api/catalog, "
                                   "/api/schema, /api/asyncapi.json, /api/openapi.json, /api/diff, "
-                                  "/api/state/territory.geojson, /api/events.geojson, /metrics "
+                                  "/api/state/territory.geojson, /api/events.geojson, /api/chart, /api/actors, "
+                                  "/api/places, /metrics "
                                   "or the websocket at /ws")
         except StoreError as e:
             if self.metrics is not None:
@@ -294,6 +298,10 @@ class Routes:
     async def _interop(self, path: str, query: dict[str, str]) -> Response:
         if path == "/api/diff":
             return json_response(200, await interop_routes.diff(self.hub, query.get))
+        if path == "/api/chart":
+            return json_response(200, await interop_routes.chart(self.hub, query.get))
+        if path in ("/api/actors", "/api/places"):
+            return json_response(200, await interop_routes.reference(self.hub, path.removeprefix("/api/"), query.get))
         build = interop_routes.territory if path == "/api/state/territory.geojson" else interop_routes.events
         return response(200, orjson.dumps(await build(self.hub, query.get)), interop_routes.GEOJSON)
 

@@ -1,11 +1,15 @@
 // The dashboard's wiring: the connection (connection.js) feeds the state (state.js, a pure
 // reducer); each step's requests are sent and the parts it changed are drawn again, coalesced,
 // by the views: the map (map.js), the tables (tables.js), the feed (feed.js), the place panel
-// (place.js) and the time controls (timebar.js). The add-report form (form.js) is built from
+// (place.js) and the time controls (timebar.js); beside them, what changed since a chosen date
+// (changes.js), the situation over time (situation.js) and the directory of actors and places
+// (directory.js), read over HTTP. The add-report form (form.js) is built from
 // the server's JSON Schema and appends over the same connection, asking for the write token
 // (token.js) when the server wants one.
 
+import { Changes, noChanges } from "./changes.js";
 import { Connection } from "./connection.js";
+import { renderDirectory } from "./directory.js";
 import { el } from "./dom.js";
 import { renderFeed } from "./feed.js";
 import { ReportForm } from "./form.js";
@@ -14,7 +18,8 @@ import { PlaceMap } from "./map.js";
 import { renderPlace } from "./place.js";
 import { describeSchema } from "./schema.js";
 import { eventDates, feedRecords, headPosition, initialState, nameOf, projectionState, shownAsOf, step } from "./state.js";
-import { renderArsenal, renderDeployments, renderPlaces } from "./tables.js";
+import { SituationChart } from "./situation.js";
+import { markChanged, renderArsenal, renderDeployments, renderPlaces } from "./tables.js";
 import { TimeBar } from "./timebar.js";
 import { TokenPrompt, storeToken, storedToken } from "./token.js";
 
@@ -27,6 +32,9 @@ const page = {
   conn: null,
   map: null,
   timebar: null,
+  changes: null, // the "Changes since" control (changes.js)
+  marks: noChanges(), // what changed since its date, marked on the map and in the tables
+  chart: null, // the situation over time (situation.js)
   tokens: null,
   colours: {},
   feedLimit: FEED_PAGE,
@@ -56,6 +64,14 @@ async function loadCatalogOverHttp(url) {
   } catch {
     // the next registration or reconnection asks again
   }
+}
+
+/** A JSON read over HTTP (with the token, if any), abortable; an error reply throws its message. */
+async function getJson(url, signal) {
+  const response = await fetch(url, { ...authHeaders(), signal });
+  const body = await response.json();
+  if (!response.ok) throw new Error(body.message || `HTTP ${response.status}`);
+  return body;
 }
 
 function authHeaders() {
@@ -176,12 +192,17 @@ function render() {
   if (dirty.has("catalog")) {
     page.colours = assignColours(Object.keys(state.catalog.actors));
     fillPickers();
-    for (const part of ["territory", "arsenal", "deployments", "feed"]) dirty.add(part);
+    for (const part of ["territory", "arsenal", "deployments", "feed", "directory"]) dirty.add(part);
+    if (page.chart) page.chart.setColours(colourOfName);
   }
   const shown = look();
   const started = performance.now();
   try {
-    if (dirty.has("view")) page.timebar.sync(state.view);
+    if (dirty.has("view")) {
+      page.timebar.sync(state.view);
+      if (page.changes) page.changes.setView(state.view);
+      if (page.chart) page.chart.setCursor(state.view.as_of);
+    }
     if (dirty.has("problem") && state.problem) {
       $("#view-label").textContent = `Could not show ${state.problem.projection}: ${state.problem.message}`;
     }
@@ -192,6 +213,7 @@ function render() {
       drawMap(territory, of("territory"));
       renderPlaces(territory, of("territory"), selectPlace);
       page.timebar.showClocks(territory);
+      dirty.add("directory");
     }
     const arsenal = projectionState(state, "arsenal");
     if (dirty.has("arsenal") && arsenal) renderArsenal(arsenal, of("arsenal"));
@@ -201,6 +223,16 @@ function render() {
       renderFeed(state, shown, { registrations: $("#feed-registrations").checked, limit: page.feedLimit });
     }
     if (dirty.has("range")) page.timebar.setRange(eventDates(state));
+    if (page.changes && dirty.has("feed") && state.log.caughtUp) page.changes.setHead(headPosition(state));
+    if (page.chart && state.open && state.log.caughtUp && ["range", "view", "feed"].some((part) => dirty.has(part))) {
+      page.chart.want(page.timebar.range, state.view.known_at, headPosition(state));
+    }
+    if (dirty.has("changes") && page.map) page.map.setChanged(page.marks.places, page.marks.on ? page.marks.answer.from : null);
+    if (dirty.has("changes") || dirty.has("territory")) drawLegend(territory, shown);
+    if (["changes", "territory", "arsenal", "deployments"].some((part) => dirty.has(part))) markChanged(page.marks);
+    if (dirty.has("directory") && $("#directory").open) {
+      renderDirectory(state.catalog, heldBy(territory), shown, selectPlace);
+    }
     if (dirty.has("detail") || dirty.has("territory") || dirty.has("feed")) renderPlace(state, shown, state.place.id, moreHistory);
   } catch (err) {
     console.warn("tracker: rendering failed", err);
@@ -214,6 +246,23 @@ function render() {
 function drawMap(territory, shown) {
   if (!page.map) return;
   page.map.update(territory.places, colourOf, shown.nameOf, shown.viewLabel);
+}
+
+/** A colour by actor name (the chart's series are named): the actor's whose name it is. */
+function colourOfName(name) {
+  const actor = Object.values(page.state.catalog.actors).find((a) => a.name === name);
+  return colourOf(actor ? actor.actor : name);
+}
+
+/** Places held per actor id at the date shown. */
+function heldBy(territory) {
+  const held = new Map();
+  for (const p of territory?.places || []) if (p.controller) held.set(p.controller, (held.get(p.controller) || 0) + 1);
+  return held;
+}
+
+function drawLegend(territory, shown) {
+  if (!page.map || !territory) return;
   const actors = new Set();
   for (const p of territory.places) {
     if (p.controller) actors.add(p.controller);
@@ -263,6 +312,14 @@ async function start() {
   }
   page.timebar = new TimeBar((view) => dispatch({ type: "view", ...view }));
   page.timebar.sync(page.state.view);
+  page.changes = new Changes(getJson, (marks) => {
+    page.marks = marks;
+    markDirty("changes");
+  }, selectPlace);
+  page.chart = new SituationChart(getJson, (day) => dispatch({ type: "view", ...page.state.view, as_of: day }),
+    () => page.conn !== null && page.conn.isOpen);
+  $("#directory").addEventListener("toggle", () => markDirty("directory"));
+  $("#directory-search").addEventListener("input", () => markDirty("directory"));
   $("#feed-registrations").addEventListener("change", () => markDirty("feed"));
   $("#feed-more").addEventListener("click", () => {
     page.feedLimit += FEED_PAGE;

@@ -6,13 +6,15 @@
 
 /* global L */
 
-const HIT_SLOP = 3; // pixels beyond a point's radius that still select it
+const HIT_SLOP = 3;
+const CHANGED = "#c2185b"; // as map.js's ring of a place changed since the chosen date // pixels beyond a point's radius that still select it
 
 export const CanvasPlaces = L.Layer.extend({
   initialize(onSelect) {
     this.onSelect = onSelect;
     this.points = []; // {id, lat, lon, colour, radius, contested, pending, label}
     this.selected = null;
+    this.changed = new Set(); // ids ringed as changed since the chosen date
     this.screen = null; // Float64Array of x, y per point, at the last draw
     this.frame = null;
   },
@@ -36,6 +38,11 @@ export const CanvasPlaces = L.Layer.extend({
 
   setPoints(points) {
     this.points = points;
+    this.schedule();
+  },
+
+  setChanged(ids) {
+    this.changed = ids;
     this.schedule();
   },
 
@@ -77,6 +84,7 @@ export const CanvasPlaces = L.Layer.extend({
     const byColour = new Map(); // one path per colour: thousands of points in a few fills
     const rings = [];
     const hatched = [];
+    const changed = [];
     let chosen = -1;
     this.points.forEach((p, i) => {
       const pt = map.latLngToContainerPoint([p.lat, p.lon]);
@@ -87,6 +95,7 @@ export const CanvasPlaces = L.Layer.extend({
       byColour.get(p.colour).push(i);
       if (p.contested) rings.push(i);
       if (p.pending) hatched.push(i);
+      if (this.changed.has(p.id)) changed.push(i);
       if (p.id === this.selected) chosen = i;
     });
     this.screen = screen;
@@ -137,6 +146,17 @@ export const CanvasPlaces = L.Layer.extend({
       ctx.restore();
     }
     ctx.setLineDash([]);
+    if (changed.length) {
+      ctx.lineWidth = 3;
+      ctx.strokeStyle = CHANGED;
+      ctx.beginPath();
+      for (const i of changed) {
+        const r = this.points[i].radius + 9;
+        ctx.moveTo(screen[2 * i] + r, screen[2 * i + 1]);
+        ctx.arc(screen[2 * i], screen[2 * i + 1], r, 0, 2 * Math.PI);
+      }
+      ctx.stroke();
+    }
     if (chosen >= 0) {
       ctx.lineWidth = 3;
       ctx.strokeStyle = "#000";
@@ -145,6 +165,7 @@ export const CanvasPlaces = L.Layer.extend({
       ctx.stroke();
     }
     this.canvas.dataset.drawn = String(this.points.length);
+    this.canvas.dataset.changed = String(changed.length);
   },
 
   /** The index of the point under a container point, nearest first; -1 when none. */

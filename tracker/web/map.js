@@ -2,7 +2,8 @@
 // as a Leaflet GeoJSON layer, with no tile layer, so it works offline; places as circle
 // markers coloured by controller, a dashed ring around contested ones, a hatched cover with a
 // dashed outline on places with pending facts (their window holds the date shown: the place
-// may have changed hands), and a legend. The hatching is the SVG pattern #pending-hatch of
+// may have changed hands), a solid magenta ring on the places that changed since the date
+// chosen under "Changes since" (changes.js), and a legend. The hatching is the SVG pattern #pending-hatch of
 // index.html.
 //
 // Built for thousands of places: up to SVG_LIMIT places, each is an SVG path of its own (a
@@ -16,6 +17,7 @@ import { CanvasPlaces } from "./canvas_places.js";
 import { UNCONTROLLED } from "./format.js";
 
 export const SVG_LIMIT = 400;
+export const CHANGED = "#c2185b"; // the ring of a place that changed since the chosen date
 
 const BORDERS_URL = "/static/vendor/world-atlas/countries-50m.json";
 
@@ -34,6 +36,8 @@ export class PlaceMap {
     this.canvas = null; // the CanvasPlaces layer (canvas mode)
     this.fitted = false;
     this.selected = null;
+    this.changed = new Set(); // places that changed since the chosen date
+    this.changedSince = null;
     this.map = L.map(element, { minZoom: 2, maxZoom: 11, zoomSnap: 0.5, worldCopyJump: false,
       attributionControl: false, keyboard: true });
     L.control.attribution({ prefix: false })
@@ -111,6 +115,7 @@ export class PlaceMap {
       this.canvas = new CanvasPlaces(this.onSelect);
       this.canvas.addTo(this.map);
       this.canvas.setSelected(this.selected);
+      this.canvas.setChanged(this.changed);
     }
     this.canvas.setPoints(plotted.map((p) => ({ id: p.place, lat: p.lat, lon: p.lon, colour: colourOf(p.controller),
       radius: RADIUS[p.kind] ?? DEFAULT_RADIUS, contested: Boolean(p.contested),
@@ -188,6 +193,40 @@ export class PlaceMap {
     }
     this.removeMarkers(seen);
     this.highlight(this.selected);
+    this.ringChanged();
+  }
+
+  /** Mark the places in `ids` as changed since `since` (an empty set and null: none). */
+  setChanged(ids, since) {
+    this.changed = ids;
+    this.changedSince = since;
+    if (this.canvas) this.canvas.setChanged(ids);
+    this.ringChanged();
+    this.element.dataset.changed = String(ids.size);
+  }
+
+  /** The SVG markers' rings for the changed places. */
+  ringChanged() {
+    for (const [id, item] of this.markers) {
+      const changed = this.changed.has(id);
+      const el = item.marker.getElement();
+      if (el) el.dataset.changed = String(changed);
+      if (!changed) {
+        if (item.changedRing) item.changedRing.remove();
+        item.changedRing = null;
+        continue;
+      }
+      const at = item.marker.getLatLng();
+      const radius = item.marker.getRadius() + 9;
+      if (!item.changedRing) {
+        item.changedRing = L.circleMarker(at, { renderer: this.placesRenderer, pane: "places", radius, fill: false,
+          color: CHANGED, weight: 3, interactive: false, className: "changed-ring" });
+        item.changedRing.addTo(this.layer);
+        item.changedRing.getElement().dataset.place = id;
+      }
+      item.changedRing.setLatLng(at);
+      item.changedRing.setRadius(radius);
+    }
   }
 
   /** Remove the SVG markers of places not in `keep`. */
@@ -198,6 +237,7 @@ export class PlaceMap {
       if (item.ring) item.ring.remove();
       if (item.hatch) item.hatch.remove();
       if (item.label) item.label.remove();
+      if (item.changedRing) item.changedRing.remove();
       this.markers.delete(id);
     }
   }
@@ -265,6 +305,7 @@ export class PlaceMap {
     row("", UNCONTROLLED, "No controller recorded", "");
     row("ring", null, "Contested (under assault)");
     row("hatched", null, "Pending: may have changed hands by this date");
+    if (this.changedSince) row("changed", null, `Changed since ${this.changedSince}`);
   }
 }
 

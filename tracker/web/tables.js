@@ -155,3 +155,15 @@ function deploymentRows(d, look) {
   }
   return rows;
 }
+
+/** Mark the rows of what changed since the chosen date (changes.js's marks; empty sets: none). */
+export function markChanged(marks) {
+  const toggle = (selector, changed) => {
+    for (const row of document.querySelectorAll(selector)) row.classList.toggle("changed", changed(row.dataset));
+  };
+  const key = (a, b) => `${a}\u0000${b}`;
+  toggle("#places-table tbody tr[data-place]", (d) => marks.places.has(d.place));
+  toggle("#arsenal-table tbody tr[data-asset]", (d) => marks.holdings.has(key(d.actor, d.asset)));
+  toggle("#resources-table tbody tr[data-resource]", (d) => marks.resources.has(key(d.actor, d.resource)));
+  toggle("#deployments-table tbody tr[data-place]", (d) => marks.deployments.has(key(d.actor, d.place)));
+}
