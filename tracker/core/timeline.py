@@ -132,6 +132,28 @@ def catalog_of(records: Iterable[Record], recorded_at: datetime | None = None) -
     return catalog
 
 
+def _merged(old: list[Fact], new: list[Fact]) -> list[Fact]:
+    """Two runs in history order merged. A page of the log is mostly facts after all the
+    others, with a few late reports: each of those is placed by bisection and the rest is
+    copied in slices, so the keys computed are a few per late fact, not one per fact of the
+    weeks of history a late report reaches back over (a sort would compute them all)."""
+    out: list[Fact] = []
+    i = 0
+    last = _sort_key(old[-1])
+    for n, fact in enumerate(new):
+        key = _sort_key(fact)
+        if key > last:  # this one and all after it follow the old run
+            out += old[i:]
+            out += new[n:]
+            return out
+        j = bisect.bisect_right(old, key, lo=i, key=_sort_key)
+        out += old[i:j]
+        out.append(fact)
+        i = j
+    out += old[i:]
+    return out
+
+
 def _put(state: State, key: Any, entry: Any) -> None:
     if entry is MISSING:
         state.pop(key, None)
@@ -269,11 +291,9 @@ class Timeline:
         first = _sort_key(new[0])
         if not facts or first > _sort_key(facts[-1]):  # the usual case: the batch is all after history
             facts.extend(new)
-        else:  # merge the two sorted runs (Timsort does it in linear time)
+        else:
             at = bisect.bisect_right(facts, first, key=_sort_key)
-            merged = sorted([*facts[at:], *new], key=_sort_key)
-            del facts[at:]
-            facts.extend(merged)
+            facts[at:] = _merged(facts[at:], new)
         self._invalidate(new[0].start)
 
     @staticmethod
