@@ -43,7 +43,9 @@ def finish(request: Request, response: Response) -> Response:
         return Response(304, "Not Modified", kept, b"")
     headers["ETag"] = chosen
     if gzipped:
-        body = _gzip(body) if len(body) <= MAX_CACHED_BYTES else gzip.compress(body, compresslevel=6, mtime=0)
+        # a big body is an answer made for this request (a state of thousands of entries): level 1
+        # compresses its JSON ~11x in 40% of level 6's time (2.2 MB: 204 KB in 9 ms, 158 KB in 24 ms)
+        body = _gzip(body) if len(body) <= MAX_CACHED_BYTES else gzip.compress(body, compresslevel=1, mtime=0)
         headers["Content-Encoding"] = "gzip"
     del headers["Content-Length"]
     headers["Content-Length"] = str(len(body))

@@ -118,23 +118,34 @@ class Territory(Projection):
         # most dates share most entries with a checkpoint, and rendering thousands of places
         # costs more than folding them, so an entry is rendered once while it and the catalog
         # stay the same. Rendered entries are shared: readers never change them.
-        self._rendered: dict[str, tuple[Held, Catalog, int, dict[str, Any]]] = {}
+        self._rendered: dict[str, tuple[Held, dict[str, Any]]] = {}
+        self._rendered_for: tuple[Catalog, int] | None = None  # the catalog (and version) they name things by
+        self._order: tuple[Catalog, int, list[str], set[str]] | None = None  # its places, sorted
 
     def render(self, state: State, catalog: Catalog, pending: Pending | None = None) -> list[dict[str, Any]]:
         out = []
         pending = pending or {}
+        if self._rendered_for != (catalog, catalog.version):
+            self._rendered = {}
+            self._rendered_for = (catalog, catalog.version)
         cache = self._rendered
-        for place in sorted(set(catalog.places) | set(state) | {k[0] for k in pending}):
-            held = state.get(place, UNHELD)
-            waiting = pending.get((place,))
+        if self._order is None or self._order[:2] != (catalog, catalog.version):
+            self._order = (catalog, catalog.version, sorted(catalog.places), set(catalog.places))
+        places, registered = self._order[2], self._order[3]
+        if not state.keys() <= registered or any(k[0] not in registered for k in pending):
+            places = sorted(registered | set(state) | {k[0] for k in pending})
+        get, unheld = state.get, UNHELD
+        for place in places:
+            held = get(place, unheld)
+            waiting = pending.get((place,)) if pending else None
             if not waiting:
                 cached = cache.get(place)
-                if cached is not None and cached[0] is held and cached[1] is catalog and cached[2] == catalog.version:
-                    out.append(cached[3])
+                if cached is not None and cached[0] is held:
+                    out.append(cached[1])
                     continue
             entry = self._entry(place, held, catalog, waiting or [])
             if not waiting:
-                cache[place] = (held, catalog, catalog.version, entry)
+                cache[place] = (held, entry)
             out.append(entry)
         return out
 
