@@ -21,13 +21,14 @@ import structlog
 
 from . import snapshots
 from .core import filters, history
-from .core.batch import Item, Prepared, paused_gc, prepare, retract_targets
+from .core.batch import Item, Prepared, prepare, retract_targets
 from .core.catalog import Catalog, Kind
 from .core.dates import utc_now
 from .core.errors import BadQuery
 from .core.events import REGISTRATIONS
 from .core.filters import EVERYTHING, Filter
 from .core.fold import Fold
+from .core.gc_pause import paused_gc
 from .core.projections import PROJECTIONS, State
 from .core.protocol import nearest
 from .core.records import Record, decode_many, knowledge_time

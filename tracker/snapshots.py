@@ -32,6 +32,7 @@ from .core.catalog import Catalog
 from .core.errors import StoreError
 from .core.events import REGISTRATIONS
 from .core.filters import EVERYTHING, Filter
+from .core.gc_pause import paused_gc
 from .core.projections import PROJECTIONS
 from .core.records import Record, decode_many
 from .core.snapshot import FOLDED, VERSION, Snapshot, advance, pending
@@ -74,6 +75,11 @@ def loads(data: bytes) -> Snapshot:
 
 async def state(store: EventStore, projection: str, as_of: str, flt: Filter = EVERYTHING) -> dict[str, Any]:
     """`projection` as of `as_of`, known now, from the whole log: from a snapshot."""
+    with paused_gc():  # reads, decodes, unpickles and folds: many objects, no cycles
+        return await _state(store, projection, as_of, flt)
+
+
+async def _state(store: EventStore, projection: str, as_of: str, flt: Filter) -> dict[str, Any]:
     started = time.perf_counter()
     head = await store.head()
     catalog, retracted = await reference_data(store, head)
