@@ -25,21 +25,21 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-import structlog
 
 from .core import filters
 from .core.catalog import Catalog
 from .core.errors import StoreError
-from .core.events import REGISTRATIONS
 from .core.filters import EVERYTHING, Filter
 from .core.gc_pause import paused_gc
+from .core.kinds import REGISTRATIONS
 from .core.projections import PROJECTIONS
 from .core.records import Record, decode_many
 from .core.snapshot import FOLDED, VERSION, Snapshot, advance, pending
 from .core.timeline import order, rendered
+from .logs import Logger
 from .store import EventStore, HistoryKey
 
-log = structlog.get_logger("tracker")
+log = Logger("tracker")
 
 KEEP_AFTER = 40_000  # a query that reads more facts than this keeps a snapshot every KEEP_AFTER facts
 MAX_KEPT = 40  # snapshots kept at most: the oldest-cut ones beyond go (each holds a whole state)
