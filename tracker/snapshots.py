@@ -27,6 +27,7 @@ import pickle
 import time
 import zlib
 from collections.abc import Callable, Collection
+from datetime import date
 from typing import Any
 
 import orjson
@@ -204,9 +205,11 @@ async def _tail(store: EventStore, cut: str, day: str, head: int, retracted: set
     folded = 0  # ... how many of them a snapshot takes
     whole: list[Record] | None = None if cut else []
     page = _FIRST_PAGE  # growing: a near snapshot needs a short read, a far one long pages
+    read = 0
     while True:
         page_rows, after = await store.read_history(after, page, head)
-        page = min(page * 2, _PAGE)
+        read += len(page_rows)
+        page = _next_page(page, read, cut, after[0] if after else day, day)
         if whole is not None:
             for record in decode_many(page_rows):
                 if record.event.get("occurred_from", "") > day:
@@ -216,13 +219,20 @@ async def _tail(store: EventStore, cut: str, day: str, head: int, retracted: set
             if after is None:
                 return sorted(whole, key=order), True
             continue
-        mine = [i for i, s in enumerate(page_rows) if s.type in types]
+        # Keyed by `day`, an event starts by it (a window starts on or before its key): the
+        # facts wanted among those are decoded at once; after them, one at a time until one
+        # starts after `day`.
+        first = bisect.bisect_right(page_rows, day, key=_key)
+        mine = [i for i, s in enumerate(page_rows[:first]) if s.type in types]
+        wanted += zip([len(rows) + i for i in mine], decode_many([page_rows[i] for i in mine]), strict=True)
         past = None
-        for i, record in zip(mine, decode_many([page_rows[i] for i in mine]), strict=True):
-            wanted.append((len(rows) + i, record))
-            if record.event.get("occurred_from", "") > day:
-                past = i
-                break
+        for i in range(first, len(page_rows)):
+            if page_rows[i].type in types:
+                record = decode_many(page_rows[i:i + 1])[0]
+                wanted.append((len(rows) + i, record))
+                if record.event.get("occurred_from", "") > day:
+                    past = i
+                    break
         page_rows = page_rows if past is None else page_rows[:past + 1]
         rows += page_rows
         folded += sum(1 for s in page_rows if s.type in FOLDED and s.id not in retracted)
@@ -236,6 +246,21 @@ async def _tail(store: EventStore, cut: str, day: str, head: int, retracted: set
         if done or end < len(rows):
             return sorted(whole, key=order), True
         rows, wanted = [], []  # a long way: read on as from the beginning
+
+
+def _next_page(page: int, read: int, cut: str, last: str, day: str) -> int:
+    """Pages double (a near snapshot needs a short read, a far one long pages), but reach
+    little past `day`: at most the events read per day so far times the days left, and some."""
+    double = min(page * 2, _PAGE)
+    try:
+        done = (date.fromisoformat(last) - date.fromisoformat(cut)).days
+        left = (date.fromisoformat(day) - date.fromisoformat(last)).days
+    except ValueError:  # from the beginning (""), or a key that is no date: the store sorts any text
+        return double
+    if done <= 0 or left < 0:
+        return double
+    some = max(_FIRST_PAGE // 10, 1)
+    return max(some, min(double, read * (left + 1) // done + some))
 
 
 def _key(stored: StoredEvent) -> str:
