@@ -47,8 +47,8 @@ from .store import EventStore, HistoryKey, StoredEvent
 
 log = Logger("tracker")
 
-KEEP_AFTER = 40_000  # a query that reads more facts than this keeps a snapshot every KEEP_AFTER facts
-MAX_KEPT = 40  # snapshots kept at most: the oldest-cut ones beyond go (each holds a whole state)
+KEEP_AFTER = 20_000  # a query that reads more facts than this keeps a snapshot every KEEP_AFTER facts
+MAX_KEPT = 80  # snapshots kept at most: the oldest-cut ones beyond go (each holds a whole state)
 _FIRST_PAGE = 1_000
 _PAGE = 20_000
 _END = (1 << 63) - 1
