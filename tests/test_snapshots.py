@@ -117,6 +117,30 @@ async def test_a_snapshot_that_names_other_code_is_never_run(db: Path, tmp_path:
                 snapshots.loads(data)
 
 
+async def test_a_long_way_from_a_snapshot_with_an_unreadable_part_drops_it(db: Path, tmp_path: Path,
+                                                                            monkeypatch) -> None:
+    """A short way reads its projection's part only; a long way needs them all: a bad one
+    is dropped there too, and the query starts again without it."""
+    marker = tmp_path / "ran"
+
+    class Evil:
+        def __reduce__(self):
+            return (Path.touch, (marker,))
+
+    async with await Tracker.open(str(db)) as tracker:
+        await tracker.state_once("territory", "2014-06-30")
+        head, data = await tracker.store.get_snapshot(VERSION, "2014-06-30") or (0, b"")
+        parts = pickle.loads(data)
+        parts["deployments"] = zlib.compress(pickle.dumps(Evil()))
+        await tracker.store.put_snapshot(VERSION, "2014-06-30", head, pickle.dumps(parts))
+        monkeypatch.setattr(snapshots, "KEEP_AFTER", 1)  # the next query goes a long way
+        answer = await tracker.state_once("territory", "2014-08-01")
+        assert not marker.exists()
+        assert "2014-06-30" not in [s.cut for s in await tracker.store.snapshots(VERSION)]
+    async with await Tracker.open(str(db)) as fresh:
+        assert answer == await fresh.state("territory", "2014-08-01")
+
+
 def test_the_cli_keeps_a_snapshot_and_answers_the_same(db: Path) -> None:
     first = tracker_on(db, "state", "territory", "--as-of", "2014-07-20", "--json", "-v")
     assert "cut=None" in first.stderr or "cut=" in first.stderr

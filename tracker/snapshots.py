@@ -52,6 +52,7 @@ MAX_KEPT = 80  # snapshots kept at most: the oldest-cut ones beyond go (each hol
 _FIRST_PAGE = 1_000
 _PAGE = 20_000
 _END = (1 << 63) - 1
+_UNREADABLE = (pickle.UnpicklingError, zlib.error, EOFError, AttributeError, TypeError, ValueError)
 
 _ALLOWED = {
     ("tracker.core.snapshot", "Snapshot"), ("tracker.core.records", "Record"),
@@ -105,7 +106,12 @@ async def _state(store: EventStore, projection: str, as_of: str, flt: Filter) ->
     base, base_head, data = await _base(store, as_of, head, projection)
     tail, whole = await _tail(store, base.cut, as_of, head, retracted, PROJECTIONS[projection].types)
     if whole:  # a long way, or from the beginning: every projection, keeping snapshots
-        snapshot = loads(data) if data is not None else Snapshot.empty()
+        try:
+            snapshot = loads(data) if data is not None else Snapshot.empty()
+        except _UNREADABLE as e:  # another projection's part: this query starts again, without it
+            log.warning("unreadable snapshot dropped", cut=base.cut, error=str(e))
+            await store.drop_snapshots(base.cut)
+            return await _state(store, projection, as_of, flt)
         snapshot, kept = await _advance_keeping(store, snapshot, tail, as_of, head)
         if base.cut == "" and not kept:  # the store had none: the next query starts here
             await _keep(store, snapshot, head)
@@ -165,7 +171,7 @@ async def _base(store: EventStore, as_of: str, head: int, projection: str) -> tu
             continue  # dropped by another process meanwhile
         try:
             snapshot = loads(found[1], (projection,))
-        except (pickle.UnpicklingError, zlib.error, EOFError, AttributeError, TypeError, ValueError) as e:
+        except _UNREADABLE as e:
             log.warning("unreadable snapshot dropped", cut=info.cut, error=str(e))
             await store.drop_snapshots(info.cut)
             continue
