@@ -38,8 +38,8 @@ import orjson
 from .catalog import Catalog
 from .checkpoints import MISSING, Checkpoint, Checkpoints, Day
 from .dates import utc_now
-from .events import REGISTRATIONS
 from .fold import Fold
+from .kinds import REGISTRATIONS
 from .projections import PROJECTIONS, Pending, Projection, State
 from .records import Record
 from .summary import possibly
