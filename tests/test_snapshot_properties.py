@@ -59,3 +59,22 @@ def test_one_snapshot_answers_every_later_date(records: list[Record], first: int
             assert answer.states[name] == replay(records, projection, day), (name, day)
             assert pending(answer, name) == pending_at(records, projection, day), (name, day)
     assert kept.cut == cut
+
+
+@PROPERTY
+@given(records=logs, days=dates)
+def test_a_projection_s_part_advances_as_the_whole_snapshot_and_parts_join_back(records: list[Record],
+                                                                               days: list[str]) -> None:
+    """What a one-projection query does (tracker/snapshots.py): it unpickles and advances that
+    projection's part alone, given the whole tail; the parts of a snapshot join back into it."""
+    facts = _facts(records)
+    whole = Snapshot.empty()
+    parts = {name: Snapshot.empty((name,)) for name in PROJECTIONS}
+    for day in days:
+        whole = advance(whole, _tail(facts, whole.cut, day), day)
+        for name, projection in PROJECTIONS.items():
+            parts[name] = advance(parts[name], _tail(facts, parts[name].cut, day), day)
+            assert parts[name] == whole.only((name,)), (name, day)
+            assert parts[name].states[name] == replay(records, projection, day), (name, day)
+            assert pending(parts[name], name) == pending_at(records, projection, day), (name, day)
+        assert Snapshot.joined(whole.only((name,)) for name in PROJECTIONS) == whole

@@ -58,6 +58,19 @@ async def test_a_late_fact_drops_exactly_the_snapshots_it_makes_stale(db: Path, 
         assert await answers(tracker) == await reference(db)
 
 
+async def test_short_and_long_ways_answer_as_the_timeline(db: Path, monkeypatch) -> None:
+    """A short way from a snapshot folds the projection asked alone; a long one every projection,
+    keeping snapshots; a read that starts short and turns long switches: every answer the same."""
+    monkeypatch.setattr(snapshots, "KEEP_AFTER", 4)
+    monkeypatch.setattr(snapshots, "_FIRST_PAGE", 2)  # reads in short pages: a short read turns long midway
+    async with await Tracker.open(str(db)) as tracker:
+        for day in ("2014-06-10", "2014-06-12", "2014-07-20", "2014-07-21", "2014-06-30", None):
+            for name in PROJECTIONS:
+                assert await tracker.state_once(name, day) == await tracker.state(name, day), (name, day)
+        assert len(await tracker.store.snapshots(VERSION)) >= 2
+        assert await answers(tracker) == await reference(db)
+
+
 def test_a_long_tail_is_cut_at_whole_days(monkeypatch) -> None:
     from tests.test_projections import rec
     from tracker.core.records import make_record
@@ -93,14 +106,39 @@ async def test_a_snapshot_that_names_other_code_is_never_run(db: Path, tmp_path:
 
     async with await Tracker.open(str(db)) as tracker:
         expected = await tracker.state_once("territory", "2014-07-31")
-        await tracker.store.drop_snapshots()
-        await tracker.store.put_snapshot(VERSION, "2014-07-01", await tracker.head(),
-                                         zlib.compress(pickle.dumps(Evil())))
-        assert await tracker.state_once("territory", "2014-07-31") == expected
+        for cut, data in (("2014-07-01", pickle.dumps(Evil())),  # the parts' dict, or a part
+                          ("2014-07-02", pickle.dumps({"territory": zlib.compress(pickle.dumps(Evil()))}))):
+            await tracker.store.drop_snapshots()
+            await tracker.store.put_snapshot(VERSION, cut, await tracker.head(), data)
+            assert await tracker.state_once("territory", "2014-07-31") == expected
+            assert not marker.exists()
+            assert cut not in [s.cut for s in await tracker.store.snapshots(VERSION)]  # dropped
+            with pytest.raises(pickle.UnpicklingError):
+                snapshots.loads(data)
+
+
+async def test_a_long_way_from_a_snapshot_with_an_unreadable_part_drops_it(db: Path, tmp_path: Path,
+                                                                            monkeypatch) -> None:
+    """A short way reads its projection's part only; a long way needs them all: a bad one
+    is dropped there too, and the query starts again without it."""
+    marker = tmp_path / "ran"
+
+    class Evil:
+        def __reduce__(self):
+            return (Path.touch, (marker,))
+
+    async with await Tracker.open(str(db)) as tracker:
+        await tracker.state_once("territory", "2014-06-30")
+        head, data = await tracker.store.get_snapshot(VERSION, "2014-06-30") or (0, b"")
+        parts = pickle.loads(data)
+        parts["deployments"] = zlib.compress(pickle.dumps(Evil()))
+        await tracker.store.put_snapshot(VERSION, "2014-06-30", head, pickle.dumps(parts))
+        monkeypatch.setattr(snapshots, "KEEP_AFTER", 1)  # the next query goes a long way
+        answer = await tracker.state_once("territory", "2014-08-01")
         assert not marker.exists()
-        assert "2014-07-01" not in [s.cut for s in await tracker.store.snapshots(VERSION)]  # dropped
-        with pytest.raises(pickle.UnpicklingError):
-            snapshots.loads(zlib.compress(pickle.dumps(Evil())))
+        assert "2014-06-30" not in [s.cut for s in await tracker.store.snapshots(VERSION)]
+    async with await Tracker.open(str(db)) as fresh:
+        assert answer == await fresh.state("territory", "2014-08-01")
 
 
 def test_the_cli_keeps_a_snapshot_and_answers_the_same(db: Path) -> None:

@@ -20,7 +20,7 @@ import time
 import traceback
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -31,12 +31,10 @@ from .cli_errors import Parser, internal, require_store, wants_json
 from .cli_errors import report as report_error
 from .cli_help import decorate
 from .core import filters
-from .core.batch import Item
 from .core.dates import parse_as_of, parse_known_at
 from .core.errors import InputError, TrackerError, ValidationFailed
 from .core.projections import PROJECTIONS
 from .core.records import Record
-from .core.reports import parse
 from .core.summary import Namer, summarize, when
 from .core.tables import render_state, table
 from .core.tokens import ROLES, check_name, check_role, hash_token, new_token
@@ -47,6 +45,9 @@ from .serve_env import resolve as resolve_serve_env
 from .service import Tracker
 from .store import StoredEvent, resolve_url
 from .store.url import mask_secrets
+
+if TYPE_CHECKING:  # the event models cost a one-shot `tracker state` a sixth of a second: appends import them
+    from .core.batch import Item
 
 
 def _common(defaults: bool) -> Parser:
@@ -202,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
         args.json = True
     json = bool(getattr(args, "json", False))
     verbose = args.verbose or args.command == "serve"  # a server logs its connections
-    configure(json=args.log_json, level=logging.INFO if verbose else logging.WARNING)
+    # `state` logs only through logs.Logger: structlog is imported only if it writes a line
+    configure(json=args.log_json, level=logging.INFO if verbose else logging.WARNING, lazy=args.command == "state")
     try:
         return asyncio.run(_run(args))
     except TrackerError as e:
@@ -428,6 +430,8 @@ async def _watch(args: argparse.Namespace) -> int:
 
 
 def _read_files(names: list[str]) -> list[Item]:
+    from .core.reports import parse
+
     items: list[Item] = []
     issues = []
     for name in names:

@@ -12,22 +12,20 @@ import csv
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from .core import acled, geojson
-from .core import diff as diffs
-from .core.batch import Item
 from .core.catalog import Kind
 from .core.dates import parse_as_of, parse_known_at, utc_now
 from .core.errors import InputError
-from .core.reference import listing, with_alias
-from .core.reports import from_objects
 from .core.tables import table
 from .core.timeline import retractions
 from .service import Tracker
 from .store import resolve_url
+
+if TYPE_CHECKING:  # what these commands read and write: imported when one runs (the models cost a `state`)
+    from .core import acled
 
 COMMANDS = ("actors", "places", "diff", "chart")
 
@@ -105,6 +103,8 @@ def formatted(args: argparse.Namespace) -> bool:
 
 
 async def run_format(args: argparse.Namespace, principal: str) -> int:
+    from .core import acled
+
     if args.command == "import":
         text = _read_text(args.file)
         name = "<stdin>" if args.file == "-" else args.file
@@ -159,6 +159,9 @@ def _sync(args: argparse.Namespace) -> tuple[date, date] | None:
 
 async def _import_acled(tracker: Tracker, rows: list[acled.Row], name: str, sync: tuple[date, date] | None,
                         args: argparse.Namespace, principal: str) -> int:
+    from .core import acled
+    from .core.batch import Item
+
     timeline = await tracker.catch_up()
     head = timeline.head
     records = timeline.records()
@@ -197,6 +200,8 @@ async def _import_acled(tracker: Tracker, rows: list[acled.Row], name: str, sync
 
 
 async def _export_acled(tracker: Tracker, args: argparse.Namespace) -> int:
+    from .core import acled
+
     timeline = await tracker.catch_up()
     records = sorted(timeline.records(), key=lambda r: r.position)
     rows = acled.export_rows(records, timeline.catalog)
@@ -217,6 +222,8 @@ async def _export_acled(tracker: Tracker, args: argparse.Namespace) -> int:
 
 
 async def _geojson(tracker: Tracker, args: argparse.Namespace) -> int:
+    from .core import geojson
+
     timeline = await tracker.catch_up()
     if args.command == "state":
         if args.projection != "territory":
@@ -246,6 +253,8 @@ async def run(tracker: Tracker, args: argparse.Namespace, principal: str) -> int
     kind: Kind = "actor" if args.command == "actors" else "place"
     if getattr(args, "reference_command", None) == "alias":
         return await _alias(tracker, kind, args, principal)
+    from .core.reference import listing
+
     catalog = await tracker.refresh_catalog()
     rows = listing(catalog, kind, args.search)
     if args.json:
@@ -265,6 +274,8 @@ async def run(tracker: Tracker, args: argparse.Namespace, principal: str) -> int
 
 
 async def _diff(tracker: Tracker, args: argparse.Namespace) -> int:
+    from .core import diff as diffs
+
     start, end = diffs.dates(args.start, args.end)
     known_at = parse_known_at(args.known_at)
     answer = diffs.between(await tracker.catch_up(), start, end, known_at)
@@ -296,6 +307,9 @@ async def _chart(tracker: Tracker, args: argparse.Namespace) -> int:
 
 
 async def _alias(tracker: Tracker, kind: Kind, args: argparse.Namespace, principal: str) -> int:
+    from .core.reference import with_alias
+    from .core.reports import from_objects
+
     catalog = await tracker.refresh_catalog()
     source = {"publisher": f"{principal} (tracker {kind}s alias)"}
     registration = with_alias(catalog, kind, args.ref, args.alias, source)

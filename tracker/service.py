@@ -14,40 +14,41 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-import structlog
 
 from . import snapshots
 from .core import filters, history
-from .core.batch import Item, Prepared, paused_gc, prepare, retract_targets
 from .core.catalog import Catalog, Kind
 from .core.dates import utc_now
 from .core.errors import BadQuery
-from .core.events import REGISTRATIONS
 from .core.filters import EVERYTHING, Filter
 from .core.fold import Fold
+from .core.gc_pause import paused_gc
+from .core.kinds import REGISTRATIONS
 from .core.projections import PROJECTIONS, State
-from .core.protocol import nearest
 from .core.records import Record, decode_many, knowledge_time
 from .core.timeline import Timeline, order, today
 from .core.tokens import Token
+from .logs import Logger, enabled
 from .store import EventStore, NewEvent, open_store
+
+if TYPE_CHECKING:  # the batch rules build the event models: imported by the appends that need them
+    from .core.batch import Item, Prepared
 
 # Decoded records are folded this many at a time: a small batch of fresh dicts stays in the CPU's
 # caches between decode and fold (measured: 200-1,000 decode ~1.5x faster than 20,000 at once).
 _CHUNK = 500
 _FREEZE_AFTER = 50_000  # records folded by one catch-up after which its objects are frozen (gc.freeze)
 
-log = structlog.get_logger("tracker")
+log = Logger("tracker")
 
 
 def _debugging() -> bool:
     """Whether debug lines are kept. A debug call that the level filters out still binds a
     logger (~10 us, measured): too much to pay on every single-event append."""
-    enabled = getattr(structlog.get_config()["wrapper_class"], "is_enabled_for", None)
-    return enabled is None or enabled(None, logging.DEBUG)
+    return enabled(logging.DEBUG)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +112,8 @@ class Tracker:
         return (await self._prepare(items, today))[0]
 
     async def _prepare(self, items: list[Item], today: date | None = None) -> tuple[list[Prepared], int]:
+        from .core.batch import prepare, retract_targets
+
         catalog, head = await self._refresh()
         targets = retract_targets(items)
         found = await self.store.lookup(targets) if targets else {}
@@ -212,6 +215,8 @@ class Tracker:
                       limit: int = history.DEFAULT_LIMIT, before: int | None = None) -> dict[str, Any]:
         """One entry's facts, newest first, a page at a time (core/history.py), each with who
         recorded it (read back from the store for the page only: the timeline keeps less)."""
+        from .core.protocol import nearest
+
         timeline = await self.catch_up()
         as_of = as_of or today()
         for name, ident in zip(PROJECTIONS[projection].key_fields, entry, strict=True):

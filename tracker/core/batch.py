@@ -8,10 +8,8 @@ all that is wrong; a batch with any issue is refused whole.
 from __future__ import annotations
 
 import difflib
-import gc
 import json
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from itertools import pairwise
@@ -26,6 +24,7 @@ from .catalog import Catalog, Kind, UnknownReference
 from .dates import window_start
 from .errors import Issue, ValidationFailed
 from .events import EVENT_TYPES, MAX_COUNT, NO_NUL, REGISTRATIONS, Event, EventRetracted, canonical
+from .gc_pause import paused_gc
 from .ids import uuid7
 
 MAX_EVENT_BYTES = 1 << 20  # 1 MiB, the websocket message limit too
@@ -98,19 +97,6 @@ def _prepare(items: list[Item], catalog: Catalog, today: date, stored_types: Map
     if issues:
         raise ValidationFailed(issues)
     return out
-
-
-@contextmanager
-def paused_gc() -> Iterator[None]:
-    """The cyclic garbage collector off for a bulk step (refcounting still frees everything
-    that is not a cycle); back on after it, unless a caller had paused it already."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def _check(item: Item, catalog: Catalog, today: date, stored_types: Mapping[str, str],

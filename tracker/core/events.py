@@ -16,6 +16,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, TypeAdapter, field_validator
 
 from .dates import Precision, parse_date
+from .kinds import REGISTRATIONS
 
 _DATES: dict[str, date] = {}  # ISO text -> its date: a log names a few thousand days
 
@@ -317,7 +318,6 @@ EVENT_TYPES: dict[str, type[Event]] = {
                 ForcesWithdrawn, CiviliansDisplaced, AttackCarriedOut, ResourceControlled,
                 ActorRegistered, PlaceRegistered, EventRetracted)
 }
-REGISTRATIONS = frozenset({"ActorRegistered", "PlaceRegistered"})
 # What a registration says about its actor or place: its own fields, not those every event
 # has (dates, sources, notes: they are about the report, not the actor or place).
 REFERENCE_FIELDS: dict[str, tuple[str, ...]] = {

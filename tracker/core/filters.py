@@ -15,17 +15,16 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from .catalog import Catalog
 from .errors import BadQuery
-from .events import EVENT_TYPES, REGISTRATIONS
+from .kinds import REGISTRATIONS
 
 FIELDS = ("place", "actor", "country", "bbox")  # state filters
 EVENT_FIELDS = (*FIELDS, "types")  # events subscription filters
 MAX_VALUES = 1000
-_ACTORS = {name: getattr(cls, "ACTOR_FIELDS", ()) for name, cls in EVENT_TYPES.items()}
-_PLACES = {name: getattr(cls, "PLACE_FIELDS", ()) for name, cls in EVENT_TYPES.items()}
 _FRONTLESS = REGISTRATIONS | {"EventRetracted"}
 
 
@@ -87,14 +86,24 @@ class Filter:
             return False
         if self.places is None and self.countries is None and self.bbox is None:
             return True
-        return self._where((event.get(f) for f in _PLACES.get(kind, ())), catalog)
+        return self._where((event.get(f) for f in _fields()[1].get(kind, ())), catalog)
 
 
 EVERYTHING = Filter()  # the default: nothing filtered
 
 
+@cache
+def _fields() -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
+    """The fields naming actors, and those naming places, of each event type. From the models,
+    imported on first use: a state query never filters events, and need not build them."""
+    from .events import EVENT_TYPES
+
+    return ({name: getattr(cls, "ACTOR_FIELDS", ()) for name, cls in EVENT_TYPES.items()},
+            {name: getattr(cls, "PLACE_FIELDS", ()) for name, cls in EVENT_TYPES.items()})
+
+
 def _actors_of(event: dict[str, Any]) -> set[str]:
-    return {event[f] for f in _ACTORS.get(event.get("type", ""), ()) if event.get(f)}
+    return {event[f] for f in _fields()[0].get(event.get("type", ""), ()) if event.get(f)}
 
 
 def parse(get: Callable[[str], Any], events: bool = False) -> Filter:
@@ -109,6 +118,8 @@ def parse(get: Callable[[str], Any], events: bool = False) -> Filter:
         if name == "bbox":
             values["bbox"] = _bbox(items)
         elif name == "types":
+            from .events import EVENT_TYPES
+
             unknown = [t for t in items if t not in EVENT_TYPES]
             if unknown:
                 raise BadQuery(f"'types': unknown event type '{unknown[0]}': one of {', '.join(EVENT_TYPES)}",

@@ -12,6 +12,10 @@ folded from the facts that start before its earliest open fact (`prefix`), and i
 facts from that start on (`rest`), a window's worth. Folds are per entry
 (projections/base.py), so only those entries are folded again.
 
+Projections fold apart (each its own fact types and entries), so a snapshot of some of them
+(`only`) advances as the whole one does, restricted to them, and parts join back (`joined`):
+a query of one projection reads, unpickles and folds that one alone.
+
 Like every cache here, a snapshot is checked against the log and never trusted over it: it
 is valid for the log up to its `head`, and a later fact that starts by its cut, or a later
 retraction of one, makes it stale (the shell drops it).
@@ -19,7 +23,7 @@ retraction of one, makes it stale (the shell drops it).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +33,7 @@ from .timeline import order
 
 # Bumped whenever a projection's fold, its state's shape or this module changes: a snapshot
 # of another version is never used, and the shell rebuilds it.
-VERSION = "1"
+VERSION = "2"
 _OWNER = {kind: p for p in PROJECTIONS.values() for kind in p.handlers}
 FOLDED = frozenset(_OWNER)  # the fact types some projection folds: the only ones a snapshot takes
 
@@ -43,8 +47,36 @@ class Snapshot:
     rest: dict[tuple[str, Any], list[Record]] = field(default_factory=dict)  # its settled facts from its first open
 
     @classmethod
-    def empty(cls) -> Snapshot:
-        return cls("", {name: {} for name in PROJECTIONS})
+    def empty(cls, names: Collection[str] = tuple(PROJECTIONS)) -> Snapshot:
+        return cls("", {name: {} for name in names})
+
+    def only(self, names: Collection[str]) -> Snapshot:
+        """The snapshot of these projections alone."""
+        types = _types(names)
+        return Snapshot(self.cut, {name: self.states[name] for name in names},
+                        [r for r in self.open if r.event["type"] in types],
+                        {w: e for w, e in self.prefix.items() if w[0] in names},
+                        {w: rs for w, rs in self.rest.items() if w[0] in names})
+
+    @classmethod
+    def joined(cls, parts: Iterable[Snapshot]) -> Snapshot:
+        """One snapshot of the parts' projections (parts of one snapshot: one cut, apart projections)."""
+        parts = list(parts)
+        cuts = {part.cut for part in parts}
+        if len(cuts) != 1:
+            raise ValueError(f"parts of one snapshot share a cut, not {sorted(cuts)}")
+        joined = cls(cuts.pop(), {})
+        for part in parts:
+            joined.states.update(part.states)
+            joined.open += part.open
+            joined.prefix.update(part.prefix)
+            joined.rest.update(part.rest)
+        joined.open.sort(key=order)
+        return joined
+
+
+def _types(names: Collection[str]) -> frozenset[str]:
+    return frozenset().union(*(PROJECTIONS[name].types for name in names))
 
 
 def _where(record: Record) -> tuple[str, Any]:
@@ -68,10 +100,13 @@ def _put(state: State, key: Any, entry: Any) -> None:
 
 def advance(snapshot: Snapshot, tail: list[Record], day: str) -> Snapshot:
     """The snapshot at `day` (on or after its cut). `tail`: the facts that start after the cut
-    and on or before `day`, of the types some projection folds, retracted ones left out, in
-    history order (`timeline.order`)."""
+    and on or before `day`, of the types some projection folds (or some projection of the
+    snapshot's), retracted ones left out, in history order (`timeline.order`)."""
     if day < snapshot.cut:
         raise ValueError(f"a snapshot at {snapshot.cut} cannot answer for the earlier {day}")
+    if len(snapshot.states) < len(PROJECTIONS):  # a part: the other projections' facts are not its own
+        types = _types(snapshot.states)
+        tail = [r for r in tail if r.event["type"] in types]
     states = {name: dict(state) for name, state in snapshot.states.items()}
     settling: dict[tuple[str, Any], list[Record]] = {}
     still_open = []
@@ -87,9 +122,10 @@ def advance(snapshot: Snapshot, tail: list[Record], day: str) -> Snapshot:
         merged[where] = sorted([*snapshot.rest.get(where, ()), *records], key=order)
         _put(states[name], key, _fold_key(PROJECTIONS[name], key, snapshot.prefix.get(where), merged[where]))
     settled = [r for r in tail if r.event["occurred_to"] <= day]
-    for projection in PROJECTIONS.values():
+    for name in states:
+        projection = PROJECTIONS[name]
         types = projection.types
-        projection.fold(states[projection.name], [r for r in settled if r.event["type"] in types])
+        projection.fold(states[name], [r for r in settled if r.event["type"] in types])
     opened = still_open + [r for r in tail if r.event["occurred_to"] > day]
     # For the entries open at `day`: their state before their earliest open fact, and the rest.
     first: dict[tuple[str, Any], str] = {}

@@ -38,8 +38,8 @@ import orjson
 from .catalog import Catalog
 from .checkpoints import MISSING, Checkpoint, Checkpoints, Day
 from .dates import utc_now
-from .events import REGISTRATIONS
 from .fold import Fold
+from .kinds import REGISTRATIONS
 from .projections import PROJECTIONS, Pending, Projection, State
 from .records import Record
 from .summary import possibly
@@ -307,15 +307,22 @@ class Timeline:
         """Checkpoints cut on or after `start` folded a history that has changed."""
         self.checkpoints.invalidate(start)
 
-    def _extend_checkpoints(self) -> None:
+    def prepare(self, budget: int) -> bool:
+        """Checkpoints for up to about `budget` facts more; True once every complete day has
+        one. A starting server builds them a slice at a time before it answers, so that its
+        first answer is not the one that folds the whole log, and it can say how far it is."""
+        return self._extend_checkpoints(budget)
+
+    def _extend_checkpoints(self, budget: int | None = None) -> bool:
         """Checkpoint every complete day after the last one (the newest day stays out:
         appends keep coming to it): a whole one once `every` facts have passed since the
-        last whole one, else the day's changes (checkpoints.py)."""
+        last whole one, else the day's changes (checkpoints.py). False if `budget` facts
+        were folded before the end."""
         facts, cuts = self._facts, self.checkpoints
         last = cuts.last()
-        folded = last.folded
+        folded = begun = last.folded
         if folded >= len(facts) or bisect.bisect_right(facts, (facts[folded].start, 2, 0), key=_sort_key) >= len(facts):
-            return
+            return True
         names = list(self.projections)
         whole = cuts.whole_at(last.cut)
         fold = Fold(self.projections.values(), cuts.states_at(names, last.cut)[2], self._retracted)
@@ -328,7 +335,9 @@ class Timeline:
                 day = facts[folded].start
                 index = bisect.bisect_right(facts, (day, 2, 0), key=_sort_key)
                 if index >= len(facts):
-                    return
+                    return True
+                if budget is not None and folded - begun >= budget:
+                    return False
                 todo = [f for f in facts[folded:index] if f.type in folded_types]
                 records = _decode(todo)
                 fold.feed(records)

@@ -260,8 +260,8 @@ class Routes:
     async def _catching_up(self) -> Response:
         """While the server folds the log it found at start: how far it is."""
         head = await asyncio.wait_for(self.tracker.head(), 2.0)
-        return json_response(503, {"status": "catching_up", "position": self.tracker.timeline.head, "head": head},
-                             Retry_After="1")
+        return json_response(503, {"status": "catching_up", "position": self.tracker.timeline.head, "head": head,
+                                   "stage": self.hub.stage}, Retry_After="1")
 
     async def _health(self) -> Response:
         if not self.hub.ready:

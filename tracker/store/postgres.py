@@ -34,7 +34,6 @@ import asyncio
 from collections.abc import Iterable, Sequence
 
 import asyncpg
-import structlog
 from asyncpg.pool import PoolConnectionProxy
 
 from ..core.errors import (
@@ -47,11 +46,12 @@ from ..core.errors import (
     TrackerError,
 )
 from ..core.tokens import Token
+from ..logs import Logger
 from .base import EventStore, HistoryKey, NewEvent, SnapshotInfo, StoredEvent, check_import, history_bounds
 from .group import GroupCommit, Request, answer, plan
 from .url import mask_secrets, parse_store_url
 
-log = structlog.get_logger("tracker.store.postgres")
+log = Logger("tracker.store.postgres")
 
 SCHEMA_VERSION = 4
 # Advisory lock keys (per database): 'tracker' in ASCII, then +1 for the schema.

@@ -65,6 +65,45 @@ class Projection:
         return tuple(entry[f] for f in self.key_fields)
 
 
+class Rendered:
+    """Rendered entries, each kept while its state entry is the same object and the catalog
+    the same version: answers at most dates share most entries with a checkpoint, and
+    rendering thousands of them costs more than folding them. Kept entries are shared:
+    readers never change them (a filter makes new lists, `pending_text` goes only on
+    entries with pending facts, which are never kept)."""
+
+    __slots__ = ("_entries", "_for")
+
+    def __init__(self) -> None:
+        self._for: tuple[Catalog, int] | None = None
+        self._entries: dict[Any, tuple[Any, Any]] = {}
+
+    def of(self, catalog: Catalog) -> dict[Any, tuple[Any, Any]]:
+        """key -> (state entry, its rendering), for names as `catalog` gives them now."""
+        if self._for is None or self._for[0] is not catalog or self._for[1] != catalog.version:
+            self._for, self._entries = (catalog, catalog.version), {}
+        return self._entries
+
+
+class Order:
+    """Every state key seen so far, sorted once: an answer lists its keys by filtering this,
+    not by sorting thousands of keys again."""
+
+    __slots__ = ("_key", "_known", "_sorted")
+
+    def __init__(self, key: Callable[[Any], Any] | None = None) -> None:
+        self._known: set[Any] = set()
+        self._sorted: list[Any] = []
+        self._key = key
+
+    def of(self, state: State, pending: Pending) -> list[Any]:
+        """The keys of `state` and `pending`, in order."""
+        if not (state.keys() <= self._known and pending.keys() <= self._known):
+            self._known |= state.keys() | pending.keys()
+            self._sorted = sorted(self._known, key=self._key)
+        return [k for k in self._sorted if k in state or k in pending]
+
+
 def cite(event: dict[str, Any]) -> list[dict[str, Any]]:
     """The sources of an event, without quotes: enough to link and attribute."""
     return [{k: v for k, v in s.items() if k != "quote"} for s in event.get("sources", ())]

@@ -7,7 +7,7 @@ from typing import Any, ClassVar, NamedTuple
 from ..catalog import Catalog
 from ..dates import describe_window
 from ..records import Record
-from .base import Amount, Handler, Pending, Projection, State
+from .base import Amount, Handler, Order, Pending, Projection, Rendered, State
 
 _NONE = Amount()
 _EMPTY: dict[str, int | None] = {}
@@ -92,25 +92,44 @@ class Deployments(Projection):
     def state_key(self, event: dict[str, Any]) -> Any:
         return (event["actor"], event["place"])
 
+    def __init__(self) -> None:
+        self._rendered = Rendered()
+        self._order = Order()
+
     def render(self, state: State, catalog: Catalog, pending: Pending | None = None) -> list[dict[str, Any]]:
         out = []
         pending = pending or {}
-        for (actor, place) in sorted(set(state) | set(pending)):
-            d = state.get((actor, place))
-            if d is None:  # pending facts only
-                out.append({"actor": actor, "actor_name": catalog.name_of("actor", actor), "place": place,
-                            "place_name": catalog.name_of("place", place), "personnel": None,
-                            "personnel_known_minimum": None, "equipment": {}, "units": {}, "since": None,
-                            "since_to": None, "since_precision": None, "since_text": None, "purposes": [],
-                            "pending": pending[(actor, place)]})
-                continue
-            out.append({
-                "actor": actor, "actor_name": catalog.name_of("actor", actor),
-                "place": place, "place_name": catalog.name_of("place", place),
-                "personnel": d.personnel.value if d.personnel != _NONE else None,
-                "personnel_known_minimum": d.personnel.known_minimum if d.personnel != _NONE else None,
-                "equipment": _counts(d.equipment), "units": _counts(d.units),
-                "since": d.since, "since_to": d.until or d.since, "since_precision": d.since_precision,
-                "since_text": describe_window(d.since, d.until or d.since),
-                "purposes": list(d.purposes), "pending": pending.get((actor, place), [])})
+        cache = self._rendered.of(catalog)
+        for key in self._order.of(state, pending):
+            d = state.get(key)
+            waiting = pending.get(key)
+            if d is not None and not waiting:
+                hit = cache.get(key)
+                if hit is not None and hit[0] is d:
+                    out.append(hit[1])
+                    continue
+            entry = self._entry(key, d, catalog, waiting or [])
+            if d is not None and not waiting:
+                cache[key] = (d, entry)
+            out.append(entry)
         return out
+
+    @staticmethod
+    def _entry(key: tuple[str, str], d: Deployed | None, catalog: Catalog,
+               waiting: list[dict[str, Any]]) -> dict[str, Any]:
+        actor, place = key
+        if d is None:  # pending facts only
+            return {"actor": actor, "actor_name": catalog.name_of("actor", actor), "place": place,
+                    "place_name": catalog.name_of("place", place), "personnel": None,
+                    "personnel_known_minimum": None, "equipment": {}, "units": {}, "since": None,
+                    "since_to": None, "since_precision": None, "since_text": None, "purposes": [],
+                    "pending": waiting}
+        return {
+            "actor": actor, "actor_name": catalog.name_of("actor", actor),
+            "place": place, "place_name": catalog.name_of("place", place),
+            "personnel": d.personnel.value if d.personnel != _NONE else None,
+            "personnel_known_minimum": d.personnel.known_minimum if d.personnel != _NONE else None,
+            "equipment": _counts(d.equipment), "units": _counts(d.units),
+            "since": d.since, "since_to": d.until or d.since, "since_precision": d.since_precision,
+            "since_text": describe_window(d.since, d.until or d.since),
+            "purposes": list(d.purposes), "pending": waiting}

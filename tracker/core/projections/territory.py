@@ -16,7 +16,7 @@ from typing import Any, ClassVar, NamedTuple
 from ..catalog import Catalog
 from ..dates import describe_window
 from ..records import Record
-from .base import Handler, Pending, Projection, State, cite
+from .base import Handler, Pending, Projection, Rendered, State, cite
 
 
 class Change(NamedTuple):
@@ -114,21 +114,13 @@ class Territory(Projection):
         return event["place"]
 
     def __init__(self) -> None:
-        # place -> (its entry, the catalog and its version, the rendered entry): the answers at
-        # most dates share most entries with a checkpoint, and rendering thousands of places
-        # costs more than folding them, so an entry is rendered once while it and the catalog
-        # stay the same. Rendered entries are shared: readers never change them.
-        self._rendered: dict[str, tuple[Held, dict[str, Any]]] = {}
-        self._rendered_for: tuple[Catalog, int] | None = None  # the catalog (and version) they name things by
-        self._order: tuple[Catalog, int, list[str], set[str]] | None = None  # its places, sorted
+        self._rendered = Rendered()
+        self._order: tuple[Catalog, int, list[str], set[str]] | None = None  # the catalog's places, sorted
 
     def render(self, state: State, catalog: Catalog, pending: Pending | None = None) -> list[dict[str, Any]]:
         out = []
         pending = pending or {}
-        if self._rendered_for != (catalog, catalog.version):
-            self._rendered = {}
-            self._rendered_for = (catalog, catalog.version)
-        cache = self._rendered
+        cache = self._rendered.of(catalog)
         if self._order is None or self._order[:2] != (catalog, catalog.version):
             self._order = (catalog, catalog.version, sorted(catalog.places), set(catalog.places))
         places, registered = self._order[2], self._order[3]
