@@ -6,8 +6,19 @@
 
 /* global L */
 
-const HIT_SLOP = 3;
-const CHANGED = "#c2185b"; // as map.js's ring of a place changed since the chosen date // pixels beyond a point's radius that still select it
+const HIT_SLOP = 3; // pixels beyond a point's radius that still select it
+const CHANGED = "#c2185b"; // as map.js's ring of a place changed since the chosen date
+
+/** One path of circles `gap` pixels outside the points `indices`, stroked as set before. */
+function ringed(ctx, screen, points, indices, gap) {
+  ctx.beginPath();
+  for (const i of indices) {
+    const r = points[i].radius + gap;
+    ctx.moveTo(screen[2 * i] + r, screen[2 * i + 1]);
+    ctx.arc(screen[2 * i], screen[2 * i + 1], r, 0, 2 * Math.PI);
+  }
+  ctx.stroke();
+}
 
 export const CanvasPlaces = L.Layer.extend({
   initialize(onSelect) {
@@ -117,13 +128,7 @@ export const CanvasPlaces = L.Layer.extend({
     ctx.setLineDash([4, 3]);
     ctx.lineWidth = 2;
     ctx.strokeStyle = "#111";
-    ctx.beginPath();
-    for (const i of rings) {
-      const r = this.points[i].radius + 5;
-      ctx.moveTo(screen[2 * i] + r, screen[2 * i + 1]);
-      ctx.arc(screen[2 * i], screen[2 * i + 1], r, 0, 2 * Math.PI);
-    }
-    ctx.stroke();
+    ringed(ctx, screen, this.points, rings, 5);
     ctx.setLineDash([3, 2]);
     ctx.lineWidth = 1.5;
     for (const i of hatched) {
@@ -149,13 +154,7 @@ export const CanvasPlaces = L.Layer.extend({
     if (changed.length) {
       ctx.lineWidth = 3;
       ctx.strokeStyle = CHANGED;
-      ctx.beginPath();
-      for (const i of changed) {
-        const r = this.points[i].radius + 9;
-        ctx.moveTo(screen[2 * i] + r, screen[2 * i + 1]);
-        ctx.arc(screen[2 * i], screen[2 * i + 1], r, 0, 2 * Math.PI);
-      }
-      ctx.stroke();
+      ringed(ctx, screen, this.points, changed, 9);
     }
     if (chosen >= 0) {
       ctx.lineWidth = 3;
