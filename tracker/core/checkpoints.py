@@ -54,6 +54,7 @@ class Checkpoints:
     def __init__(self, names: list[str]) -> None:
         self.whole: list[Checkpoint] = [Checkpoint("", 0, {n: {} for n in names})]
         self.days: list[Day] = []  # each after the whole checkpoint before it, in cut order
+        self._day_cuts: list[str] = []  # their cuts: bisected without a key function (hot path)
         self.dropped = 0
 
     def __len__(self) -> int:
@@ -68,7 +69,7 @@ class Checkpoints:
     def at(self, day: str) -> Checkpoint | Day:
         """The latest cut on or before `day`, whole or day."""
         whole = self.whole_at(day)
-        i = bisect.bisect_right(self.days, day, key=_cut) - 1
+        i = bisect.bisect_right(self._day_cuts, day) - 1
         return self.days[i] if i >= 0 and self.days[i].cut > whole.cut else whole
 
     def whole_at(self, day: str) -> Checkpoint:
@@ -80,8 +81,8 @@ class Checkpoints:
         return self.whole[bisect.bisect_left(self.whole, day, key=_cut) - 1]
 
     def _days(self, after: str, upto: str, inclusive: bool = True) -> list[Day]:
-        lo = bisect.bisect_right(self.days, after, key=_cut)
-        hi = (bisect.bisect_right if inclusive else bisect.bisect_left)(self.days, upto, key=_cut)
+        lo = bisect.bisect_right(self._day_cuts, after)
+        hi = (bisect.bisect_right if inclusive else bisect.bisect_left)(self._day_cuts, upto)
         return self.days[lo:hi]
 
     def states_at(self, names: list[str], day: str) -> tuple[str, int, dict[str, State]]:
@@ -118,6 +119,7 @@ class Checkpoints:
 
     def add_day(self, day: Day) -> None:
         self.days.append(day)
+        self._day_cuts.append(day.cut)
 
     def invalidate(self, start: str) -> None:
         """Cuts on or after `start` folded a history that has changed: dropped."""
@@ -126,4 +128,5 @@ class Checkpoints:
             self.dropped += 1
         while self.days and self.days[-1].cut >= start:
             self.days.pop()
+            self._day_cuts.pop()
             self.dropped += 1

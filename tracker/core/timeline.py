@@ -395,7 +395,7 @@ class Timeline:
                     kept[key] = then  # the same facts open, none settled, none new
                     continue
                 alone: State = {}
-                self._refold(name, key, start, cut, alone)
+                self._refold(name, key, start, cut, alone, previous)  # the latest cut before this one
                 kept[key] = (alone.get(key, MISSING), end)
             out[name] = kept
         return out
@@ -423,20 +423,21 @@ class Timeline:
         if retracted:
             tail = [r for r in tail if r.event.get("id") not in retracted]
         projection.fold(state, tail)
+        latest = self.checkpoints.at(as_of)
         for key, start in first.items():
-            self._refold(name, key, start, as_of, state)
+            self._refold(name, key, start, as_of, state, latest)
         pending: Pending = {}
         for record in _decode(waiting):
             if record.event.get("id") not in retracted:
                 pending.setdefault(projection.entry_key(record.event), []).append(record.event)
         return state, pending
 
-    def _refold(self, name: str, key: Any, first: str, as_of: str, state: State) -> None:
+    def _refold(self, name: str, key: Any, first: str, as_of: str, state: State, latest: Checkpoint | Day) -> None:
         """`key`'s entry at `as_of`, from the last checkpoint cut before `first` (the start of
-        its earliest pending fact): every fact of it up to that cut is settled at `as_of`."""
+        its earliest pending fact): every fact of it up to that cut is settled at `as_of`.
+        `latest`: the latest checkpoint on or before `as_of` (checkpoints.at)."""
         projection = self.projections[name]
         facts = self._by_key.get((name, key), [])
-        latest = self.checkpoints.at(as_of)
         kept = latest.settled[name].get(key) if latest.settled else None
         if kept is not None and as_of < kept[1]:
             # its facts open at the latest cut are all still pending at `as_of`: start from its state without them
