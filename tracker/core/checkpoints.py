@@ -66,12 +66,6 @@ class Checkpoints:
             return self.days[-1]
         return self.whole[-1]
 
-    def at(self, day: str) -> Checkpoint | Day:
-        """The latest cut on or before `day`, whole or day."""
-        whole = self.whole_at(day)
-        i = bisect.bisect_right(self._day_cuts, day) - 1
-        return self.days[i] if i >= 0 and self.days[i].cut > whole.cut else whole
-
     def whole_at(self, day: str) -> Checkpoint:
         """The latest whole checkpoint cut on or before `day`."""
         return self.whole[bisect.bisect_right(self.whole, day, key=_cut) - 1]
@@ -85,8 +79,9 @@ class Checkpoints:
         hi = (bisect.bisect_right if inclusive else bisect.bisect_left)(self._day_cuts, upto)
         return self.days[lo:hi]
 
-    def states_at(self, names: list[str], day: str) -> tuple[str, int, dict[str, State]]:
-        """(cut, folded, states) of the latest cut on or before `day`: new dicts, the caller's."""
+    def states_at(self, names: list[str], day: str) -> tuple[Checkpoint | Day, dict[str, State]]:
+        """The latest cut on or before `day` (whole or day), and the states there: new dicts,
+        the caller's."""
         whole = self.whole_at(day)
         days = self._days(whole.cut, day)
         states = {}
@@ -99,8 +94,7 @@ class Checkpoints:
                 for key in d.gone.get(name, ()):
                     state.pop(key, None)
             states[name] = state
-        last = days[-1] if days else whole
-        return last.cut, last.folded, states
+        return (days[-1] if days else whole), states
 
     def entry_before(self, name: str, key: Any, day: str) -> tuple[str, Any]:
         """(cut, `key`'s entry or MISSING) at the latest cut before `day`."""

@@ -187,15 +187,19 @@ class _Long:
         facts.insert(i, fact)
         self.longest[b] = max(self.longest[b], length)
 
-    def open_at(self, day: str) -> list[Fact]:
-        """Facts with start <= day < end, in history order."""
+    def reaching(self, day: str, upto: tuple[str, int, int]) -> list[Fact]:
+        """Facts that start before `upto` (a history-order key) and within their class's
+        longest window before `day`: every one whose window can reach `day`, and more."""
         out: list[Fact] = []
         for (keys, facts), longest in zip(self.buckets, self.longest, strict=True):
-            if not facts:
-                continue
-            lo = bisect.bisect_left(keys, (_days_before(day, longest), 0, 0))
-            hi = bisect.bisect_right(keys, (day, 2, 0))
-            out += [f for f in facts[lo:hi] if f.end > day]
+            if facts:
+                lo = bisect.bisect_left(keys, (_days_before(day, longest), 0, 0))
+                out += facts[lo:bisect.bisect_right(keys, upto)]
+        return out
+
+    def open_at(self, day: str) -> list[Fact]:
+        """Facts with start <= day < end, in history order."""
+        out = [f for f in self.reaching(day, (day, 2, 0)) if f.end > day]
         out.sort(key=_sort_key)
         return out
 
@@ -323,9 +327,7 @@ class Timeline:
         folded = begun = last.folded
         if folded >= len(facts) or bisect.bisect_right(facts, (facts[folded].start, 2, 0), key=_sort_key) >= len(facts):
             return True
-        names = list(self.projections)
-        whole = cuts.whole_at(last.cut)
-        fold = Fold(self.projections.values(), cuts.states_at(names, last.cut)[2], self._retracted)
+        fold = Fold(self.projections.values(), cuts.states_at(list(self.projections), last.cut)[1], self._retracted)
         folded_types = frozenset().union(*(p.types for p in self.projections.values()))
         # refolds at each cut read the facts of the longest window before it: decoded once, kept meanwhile
         recent: deque[tuple[str, list[int]]] = deque()
@@ -347,19 +349,17 @@ class Timeline:
                 while recent and recent[0][0] < oldest:
                     for position in recent.popleft()[1]:
                         del self._warm[position]
-                folded = self._cut_day(day, index, todo, fold, whole)
-                whole = cuts.whole[-1]
+                folded = self._cut_day(day, index, todo, fold)
         finally:
             self._warm.clear()
 
-    def _cut_day(self, day: str, index: int, todo: list[Fact], fold: Fold, whole: Checkpoint) -> int:
+    def _cut_day(self, day: str, index: int, todo: list[Fact], fold: Fold) -> int:
         """The checkpoint at `day`, whose facts `fold` has just folded: whole or the day's changes."""
         cuts = self.checkpoints
         touched = {(_OWNER[f.type].name, f.key) for f in todo}
         settled = self._settled_at(day, cuts.last(), touched)
-        if index - whole.folded >= self.every:
-            whole = Checkpoint(day, index, fold.snapshot(), settled)
-            cuts.add_whole(whole)
+        if index - cuts.whole[-1].folded >= self.every:
+            cuts.add_whole(Checkpoint(day, index, fold.snapshot(), settled))
         else:
             changed: dict[str, dict[Any, Any]] = {}
             gone: dict[str, list[Any]] = {}
@@ -409,7 +409,8 @@ class Timeline:
         pending fact is folded again alone (`_refold`)."""
         projection = self.projections[name]
         types, retracted = projection.types, self._retracted
-        cut, folded, states = self.checkpoints.states_at([name], as_of)
+        latest, states = self.checkpoints.states_at([name], as_of)
+        cut, folded = latest.cut, latest.folded
         waiting = [f for f in self._long.open_at(as_of) if f.type in types]
         first: dict[Any, str] = {}  # key -> the earliest start of its pending facts
         for f in waiting:
@@ -423,7 +424,6 @@ class Timeline:
         if retracted:
             tail = [r for r in tail if r.event.get("id") not in retracted]
         projection.fold(state, tail)
-        latest = self.checkpoints.at(as_of)
         for key, start in first.items():
             self._refold(name, key, start, as_of, state, latest)
         pending: Pending = {}
@@ -435,7 +435,7 @@ class Timeline:
     def _refold(self, name: str, key: Any, first: str, as_of: str, state: State, latest: Checkpoint | Day) -> None:
         """`key`'s entry at `as_of`, from the last checkpoint cut before `first` (the start of
         its earliest pending fact): every fact of it up to that cut is settled at `as_of`.
-        `latest`: the latest checkpoint on or before `as_of` (checkpoints.at)."""
+        `latest`: the latest checkpoint on or before `as_of`, whole or day."""
         projection = self.projections[name]
         facts = self._by_key.get((name, key), [])
         kept = latest.settled[name].get(key) if latest.settled else None
@@ -539,11 +539,7 @@ class Timeline:
         lo = bisect.bisect_left(self._facts, (start, 0, 0), key=_sort_key)
         hi = bisect.bisect_right(self._facts, (end, 2, 0), key=_sort_key)
         found = self._facts[lo:hi]
-        for (keys, facts), longest in zip(self._long.buckets, self._long.longest, strict=True):
-            if facts:
-                first = bisect.bisect_left(keys, (_days_before(start, longest), 0, 0))
-                last = bisect.bisect_left(keys, (start, 0, 0))
-                found += [f for f in facts[first:last] if f.end >= start]
+        found += [f for f in self._long.reaching(start, (start, -1, 0)) if f.end >= start]  # starting before it
         if known_at is not None:
             found = [f for f in found if f.known_from <= known_at]
         gone = retractions(self._retractions, known_at) if known_at is not None else self._retracted
