@@ -44,7 +44,7 @@ def test_health_says_catching_up_until_the_state_is_at_the_head(tmp_path: Path) 
     assert all(b["status"] == "catching_up" and 0 <= b["position"] <= b["head"] == EVENTS for b in catching)
     # the log read first, then the checkpoints built (the log all read by then), never back
     stages = [b["stage"] for b in catching]
-    assert stages == sorted(stages, key=["log", "checkpoints"].index) and "checkpoints" in stages, stages
+    assert stages == sorted(stages, key=["image", "log", "checkpoints"].index) and "checkpoints" in stages, stages
     assert all(b["position"] == EVENTS for b in catching if b["stage"] == "checkpoints")
     assert 503 in reads and set(reads) <= {200, 503}, reads  # a 200: the catch-up ended between the two requests
     assert seen[-1] == (200, {"status": "ok", "position": EVENTS})

@@ -164,6 +164,9 @@ def _parser() -> argparse.ArgumentParser:
                             "address and the loopback names; other Hosts get 403, against DNS rebinding")
     serve.add_argument("--queue-limit", type=int, metavar="N",
                        help="messages queued for one client before it is closed as too slow (default 1024)")
+    serve.add_argument("--image", metavar="PATH",
+                       help="where the server keeps its folded timeline between runs, so that a restart need not "
+                            "fold the log again (default: beside a SQLite store, DB.image; 'off' keeps none)")
 
     watch = sub.add_parser("watch", parents=[common], help="follow a server's events (and a projection) live")
     watch.add_argument("--url", default="ws://127.0.0.1:8765/ws", help="the server's websocket (default %(default)s)")
@@ -381,6 +384,7 @@ def local_principal() -> str:
 
 
 async def _serve(tracker: Tracker, args: argparse.Namespace) -> int:
+    from . import images
     from .server import Settings, run
     from .server.app import read_token_file, tls_context, token_from_env
 
@@ -397,6 +401,13 @@ async def _serve(tracker: Tracker, args: argparse.Namespace) -> int:
     if args.append_rate is not None and args.append_rate <= 0:
         raise InputError("--append-rate must be more than 0 appends per second")
     tls_context(settings)  # a bad certificate is refused before anything listens
+    if args.image is None:
+        settings.image = images.default_path(tracker.store)
+    elif args.image.strip().lower() not in ("off", "none", ""):
+        folder = os.path.dirname(os.path.abspath(args.image))
+        if not os.path.isdir(folder):
+            raise InputError(f"--image {args.image}: folder {folder} does not exist")
+        settings.image = args.image
 
     def ready(port: int) -> None:
         host = f"[{args.host}]" if ":" in args.host else args.host

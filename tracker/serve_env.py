@@ -62,6 +62,7 @@ SERVE_ENV: dict[str, tuple[str, _Parse, Any]] = {
     "allow_origin": ("TRACKER_ALLOW_ORIGIN", _list, []),
     "allow_host": ("TRACKER_ALLOW_HOST", _list, []),
     "queue_limit": ("TRACKER_QUEUE_LIMIT", _int, 1024),
+    "image": ("TRACKER_IMAGE", _text, None),  # None: beside a SQLite store (tracker/images.py)
 }
 # TRACKER_TOKEN (the write token) and TRACKER_DB (the store) are read where they always were.
 

@@ -54,7 +54,7 @@ _PAGE = 20_000
 _END = (1 << 63) - 1
 _UNREADABLE = (pickle.UnpicklingError, zlib.error, EOFError, AttributeError, TypeError, ValueError)
 
-_ALLOWED = {
+ALLOWED = {
     ("tracker.core.snapshot", "Snapshot"), ("tracker.core.records", "Record"),
     ("tracker.core.projections.territory", "Held"), ("tracker.core.projections.territory", "Change"),
     ("tracker.core.projections.deployments", "Deployed"), ("tracker.core.projections.base", "Amount"),
@@ -63,10 +63,14 @@ _ALLOWED = {
 }
 
 
-class _Unpickler(pickle.Unpickler):
+class Unpickler(pickle.Unpickler):
+    """Admits only the classes in `allowed`: a cache's bytes never name arbitrary code to run."""
+
+    allowed: frozenset[tuple[str, str]] | set[tuple[str, str]] = ALLOWED
+
     def find_class(self, module: str, name: str) -> Any:
-        if (module, name) not in _ALLOWED:
-            raise pickle.UnpicklingError(f"a snapshot may not name {module}.{name}")
+        if (module, name) not in self.allowed:
+            raise pickle.UnpicklingError(f"a cached state may not name {module}.{name}")
         return super().find_class(module, name)
 
 
@@ -78,14 +82,14 @@ def dumps(snapshot: Snapshot) -> bytes:
 
 def loads(data: bytes, names: Collection[str] = tuple(PROJECTIONS)) -> Snapshot:
     """The snapshot of projections `names`, unpickling their parts only."""
-    parts = _Unpickler(io.BytesIO(data)).load()
+    parts = Unpickler(io.BytesIO(data)).load()
     if not isinstance(parts, dict) or not all(isinstance(v, bytes) for v in parts.values()):
         raise pickle.UnpicklingError(f"a snapshot holds a dict of its parts, not {type(parts).__name__}")
     found = []
     for name in names:
         if name not in parts:
             raise pickle.UnpicklingError(f"a snapshot without its {name} part")
-        part = _Unpickler(io.BytesIO(zlib.decompress(parts[name]))).load()
+        part = Unpickler(io.BytesIO(zlib.decompress(parts[name]))).load()
         if not isinstance(part, Snapshot) or list(part.states) != [name]:
             raise pickle.UnpicklingError(f"a snapshot's {name} part holds that projection's Snapshot, "
                                          f"not {type(part).__name__}")

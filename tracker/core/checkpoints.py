@@ -18,7 +18,19 @@ from typing import Any, NamedTuple
 
 from .projections import State
 
-MISSING: Any = object()  # an entry a fold removed, or never had
+
+class _Missing:
+    """An entry a fold removed, or never had: one object, compared by identity, so a
+    pickled timeline (tracker/images.py) names it instead of making another."""
+
+    def __reduce__(self) -> str:
+        return "MISSING"
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
 
 
 class Checkpoint(NamedTuple):

@@ -232,6 +232,18 @@ class Timeline:
         self.checkpoints = Checkpoints(list(self.projections))
         self.checkpoints_built = 0  # for /metrics: checkpoints made (whole or day)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled whole (a server's image, tracker/images.py) but for its projections, which
+        are code: found again by name when read back. The decoded cache starts empty."""
+        state = self.__dict__.copy()
+        state["projections"] = list(self.projections)
+        state["_warm"] = {}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state["projections"] = {name: PROJECTIONS[name] for name in state["projections"]}
+        self.__dict__.update(state)
+
     @property
     def checkpoints_dropped(self) -> int:
         """For /metrics: checkpoints dropped by a late fact or retraction."""

@@ -51,6 +51,7 @@ class Settings:
     keyfile: str | None = None
     public_read: bool = False  # reads open to anyone even once the store has tokens (a public dashboard)
     append_rate: float | None = None  # appends per second per principal (a burst of 20); None: no limit
+    image: str | None = None  # where the timeline is kept between runs (tracker/images.py); None: nowhere
 
 
 class UnsafeBinding(InputError):
@@ -101,7 +102,7 @@ async def run(tracker: Tracker, settings: Settings,
             loop.add_signal_handler(sig, on_signal, sig)
         except (NotImplementedError, RuntimeError):  # not the main thread, or not POSIX
             pass
-    hub = Hub(tracker, ring=settings.ring)
+    hub = Hub(tracker, ring=settings.ring, image=settings.image)
     await guard.start()
     hosts = [*default_hosts(settings.host), *settings.allow_hosts]
     routes = Routes(hub, guard, set(settings.allow_origins), is_loopback(settings.host), settings.port, hosts)
@@ -157,6 +158,7 @@ async def run(tracker: Tracker, settings: Settings,
     finally:
         await guard.stop()
         await hub.stop()
+        await hub.keep_image()
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
                 loop.remove_signal_handler(sig)

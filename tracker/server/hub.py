@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 import structlog
 
+from .. import images
 from ..core import filters, protocol
 from ..core.errors import StoreError
 from ..core.events import REFERENCE_FIELDS, REGISTRATIONS
@@ -82,8 +83,9 @@ class ViewState:
 
 
 class Hub:
-    def __init__(self, tracker: Tracker, ring: int = 10_000) -> None:
+    def __init__(self, tracker: Tracker, ring: int = 10_000, image: str | None = None) -> None:
         self.tracker = tracker
+        self.image = image  # where the timeline is kept between runs (tracker/images.py), if anywhere
         self.head = 0  # folded into the timeline and fanned out
         self.outboxes: set[Outbox] = set()
         self.ring: deque[tuple[int, bytes, dict]] = deque(maxlen=ring)  # (position, body, event), the latest
@@ -93,7 +95,7 @@ class Hub:
         self.problem: str | None = None  # why the store cannot be reached, while it cannot
         self._ids = itertools.count(1)
         self._pump: asyncio.Task | None = None
-        self.stage = "log"  # while starting: reading the log, then building the timeline's checkpoints
+        self.stage = "log"  # while starting: reading its image, the log, then building the timeline's checkpoints
 
     def new_id(self) -> str:
         return f"s{next(self._ids)}"
@@ -104,7 +106,13 @@ class Hub:
         return self._pump is not None
 
     async def start(self) -> None:
-        await self.tracker.catch_up()  # the whole log at once, before anyone subscribes
+        if self.image is not None:
+            self.stage = "image"
+            kept = await images.load(self.tracker.store, self.image)
+            if kept is not None:
+                self.tracker.timeline = kept  # the log up to its head, checkpoints and all
+            self.stage = "log"
+        await self.tracker.catch_up()  # the rest of the log at once, before anyone subscribes
         # then its checkpoints, a slice at a time (the loop answers /healthz between): else the
         # first answer would fold the whole log again (~40 s at 1M events) while holding the loop
         self.stage = "checkpoints"
@@ -113,6 +121,14 @@ class Hub:
             await asyncio.sleep(0)
         self.head = timeline.head
         self._pump = asyncio.create_task(self._run(), name="tracker-hub-pump")
+
+    async def keep_image(self) -> None:
+        """At a clean shutdown: the timeline kept for the next start, if it reached the head."""
+        if self.image is not None and self.ready:
+            try:
+                await images.save(self.tracker.store, self.tracker.timeline, self.image)
+            except StoreError as e:
+                log.warning("image not written", image=self.image, error=str(e))
 
     async def stop(self) -> None:
         if self._pump is not None:
