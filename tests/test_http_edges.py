@@ -198,3 +198,16 @@ def test_fuzz_http_requests_always_get_a_status(server, caplog, capfd):
     logged = captured.out + captured.err  # the server's structured log, wherever it was configured to go
     assert "Traceback" not in logged and "HTTP request failed" not in logged, logged[-3000:]
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], [r.getMessage() for r in caplog.records]
+
+
+@pytest.mark.parametrize("isal", [True, False])
+def test_big_bodies_gzip_alike_with_or_without_isal(isal: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tracker.server import representation
+
+    if not isal:
+        monkeypatch.setattr(representation, "_igzip", None)
+    body = b'{"places": [' + b",".join(b'{"place": "p%d", "controller": null}' % i for i in range(60_000)) + b"]}"
+    assert len(body) > representation.MAX_CACHED_BYTES
+    packed = representation.fast_gzip(body)
+    assert gzip.decompress(packed) == body and len(packed) < len(body) // 5
+    assert representation.fast_gzip(body) == packed  # mtime 0: the same bytes every time

@@ -14,6 +14,11 @@ import functools
 import gzip
 import hashlib
 
+try:  # ISA-L's deflate: the same gzip format, ~5x faster than zlib's fastest level (benchmarks/endtoend.py)
+    from isal import igzip as _igzip
+except ImportError:  # a platform without its wheels: zlib, slower
+    _igzip = None
+
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
@@ -43,9 +48,9 @@ def finish(request: Request, response: Response) -> Response:
         return Response(304, "Not Modified", kept, b"")
     headers["ETag"] = chosen
     if gzipped:
-        # a big body is an answer made for this request (a state of thousands of entries): level 1
-        # compresses its JSON ~11x in 40% of level 6's time (2.2 MB: 204 KB in 9 ms, 158 KB in 24 ms)
-        body = _gzip(body) if len(body) <= MAX_CACHED_BYTES else gzip.compress(body, compresslevel=1, mtime=0)
+        # a big body is an answer made for this request (a state of thousands of entries): compressed
+        # fast (2.1 MB of JSON: zlib level 1 152 KB in 4.4 ms; ISA-L level 1 152 KB in 0.9 ms)
+        body = _gzip(body) if len(body) <= MAX_CACHED_BYTES else fast_gzip(body)
         headers["Content-Encoding"] = "gzip"
     del headers["Content-Length"]
     headers["Content-Length"] = str(len(body))
@@ -96,6 +101,12 @@ def _compressible(content_type: str) -> bool:
 def _without_body(response: Response) -> Response:
     """A HEAD answer: the GET's headers (its Content-Length included), no body."""
     return Response(response.status_code, response.reason_phrase, response.headers, b"")
+
+
+def fast_gzip(body: bytes) -> bytes:
+    if _igzip is not None:
+        return _igzip.compress(body, 1, mtime=0)
+    return gzip.compress(body, compresslevel=1, mtime=0)
 
 
 @functools.lru_cache(maxsize=64)
