@@ -52,6 +52,7 @@ class _ImageUnpickler(Unpickler):
         ("tracker.core.timeline", "_Long"), ("tracker.core.catalog", "Catalog"),
         ("tracker.core.checkpoints", "Checkpoints"), ("tracker.core.checkpoints", "Checkpoint"),
         ("tracker.core.checkpoints", "Day"), ("tracker.core.checkpoints", "MISSING"),
+        ("array", "array"), ("array", "_array_reconstructor"),
     }
 
 

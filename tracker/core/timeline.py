@@ -27,6 +27,7 @@ only what it folds.
 from __future__ import annotations
 
 import bisect
+from array import array
 from collections import deque
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
@@ -234,14 +235,32 @@ class Timeline:
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickled whole (a server's image, tracker/images.py) but for its projections, which
-        are code: found again by name when read back. The decoded cache starts empty."""
+        are code: found again by name when read back. The decoded cache starts empty.
+
+        The facts go as columns, and the indexes as the facts' places in history order:
+        unpickled as NamedTuples, each fact's argument tuple would stay in the unpickler's
+        memo until the end, and a million of them leave freed holes in the allocator's pools
+        that the process never gives back (measured at 1M events: 1.8 GB resident after
+        reading the image, against 1.4 GB after folding the log)."""
         state = self.__dict__.copy()
         state["projections"] = list(self.projections)
         state["_warm"] = {}
+        facts = self._facts
+        at = {id(f): i for i, f in enumerate(facts)}
+        state["_facts"] = [[f[i] for f in facts] for i in range(len(Fact._fields))]
+        state["_by_key"] = {key: array("q", [at[id(f)] for f in kept]) for key, kept in self._by_key.items()}
+        state["_long"] = (self._long.longest, [(keys, array("q", [at[id(f)] for f in kept]))
+                                                for keys, kept in self._long.buckets])
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         state["projections"] = {name: PROJECTIONS[name] for name in state["projections"]}
+        facts = state["_facts"] = list(map(Fact._make, zip(*state["_facts"], strict=True)))
+        state["_by_key"] = {key: [facts[i] for i in places] for key, places in state["_by_key"].items()}
+        longest, buckets = state["_long"]
+        long = state["_long"] = _Long()
+        long.longest = longest
+        long.buckets = [(keys, [facts[i] for i in places]) for keys, places in buckets]
         self.__dict__.update(state)
 
     @property

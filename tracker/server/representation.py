@@ -17,7 +17,7 @@ import hashlib
 try:  # ISA-L's deflate: the same gzip format, ~5x faster than zlib's fastest level (benchmarks/endtoend.py)
     from isal import igzip as _igzip
 except ImportError:  # a platform without its wheels: zlib, slower
-    _igzip = None
+    _igzip = None  # type: ignore[assignment]
 
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
