@@ -43,6 +43,9 @@ from .store import EventStore
 log = Logger("tracker")
 
 FORMAT = 1
+# What reading a damaged or foreign image raises: it is then ignored, at a start or at a shutdown
+_UNREADABLE = (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError, ValueError, KeyError,
+               IndexError, MemoryError)
 SUFFIX = ".image"  # beside a SQLite store's file: events.db -> events.db.image
 
 
@@ -116,8 +119,7 @@ async def load(store: EventStore, path: str) -> Timeline | None:
         if not isinstance(timeline, Timeline) or timeline.head != head:
             log.warning("image ignored: not a timeline of its head", image=path)
             return None
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError, ValueError, KeyError,
-            IndexError, MemoryError) as e:
+    except _UNREADABLE as e:
         log.warning("image ignored: unreadable", image=path, error=f"{type(e).__name__}: {e}")
         return None
     gc.freeze()  # as after a long catch-up: millions of objects that live as long as the process
@@ -135,7 +137,7 @@ async def save(store: EventStore, timeline: Timeline, path: str) -> bool:
     try:
         if os.path.exists(path) and _header(path) == header:
             return True
-    except Exception:  # an unreadable old image is replaced below
+    except _UNREADABLE:  # an unreadable old image is replaced below
         pass
     started = time.perf_counter()
     _sweep(path)
@@ -156,8 +158,6 @@ async def save(store: EventStore, timeline: Timeline, path: str) -> bool:
         return False
     log.info("image written", image=path, position=timeline.head, seconds=round(time.perf_counter() - started, 2))
     return True
-
-
 
 
 def _sweep(path: str) -> None:
