@@ -19,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
 from .core.errors import InputError, StoreUnavailable, TrackerError
 from .core.projections import PROJECTIONS
@@ -94,7 +94,10 @@ async def watch(options: WatchOptions, out: Callable[[str], None] = print) -> in
                         if not options.json:
                             for line in _update_lines(message, names):
                                 out(line)
-        except (TimeoutError, OSError, ConnectionClosed) as e:
+        except (TimeoutError, OSError, ConnectionClosed, InvalidStatus) as e:
+            if isinstance(e, InvalidStatus) and e.response.status_code != 503:
+                raise ServerRefused(f"{options.url} refused the websocket: {e}") from None
+            # 503: a server starting (catching up with its log) or without its store for now: wait
             if not options.reconnect:
                 raise StoreUnavailable(f"lost the server at {options.url}: {e}") from None
             print(f"tracker watch: {_why(e)}; reconnecting in {delay:.1f} s from position {last}",
@@ -131,6 +134,8 @@ def _why(e: BaseException) -> str:
     if isinstance(e, ConnectionClosed):
         rcvd = e.rcvd
         return f"connection closed ({rcvd.code} {rcvd.reason})" if rcvd else "connection lost"
+    if isinstance(e, InvalidStatus):
+        return "the server is not ready (HTTP 503: catching up with its log, or its store unreachable)"
     return f"cannot reach the server ({e})"
 
 
