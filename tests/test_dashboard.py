@@ -152,6 +152,12 @@ def browser():
         b.close()
 
 
+# What Chromium logs itself while a test's server is down or stopping: failed websocket attempts, and a
+# read over HTTP refused, reset or cut as the server goes (which of them depends on the moment).
+SERVER_DOWN = re.compile(r"WebSocket connection to .* failed|net::ERR_(CONNECTION_REFUSED|CONNECTION_RESET"
+                         r"|SOCKET_NOT_CONNECTED|EMPTY_RESPONSE|CONNECTION_CLOSED)")
+
+
 class Watch:
     """What a page did: every request, and anything it logged as an error."""
 
@@ -605,7 +611,7 @@ def test_the_page_reconnects_and_resumes_without_missing_or_doubling(serve, page
     open_dashboard(page, server)
     # while the server is down, the browser reports the failed websocket attempts itself (and a read
     # over HTTP on its way as the server stops, before the page knows the connection is lost)
-    watch.allowed.append(re.compile(r"WebSocket connection to .* failed|ERR_CONNECTION_REFUSED"))
+    watch.allowed.append(SERVER_DOWN)
     server.stop()
     expect(page.locator("#connection")).to_have_attribute("data-state", re.compile("closed|connecting"))
     expect(page.locator("#connection-text")).to_contain_text(re.compile("Disconnected|Connecting"))
@@ -821,7 +827,7 @@ def test_a_server_with_tokens_asks_the_dashboard_for_one_to_read(seeded, tmp_pat
     finally:
         # the server stops before the page closes: on a busy machine the page may try to reconnect,
         # and a read over HTTP (the timeline's, as the log grew) may be on its way
-        watch.allowed.append(re.compile(r"WebSocket connection to .* failed|ERR_CONNECTION_REFUSED"))
+        watch.allowed.append(SERVER_DOWN)
         server.stop()
 
 
