@@ -17,7 +17,7 @@ def test_compose_runs_two_nodes_on_one_postgres_with_health_checks():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
     assert {"postgres", "tracker-a", "tracker-b"} <= services.keys()
-    assert "healthcheck" in services["postgres"] and compose["volumes"].keys() == {"pgdata"}
+    assert "healthcheck" in services["postgres"] and "pgdata" in compose["volumes"]
     for name in ("tracker-a", "tracker-b"):
         node = services[name]
         assert node["build"] == "."
@@ -26,6 +26,9 @@ def test_compose_runs_two_nodes_on_one_postgres_with_health_checks():
         assert node["depends_on"]["postgres"]["condition"] == "service_healthy"
         assert node["command"][:2] == ["tracker", "serve"]
     assert services["tracker-a"]["ports"] != services["tracker-b"]["ports"]
+    # each node keeps its server image in a volume of its own: two writers of one file would clash
+    images = [(services[n]["environment"]["TRACKER_IMAGE"], services[n]["volumes"][0]) for n in ("tracker-a", "tracker-b")]
+    assert images[0][1] != images[1][1] and all(path.startswith(vol.split(":")[1]) for path, vol in images)
 
 
 def test_the_image_serves_with_a_health_check_and_no_secret():
