@@ -27,7 +27,8 @@ def test_compose_runs_two_nodes_on_one_postgres_with_health_checks():
         assert node["command"][:2] == ["tracker", "serve"]
     assert services["tracker-a"]["ports"] != services["tracker-b"]["ports"]
     # each node keeps its server image in a volume of its own: two writers of one file would clash
-    images = [(services[n]["environment"]["TRACKER_IMAGE"], services[n]["volumes"][0]) for n in ("tracker-a", "tracker-b")]
+    images = [(services[n]["environment"]["TRACKER_IMAGE"], services[n]["volumes"][0])
+              for n in ("tracker-a", "tracker-b")]
     assert images[0][1] != images[1][1] and all(path.startswith(vol.split(":")[1]) for path, vol in images)
 
 

@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -474,6 +475,68 @@ def test_watch_reconnects_and_resumes_without_gaps_or_doubles(db, tmp_path):
     finally:
         for p in (process, watch):
             if p.poll() is None:
+                p.kill()
+
+
+class NotReady:
+    """What a tracker server still catching up with its log answers every request, a websocket
+    handshake included: 503 with its position and head. A plain socket server on loopback."""
+
+    BODY = b'{"status":"catching_up","position":12,"head":33}'
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.answered = 0
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return  # closed
+            with conn:
+                conn.settimeout(5)
+                try:
+                    conn.recv(65536)
+                    conn.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                                 b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(self.BODY), self.BODY))
+                    self.answered += 1
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self.listener.close()
+        self.thread.join(timeout=5)
+
+
+def test_watch_waits_out_a_server_that_is_not_ready_and_then_follows_it(db, tmp_path):
+    """A 503 at the handshake (a server reading its image or folding its log) is retried like a
+    lost connection; once the real server answers, the watch follows it from where it asked."""
+    not_ready = NotReady()
+    watch = start_watch(not_ready.port, "--after", "33", "--count", "1")
+    process = None
+    try:
+        deadline = time.monotonic() + seconds(20)
+        while not_ready.answered < 2 and time.monotonic() < deadline and watch.poll() is None:
+            time.sleep(0.05)
+        assert watch.poll() is None, watch.communicate()
+        assert not_ready.answered >= 2, "the watch did not retry after a 503"
+        not_ready.close()
+        process, _ = start_serve(db, "--port", str(not_ready.port))
+        report = tmp_path / "late.json"
+        report.write_text(json.dumps([capture("homs", "isis", "2014-06-15")]))
+        run_tracker("append", str(report), "--db", str(db))
+        out, err = watch.communicate(timeout=seconds(60))
+        assert watch.returncode == 0, err
+        assert [json.loads(line)["position"] for line in out.splitlines() if '"type":"event"' in line] == [34]
+        assert "not ready (HTTP 503" in err and "Traceback" not in err
+    finally:
+        not_ready.close()
+        for p in (process, watch):
+            if p is not None and p.poll() is None:
                 p.kill()
 
 
