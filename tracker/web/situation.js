@@ -36,6 +36,8 @@ export class SituationChart {
     this.askedAt = 0;
     this.timer = null;
     this.inFlight = null;
+    this.base = null; // the chart without its cursor, drawn once per data, colours and size
+    this.width = 0; // the canvas's CSS width, as last observed (reading it in a draw forces a layout)
     this.canvas.addEventListener("click", (e) => {
       const day = this.dayAt(e.offsetX);
       if (day) {
@@ -47,7 +49,14 @@ export class SituationChart {
       const day = this.dayAt(e.offsetX);
       this.canvas.title = day ? `Show ${day}` : "";
     });
-    window.addEventListener("resize", () => this.draw());
+    new ResizeObserver(([entry]) => {
+      const width = Math.round(entry.contentRect.width);
+      if (width !== this.width) {
+        this.width = width;
+        this.base = null;
+        this.draw();
+      }
+    }).observe(this.canvas);
   }
 
   /** What to chart: the slider's span, the view's known_at, the log's head (a new one asks again). */
@@ -84,6 +93,7 @@ export class SituationChart {
       if (controller !== this.inFlight) return;
       this.inFlight = null;
       this.data = data;
+      this.base = null;
       $("#situation").dataset.state = "ready";
       this.describe();
       this.draw();
@@ -104,6 +114,7 @@ export class SituationChart {
 
   setColours(colourOfName) {
     this.colourOf = colourOfName;
+    this.base = null;
     if (this.data) {
       this.describe();
       this.draw();
@@ -131,34 +142,65 @@ export class SituationChart {
       + (d.ranges_total > d.ranges.length ? ` (the ${d.ranges.length} longest drawn)` : "") + ".";
   }
 
-  /** Pixels per day and the x of a day. */
+  /** Pixels per day and the x of a day (each day parsed once: a chart places tens of thousands). */
   scale(width) {
-    const days = Math.max(1, daysBetween(this.data.from, this.data.to));
+    const from = this.data.from;
+    const days = Math.max(1, daysBetween(from, this.data.to));
     const span = width - PAD.left - PAD.right;
-    return (day) => PAD.left + (daysBetween(this.data.from, day) / days) * span;
+    const offsets = new Map();
+    return (day) => {
+      let n = offsets.get(day);
+      if (n === undefined) {
+        n = daysBetween(from, day);
+        offsets.set(day, n);
+      }
+      return PAD.left + (n / days) * span;
+    };
   }
 
   dayAt(x) {
     if (!this.data) return null;
-    const width = this.canvas.clientWidth;
+    const width = this.width;
     const days = daysBetween(this.data.from, this.data.to);
     const f = (x - PAD.left) / (width - PAD.left - PAD.right);
     return addDays(this.data.from, Math.round(Math.max(0, Math.min(1, f)) * days));
   }
 
+  /** The chart, its cursor over the base layer: a move of the date redraws only the cursor. */
   draw() {
     const canvas = this.canvas;
-    const width = canvas.clientWidth;
+    const width = this.width;
     const height = HEIGHT.held + HEIGHT.ranges + HEIGHT.perDay + HEIGHT.axis;
     const ratio = window.devicePixelRatio || 1;
-    canvas.width = Math.round(width * ratio);
-    canvas.height = Math.round(height * ratio);
-    canvas.style.height = `${height}px`;
+    const pixels = [Math.round(width * ratio), Math.round(height * ratio)];
+    if (canvas.width !== pixels[0] || canvas.height !== pixels[1]) {
+      [canvas.width, canvas.height] = pixels;
+      this.base = null;
+    }
     const ctx = canvas.getContext("2d");
-    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
-    ctx.clearRect(0, 0, width, height);
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.clearRect(0, 0, canvas.width, canvas.height);
     const d = this.data;
     if (!d || width <= PAD.left + PAD.right) return;
+    if (this.base === null) {
+      this.base = document.createElement("canvas");
+      [this.base.width, this.base.height] = pixels;
+      this.drawBase(this.base.getContext("2d"), width, ratio);
+    }
+    ctx.drawImage(this.base, 0, 0);
+    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+    ctx.font = "11px system-ui, sans-serif";
+    ctx.textBaseline = "middle";
+    ctx.fillStyle = "#5f6873";
+    this.drawCursor(ctx, width, height);
+    canvas.dataset.cursor = this.cursor || d.to;
+    canvas.dataset.drawn = String(Object.keys(d.held).length);
+  }
+
+  /** Places held, windows and facts per day: all but the cursor and the axis's dates. */
+  drawBase(ctx, width, ratio) {
+    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+    const d = this.data;
     const x = this.scale(width);
     ctx.font = "11px system-ui, sans-serif";
     ctx.textBaseline = "middle";
@@ -240,7 +282,12 @@ export class SituationChart {
     ctx.fillStyle = "#5f6873";
     ctx.textAlign = "right";
     ctx.fillText(String(maxPerDay), PAD.left - 4, barsBottom - HEIGHT.perDay + 8);
-    // axis: the first and last days, unless the cursor's date is written over them
+  }
+
+  /** The axis's first and last days, unless the cursor's date is written over them; the cursor. */
+  drawCursor(ctx, width, height) {
+    const d = this.data;
+    const x = this.scale(width);
     const axisY = height - HEIGHT.axis / 2;
     const at = this.cursor || d.to;
     const cx = Math.round(x(at)) + 0.5;
@@ -263,7 +310,5 @@ export class SituationChart {
       ctx.fillStyle = "#111";
       ctx.fillText(at, Math.min(width - 40, Math.max(PAD.left + 40, cx)), axisY);
     }
-    canvas.dataset.cursor = at;
-    canvas.dataset.drawn = String(held.length);
   }
 }

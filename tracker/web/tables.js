@@ -11,7 +11,7 @@ const $ = (sel) => document.querySelector(sel);
 // Built for thousands of entries: a table shows its first ROWS_SHOWN rows (a last row offers
 // the next ones), and a row is built once per entry as drawn: an entry that comes back the same
 // (most of them, when the date moves by a little) reuses its row instead of building it again.
-const ROWS_SHOWN = 300;
+const ROWS_SHOWN = 100;
 const shownRows = { places: ROWS_SHOWN, deployments: ROWS_SHOWN, arsenal: ROWS_SHOWN, resources: ROWS_SHOWN };
 const rowCache = { places: new Map(), deployments: new Map(), arsenal: new Map(), resources: new Map() };
 const PART = { places: "territory", deployments: "deployments", arsenal: "arsenal", resources: "arsenal" };
