@@ -23,7 +23,6 @@ loop keeps answering /healthz meanwhile.
 from __future__ import annotations
 
 import asyncio
-import gc
 import glob
 import hashlib
 import os
@@ -95,7 +94,8 @@ def _header(path: str) -> dict[str, Any]:
 
 
 def _timeline(path: str) -> Any:
-    with open(path, "rb") as f, paused_gc():
+    # millions of objects that live as long as the process: frozen before the collector is back
+    with open(path, "rb") as f, paused_gc(keep=lambda: True):
         _ImageUnpickler(f).load()  # the header, checked already
         return _ImageUnpickler(f).load()  # an unpickler of its own: each pickle numbers its memo from 0
 
@@ -122,7 +122,6 @@ async def load(store: EventStore, path: str) -> Timeline | None:
     except _UNREADABLE as e:
         log.warning("image ignored: unreadable", image=path, error=f"{type(e).__name__}: {e}")
         return None
-    gc.freeze()  # as after a long catch-up: millions of objects that live as long as the process
     log.info("image read", image=path, position=head, seconds=round(time.perf_counter() - started, 2))
     return timeline
 

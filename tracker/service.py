@@ -8,7 +8,6 @@ from the position they last saw rather than rereading the log.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -159,7 +158,9 @@ class Tracker:
         is paused meanwhile: a first catch-up with a long log makes millions of objects.)"""
         async with self._advancing:
             folded = 0
-            with paused_gc():
+            # The timeline's millions of objects live as long as the process: frozen (left out of
+            # the collector's passes, which otherwise stall answers for tens of ms) after a long catch-up.
+            with paused_gc(keep=lambda: folded >= _FREEZE_AFTER):
                 while True:
                     stored = await self.store.read(self.timeline.head, page)
                     if not stored:
@@ -169,10 +170,6 @@ class Tracker:
                     folded += len(records)
                     if on_records is not None:
                         on_records(records)
-            if folded >= _FREEZE_AFTER:
-                # The timeline's millions of objects live as long as the process: leave them out
-                # of the cyclic collector's full passes, which otherwise stall answers for tens of ms.
-                gc.freeze()
             return self.timeline
 
     async def head(self) -> int:
