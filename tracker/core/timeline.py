@@ -298,11 +298,18 @@ class Timeline:
             if "occurred_from" not in event:
                 continue  # no time: nothing to fold (never stored by this release's validation)
             owner = _OWNER.get(kind)
+            key = None
             if owner is not None:
-                self._entries.setdefault((owner.name, owner.entry_key(event)), set()).add(owner.state_key(event))
+                key = owner.state_key(event)
+                # the key object the entry's facts hold already: a million facts share a few thousand
+                # keys (each decoded anew would cost ~50 MB at 1M events, and as many objects in an image)
+                kept = self._by_key.get((owner.name, key))
+                if kept:
+                    key = kept[0].key
+                self._entries.setdefault((owner.name, owner.entry_key(event)), set()).add(key)
             fact = Fact(intern(event["occurred_from"]), 0 if kind == _ASSAULT else 1, record.position,
                         intern(event["occurred_to"]), record.recorded_at, record.known_from, intern(kind),
-                        owner.state_key(event) if owner is not None else None, orjson.dumps(event).decode())
+                        key, orjson.dumps(event).decode())
             new.append(fact)
             if event.get("id") is not None:
                 self._starts[hash(event["id"])] = fact.start
