@@ -33,6 +33,7 @@ from ..core import filters, protocol
 from ..core.errors import StoreError
 from ..core.events import REFERENCE_FIELDS, REGISTRATIONS
 from ..core.filters import EVERYTHING, Filter
+from ..core.gc_pause import paused_gc
 from ..core.projections import PROJECTIONS
 from ..core.protocol import View
 from ..core.records import Record
@@ -117,8 +118,11 @@ class Hub:
         # first answer would fold the whole log again (~40 s at 1M events) while holding the loop
         self.stage = "checkpoints"
         timeline = self.tracker.timeline
-        while not timeline.prepare(PREPARE_SLICE):
-            await asyncio.sleep(0)
+        # hundreds of MB of checkpoints that live as long as the process: without the pause, the
+        # collector's full passes walk them again and again as they grow; frozen once built
+        with paused_gc(keep=lambda: True):
+            while not timeline.prepare(PREPARE_SLICE):
+                await asyncio.sleep(0)
         self.head = timeline.head
         self._pump = asyncio.create_task(self._run(), name="tracker-hub-pump")
 
