@@ -456,6 +456,18 @@ def test_the_situation_timeline_shows_holdings_over_time_and_a_click_shows_that_
     slider.focus()
     page.keyboard.press("Home")  # the slider moves the cursor
     expect(canvas).to_have_attribute("data-cursor", "2014-05-31")
+    # a move of the date draws the cursor over the chart's base layer, not the chart again;
+    # a new size draws the base again, and the chart is on the canvas either way
+    draws = canvas.get_attribute("data-base-draws")
+    page.keyboard.press("End")
+    expect(canvas).to_have_attribute("data-cursor", "2014-07-27")
+    assert canvas.get_attribute("data-base-draws") == draws
+    inked = """(c) => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height / 2).data;
+        let n = 0; for (let i = 3; i < d.length; i += 4) n += d[i] > 0; return n; }"""
+    assert canvas.evaluate(inked) > 1000  # the step lines of the places held, from the base layer
+    page.set_viewport_size({"width": 1100, "height": 1000})
+    expect(canvas).not_to_have_attribute("data-base-draws", draws)
+    assert canvas.evaluate(inked) > 1000
 
 
 def test_the_directory_lists_and_searches_actors_and_places(serve, page):

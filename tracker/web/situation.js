@@ -186,6 +186,7 @@ export class SituationChart {
       this.base = document.createElement("canvas");
       [this.base.width, this.base.height] = pixels;
       this.drawBase(this.base.getContext("2d"), width, ratio);
+      canvas.dataset.baseDraws = String(Number(canvas.dataset.baseDraws || 0) + 1);
     }
     ctx.drawImage(this.base, 0, 0);
     ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
