@@ -226,9 +226,11 @@ def figures(result: dict[str, Any], events: int, places: int, actors: int) -> li
                target=f"<= {SLIDER_TARGET_MS:g} ms", met=p95 <= SLIDER_TARGET_MS, runs=len(moves),
                notes=f"{len(moves)} moves to random days; p50 {statistics.median(moves):.1f} ms, "
                      f"max {max(moves):.1f} ms; until the map, the clocks and the three tables say the date; "
-                     f"the page's drawing of each state it got: p50 {result['page'].get('draw_ms_p50', 0):.1f} ms, "
-                     f"p95 {result['page'].get('draw_ms_p95', 0):.1f} ms (extra.page), the rest is the server's "
-                     "answers (three states folded, encoded and sent) and their transfer", **common),
+                     "the page's own drawing calls for each state it got: "
+                     f"p50 {result['page'].get('draw_ms_p50', 0):.1f} ms, "
+                     f"p95 {result['page'].get('draw_ms_p95', 0):.1f} ms (extra.page); the rest is the server's "
+                     "three answers (folded, rendered, encoded, compressed, sent in turn) and the browser's parsing, "
+                     "layout and compositing, which those calls do not count (README: a profile of both)", **common),
     ]
 
 
