@@ -70,6 +70,21 @@ class StoreContract:
         assert (row.id, row.type, row.data) == (event.id, event.type, event.data)
         assert row.recorded_at.tzinfo is not None and row.recorded_at.utcoffset() == UTC.utcoffset(None)
 
+    async def test_texts_by_position_are_the_stored_texts_where_the_store_reads_them_inline(self, store):
+        """A backend may offer a blocking read of texts by position (a server then keeps no
+        fact's text); where it does, it answers what `read` answers, and nothing for a position
+        it does not hold, across chunks of the statement."""
+        reader = store.texts_reader()
+        if reader is None:
+            return  # a network store: every read is a round trip, the server keeps the texts
+        events = [ev(n) for n in range(1, 2_001)]
+        await store.append(events)
+        stored = {r.position: r.data for r in await store.read()}
+        asked = [2_000, 1, 7, 999, 1_000, 1_801, 4_000]
+        assert reader(asked) == {p: stored[p] for p in asked if p in stored}
+        assert reader(list(range(1, 2_001))) == stored
+        assert reader([]) == {}
+
     async def test_recorded_at_never_decreases(self, store):
         for n in range(20):
             await store.append([ev(n)])

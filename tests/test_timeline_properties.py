@@ -206,12 +206,23 @@ def chunked(items: list, sizes: list[int]) -> list[list]:
 
 @PROPERTY
 @given(data=st.data(), records=logs, every=everies,
-       sizes=st.lists(st.integers(1, 6), min_size=1, max_size=12))
-def test_timeline_in_any_order_and_chunks_equals_replay(data, records, every, sizes):
+       sizes=st.lists(st.integers(1, 6), min_size=1, max_size=12), textless=st.booleans())
+def test_timeline_in_any_order_and_chunks_equals_replay(data, records, every, sizes, textless):
+    """`textless`: from some chunk on, the timeline keeps no text and reads facts back by
+    position, as a serving node on SQLite does (the store's texts: a dict here)."""
     shuffled = data.draw(st.permutations(records), label="order")
     timeline = Timeline(every=every, hot=every % 3)
     added: list[Record] = []
-    for chunk in chunked(shuffled, sizes):
+    chunks = chunked(shuffled, sizes)
+    leave_at = data.draw(st.integers(0, len(chunks)), label="texts left at chunk") if textless else None
+    stored = {r.position: orjson.dumps(r.event).decode() for r in records}
+
+    def texts(positions):
+        return {p: stored[p] for p in positions}
+
+    for index, chunk in enumerate(chunks):
+        if index == leave_at:
+            timeline.leave_texts(texts)
         timeline.add(chunk)
         added.extend(chunk)
         # Query between chunks: checkpoints get built here, then broken by the next late insert.
@@ -221,6 +232,9 @@ def test_timeline_in_any_order_and_chunks_equals_replay(data, records, every, si
             known_at = data.draw(known_ats(added), label="known_at")
             recorded_at = data.draw(recorded_ats(added), label="recorded_at")
             assert_same(timeline, added, name, as_of, known_at, recorded_at)
+    if leave_at == len(chunks):
+        timeline.leave_texts(texts)
+    assert timeline.keeps_texts is not textless
     assert timeline.head == max((r.position for r in records), default=0)
     assert timeline.count == len(records)
     for name in PROJECTIONS:

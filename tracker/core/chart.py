@@ -12,8 +12,6 @@ from collections import Counter
 from datetime import date, datetime, timedelta
 from typing import Any
 
-import orjson
-
 from .errors import BadQuery
 from .timeline import Timeline
 
@@ -60,8 +58,7 @@ def series(timeline: Timeline, start: str, end: str, known_at: datetime | None =
         windows = sorted(windows, key=lambda f: (date.fromisoformat(f.end) - date.fromisoformat(f.start)).days,
                          reverse=True)[:max_ranges]
     ranges = []
-    for f in windows:
-        e = orjson.loads(f.data)
+    for f, e in zip(windows, timeline.events(windows), strict=True):
         actor = e.get("captured_by") or e.get("attacker") or e.get("actor") or e.get("by")
         where = e.get("place")
         ranges.append({"from": f.start, "to": f.end, "type": f.type,

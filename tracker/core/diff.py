@@ -15,8 +15,6 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-import orjson
-
 from .dates import parse_as_of
 from .errors import BadQuery
 from .projections import PROJECTIONS
@@ -48,7 +46,7 @@ def between(timeline: Timeline, start: str, end: str, known_at: datetime | None 
     after = {name: timeline.render(name, end, known_at) for name in PROJECTIONS}
     low, high = min(start, end), max(start, end)
     # from the timeline's index, decoding only the facts in the range (not the whole log)
-    facts = [orjson.loads(f.data) for f in timeline.overlapping(low, high, known_at) if f.end > low]
+    facts = timeline.events(f for f in timeline.overlapping(low, high, known_at) if f.end > low)
     facts.sort(key=lambda e: (e["occurred_from"], e["occurred_to"]))
     answer = diff(before, after, facts, timeline.catalog.label)
     answer["known_at"] = known_at.isoformat() if known_at else None

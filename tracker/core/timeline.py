@@ -29,7 +29,7 @@ from __future__ import annotations
 import bisect
 from array import array
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from sys import intern
 from typing import Any, NamedTuple
@@ -39,11 +39,13 @@ import orjson
 from .catalog import Catalog
 from .checkpoints import MISSING, Checkpoint, Checkpoints, Day
 from .dates import utc_now
+from .errors import StoreError
 from .fold import Fold
 from .kinds import REGISTRATIONS
 from .projections import PROJECTIONS, Pending, Projection, State
 from .records import Record
 from .summary import possibly
+from .upcast import upcast
 
 _ASSAULT = "AssaultLaunched"
 _OWNER = {kind: p for p in PROJECTIONS.values() for kind in p.handlers}  # each fact type feeds one projection
@@ -71,7 +73,13 @@ class Fact(NamedTuple):
     known_from: datetime
     type: str  # interned: a query decodes only the facts its projection folds
     key: Any  # the state entry it touches in the projection that folds it (None if none does)
-    data: str  # the event as JSON text (orjson's bytes keep a ~4 KB buffer each: str is exact)
+    data: str | None  # the event as JSON text (orjson's bytes keep a ~4 KB buffer each: str is exact);
+    # None once the texts are left to the store (Timeline.leave_texts): read back by position
+
+
+# The store's texts by position, read without an await (an embedded store's own file): what a
+# serving node is given so that it keeps no fact's text, only its place in history.
+Texts = Callable[[Sequence[int]], Mapping[int, str]]
 
 
 def _sort_key(f: Fact) -> tuple[str, int, int]:
@@ -80,7 +88,12 @@ def _sort_key(f: Fact) -> tuple[str, int, int]:
 
 def _decode(facts: Iterable[Fact]) -> list[Record]:
     loads = orjson.loads
-    return [Record(f.position, f.recorded_at, loads(f.data), f.known_from) for f in facts]
+    out = []
+    for f in facts:
+        if f.data is None:  # an image without texts used without leave_texts: a bug, said plainly
+            raise StoreError(f"the fact at position {f.position} has no text and no store to read it from")
+        out.append(Record(f.position, f.recorded_at, loads(f.data), f.known_from))
+    return out
 
 
 def visible(record: Record, known_at: datetime | None, recorded_at: datetime | None) -> bool:
@@ -230,6 +243,7 @@ class Timeline:
         self._last_recorded: datetime | None = None  # the latest recording time of any record
         self._registrations: list[Record] = []
         self._warm: dict[int, Record] = {}  # while checkpoints are built: the recent days' facts, decoded
+        self._texts: Texts | None = None  # set: facts keep no text, and are read back through it
         self.checkpoints = Checkpoints(list(self.projections))
         self.checkpoints_built = 0  # for /metrics: checkpoints made (whole or day)
 
@@ -245,6 +259,7 @@ class Timeline:
         state = self.__dict__.copy()
         state["projections"] = list(self.projections)
         state["_warm"] = {}
+        state["_texts"] = None  # the reader is the process's: the next one gives its own
         facts = self._facts
         at = {id(f): i for i, f in enumerate(facts)}
         state["_facts"] = [[f[i] for f in facts] for i in range(len(Fact._fields))]
@@ -262,6 +277,43 @@ class Timeline:
         long.longest = longest
         long.buckets = [(keys, [facts[i] for i in places]) for keys, places in buckets]
         self.__dict__.update(state)
+
+    def leave_texts(self, texts: Texts) -> None:
+        """From now on keep no fact's text: read each back by position through `texts` when an
+        answer folds or shows it (a tail after a checkpoint, the facts pending at a date, an
+        entry's history). A serving node's memory then holds where each fact sits in history,
+        not what it says: the texts were ~40% of it at 1M events. Facts held already lose theirs."""
+        self._texts = texts
+        if not any(f.data is not None for f in self._facts):
+            return
+        at = {id(f): i for i, f in enumerate(self._facts)}
+        facts = [f._replace(data=None) for f in self._facts]
+        self._by_key = {key: [facts[at[id(f)]] for f in kept] for key, kept in self._by_key.items()}
+        self._long.buckets = [(keys, [facts[at[id(f)]] for f in kept]) for keys, kept in self._long.buckets]
+        self._facts = facts
+
+    def events(self, facts: Iterable[Fact]) -> list[dict[str, Any]]:
+        """The events of `facts` (from `overlapping`), decoded in the current shape."""
+        return [r.event for r in self._records(facts)]
+
+    @property
+    def keeps_texts(self) -> bool:
+        """Whether its facts carry their texts (else it needs `leave_texts` before it answers)."""
+        return self._texts is None and all(f.data is not None for f in self._facts[:1])
+
+    def _records(self, facts: Iterable[Fact]) -> list[Record]:
+        """Facts decoded, in the current shape: from their texts, or read back from the store."""
+        texts = self._texts
+        if texts is None:
+            return _decode(facts)
+        facts = facts if isinstance(facts, list) else list(facts)
+        read = texts([f.position for f in facts if f.data is None])
+        loads = orjson.loads
+        try:
+            return [Record(f.position, f.recorded_at, loads(f.data) if f.data is not None
+                           else upcast(loads(read[f.position])), f.known_from) for f in facts]
+        except KeyError as e:
+            raise StoreError(f"the store has no event at position {e.args[0]}, which the timeline holds") from None
 
     @property
     def checkpoints_dropped(self) -> int:
@@ -309,7 +361,7 @@ class Timeline:
                 self._entries.setdefault((owner.name, owner.entry_key(event)), set()).add(key)
             fact = Fact(intern(event["occurred_from"]), 0 if kind == _ASSAULT else 1, record.position,
                         intern(event["occurred_to"]), record.recorded_at, record.known_from, intern(kind),
-                        key, orjson.dumps(event).decode())
+                        key, orjson.dumps(event).decode() if self._texts is None else None)
             new.append(fact)
             if event.get("id") is not None:
                 self._starts[hash(event["id"])] = fact.start
@@ -379,7 +431,7 @@ class Timeline:
                 if budget is not None and folded - begun >= budget:
                     return False
                 todo = [f for f in facts[folded:index] if f.type in folded_types]
-                records = _decode(todo)
+                records = self._records(todo)
                 fold.feed(records)
                 self._warm.update((r.position, r) for r in records)
                 recent.append((day, [r.position for r in records]))
@@ -457,7 +509,7 @@ class Timeline:
         state = states[name]
         # no fact starts after the cut and by `as_of` when the cut is `as_of`: a complete day's usual case
         end = folded if cut == as_of else bisect.bisect_right(self._facts, (as_of, 2, 0), key=_sort_key)
-        tail = _decode(f for f in self._facts[folded:end]
+        tail = self._records(f for f in self._facts[folded:end]
                        if f.type in types and f.end <= as_of and f.key not in first)
         if retracted:
             tail = [r for r in tail if r.event.get("id") not in retracted]
@@ -465,7 +517,7 @@ class Timeline:
         for key, start in first.items():
             self._refold(name, key, start, as_of, state, latest)
         pending: Pending = {}
-        for record in _decode(waiting):
+        for record in self._records(waiting):
             if record.event.get("id") not in retracted:
                 pending.setdefault(projection.entry_key(record.event), []).append(record.event)
         return state, pending
@@ -490,7 +542,11 @@ class Timeline:
         end = bisect.bisect_right(facts, (as_of, 2, 0), key=_sort_key)
         chosen = [f for f in facts[start:end] if f.end <= as_of]
         warm = self._warm  # while checkpoints are built, most are decoded already
-        records = [warm.get(f.position) or _decode((f,))[0] for f in chosen] if warm else _decode(chosen)
+        if warm:
+            cold = {r.position: r for r in self._records([f for f in chosen if f.position not in warm])}
+            records = [warm.get(f.position) or cold[f.position] for f in chosen]
+        else:
+            records = self._records(chosen)
         if self._retracted:
             records = [r for r in records if r.event.get("id") not in self._retracted]
         projection.fold(alone, records)
@@ -510,7 +566,7 @@ class Timeline:
         recorded_at = self._effective(recorded_at)
         if known_at is not None or recorded_at is not None:
             types = projection.types
-            facts = _decode(f for f in self._facts if f.type in types and (
+            facts = self._records(f for f in self._facts if f.type in types and (
                 known_at is None or f.known_from <= known_at) and (recorded_at is None or f.recorded_at <= recorded_at))
             settled, waiting = _settling(facts + self._retractions, projection, as_of, known_at, recorded_at)
             return projection.fold({}, settled), waiting
@@ -534,7 +590,7 @@ class Timeline:
         out = []
         seen = [f for f in facts if f.start <= as_of and (known_at is None or f.known_from <= known_at)
                 and (recorded_at is None or f.recorded_at <= recorded_at)]
-        for record in _decode(seen):
+        for record in self._records(seen):
             status = ("retracted" if record.event.get("id") in retracted
                       else "settled" if record.event["occurred_to"] <= as_of else "pending")
             out.append((record, status))
@@ -557,7 +613,7 @@ class Timeline:
         projections = [self.projections[n] for n in names] if names is not None else list(self.projections.values())
         types = frozenset().union(*(p.types for p in projections))
         timeline = Timeline(projections, self.every, self.hot)
-        timeline.add([*self._registrations, *_decode(f for f in self._facts if f.type in types
+        timeline.add([*self._registrations, *self._records(f for f in self._facts if f.type in types
                                                      and f.known_from <= known_at),
                       *(r for r in self._retractions if r.known_from <= known_at)])
         return timeline
@@ -583,15 +639,15 @@ class Timeline:
         gone = retractions(self._retractions, known_at) if known_at is not None else self._retracted
         if gone:
             days = {self._starts.get(hash(target)) for target in gone}
-            loads = orjson.loads
-            found = [f for f in found if f.start not in days or loads(f.data).get("id") not in gone]
+            ids = {r.position: r.event.get("id") for r in self._records([f for f in found if f.start in days])}
+            found = [f for f in found if f.start not in days or ids[f.position] not in gone]
         found.sort(key=_sort_key)
         return found
 
     def records(self) -> list[Record]:
         """Every record the timeline holds, decoded (facts in history order, then retractions
         and registrations): what `replay()` from scratch would be given."""
-        return _decode(self._facts) + self._retractions + self._registrations
+        return self._records(self._facts) + self._retractions + self._registrations
 
     def position_at(self, recorded_at: datetime | None) -> int:
         """The log's head as it stood at `recorded_at` (positions grow with recording time)."""

@@ -107,12 +107,18 @@ class Hub:
         return self._pump is not None
 
     async def start(self) -> None:
+        # an embedded store reads a fact back in microseconds: the node then keeps no fact's text
+        texts = self.tracker.store.texts_reader()
         if self.image is not None:
             self.stage = "image"
             kept = await images.load(self.tracker.store, self.image)
-            if kept is not None:
+            if kept is not None and (texts is not None or kept.keeps_texts):
                 self.tracker.timeline = kept  # the log up to its head, checkpoints and all
+            elif kept is not None:
+                log.warning("image ignored: it holds no texts and this store cannot read them back", image=self.image)
             self.stage = "log"
+        if texts is not None:
+            self.tracker.timeline.leave_texts(texts)
         await self.tracker.catch_up()  # the rest of the log at once, before anyone subscribes
         # then its checkpoints, a slice at a time (the loop answers /healthz between): else the
         # first answer would fold the whole log again (~40 s at 1M events) while holding the loop

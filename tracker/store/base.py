@@ -19,7 +19,7 @@ state, not the log, in memory.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
@@ -115,6 +115,13 @@ class EventStore(ABC):
         (the start of the event's time, as text); strictly after the key `after`, positions
         <= `upto` only if given; at most `limit`. Returns the page and the (key, position) to
         resume from, None once there is no more. Events with neither field are left out."""
+
+    def texts_reader(self) -> Callable[[Sequence[int]], Mapping[int, str]] | None:
+        """A blocking read of stored events' texts by position, quick enough for the event
+        loop's own thread (an embedded store reading its own file), or None where every read
+        is a round trip (a server then keeps each fact's text in memory). What it returns may
+        leave out positions the store does not hold."""
+        return None
 
     @abstractmethod
     async def head(self) -> int:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,6 +43,7 @@ from .group import GroupCommit, Request, answer, plan
 from .wake import Listener, Notifier, folder_of
 
 SCHEMA_VERSION = 4
+_TEXTS_CHUNK = 900  # positions per statement of texts_reader (SQLite's default limit on variables: 32,766)
 # The history key: the start of an event's time, the top-level `occurred_from` if it has
 # one, else its `occurred_on`; NULL (never in history) for an event with neither.
 # Version 2 indexed `occurred_on` alone (as the column occurred_on and events_by_date);
@@ -138,6 +139,7 @@ class SQLiteStore(GroupCommit, EventStore):
         self._executor = executor
         self._reader = reader
         self._quick = _open_quick(path)  # head() without a thread hop (None: use the reader)
+        self._texts: sqlite3.Connection | None = None  # texts_reader's, opened on first use
         self._queue: list[Request] = []
         self._task: asyncio.Task[None] | None = None
         self._appended = asyncio.Event()
@@ -305,6 +307,33 @@ class SQLiteStore(GroupCommit, EventStore):
                 at = stamps[recorded_at] = datetime.fromisoformat(recorded_at)
             out.append(StoredEvent(position, ident, at, kind, data, by))
         return out, ((rows[-1][6], rows[-1][0]) if len(rows) == limit else None)
+
+    def texts_reader(self) -> Callable[[Sequence[int]], Mapping[int, str]] | None:
+        """Texts by position on a read-only connection of their own, on the caller's thread: a
+        few hundred rows by primary key for an answer (~1 ms), every fact for a start's checkpoints."""
+        if self.path == ":memory:" or self.path.startswith("file:"):
+            return None
+        if self._texts is None:
+            try:
+                conn = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_S, check_same_thread=False)
+                conn.execute("PRAGMA query_only = ON")
+            except sqlite3.Error as e:
+                raise _translate(e, self.path) from e
+            self._texts = conn
+        conn, path = self._texts, self.path
+
+        def read(positions: Sequence[int]) -> dict[int, str]:
+            found: dict[int, str] = {}
+            try:
+                for at in range(0, len(positions), _TEXTS_CHUNK):
+                    chunk = positions[at:at + _TEXTS_CHUNK]
+                    found.update(conn.execute(
+                        f"SELECT position, data FROM events WHERE position IN ({','.join('?' * len(chunk))})", chunk))
+            except sqlite3.Error as e:
+                raise _translate(e, path) from e
+            return found
+
+        return read
 
     async def head(self) -> int:
         self._check_open()
@@ -545,6 +574,8 @@ class SQLiteStore(GroupCommit, EventStore):
         await self._reader.close()
         if self._quick is not None:
             self._quick.close()
+        if self._texts is not None:
+            self._texts.close()
         await asyncio.get_running_loop().run_in_executor(self._executor, self._writer.close)
         self._executor.shutdown(wait=False)
 
