@@ -43,7 +43,6 @@ from .group import GroupCommit, Request, answer, plan
 from .wake import Listener, Notifier, folder_of
 
 SCHEMA_VERSION = 4
-_TEXTS_CHUNK = 900  # positions per statement of texts_reader (SQLite's default limit on variables: 32,766)
 # The history key: the start of an event's time, the top-level `occurred_from` if it has
 # one, else its `occurred_on`; NULL (never in history) for an event with neither.
 # Version 2 indexed `occurred_on` alone (as the column occurred_on and events_by_date);
@@ -107,7 +106,7 @@ _HEAD = "SELECT COALESCE(MAX(position), 0) FROM events"
 # A walk of events_by_history from the bound, in index order: no sort (tests check the plan).
 _HISTORY = (f"SELECT {_COLUMNS}, history_key FROM events WHERE (history_key, position) > (?, ?) "
             "AND position <= ? ORDER BY history_key, position LIMIT ?")
-_CHUNK = 500  # ids per IN (...) query, well under SQLite's variable limit
+_CHUNK = 500  # ids or positions per IN (...) query, well under SQLite's variable limit
 BUSY_TIMEOUT_S = 30.0
 
 
@@ -311,22 +310,20 @@ class SQLiteStore(GroupCommit, EventStore):
     def texts_reader(self) -> Callable[[Sequence[int]], Mapping[int, str]] | None:
         """Texts by position on a read-only connection of their own, on the caller's thread: a
         few hundred rows by primary key for an answer (~1 ms), every fact for a start's checkpoints."""
-        if self.path == ":memory:" or self.path.startswith("file:"):
+        if not _own_file(self.path):
             return None
         if self._texts is None:
             try:
-                conn = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_S, check_same_thread=False)
-                conn.execute("PRAGMA query_only = ON")
+                self._texts = _open_read_only(self.path, BUSY_TIMEOUT_S)
             except sqlite3.Error as e:
                 raise _translate(e, self.path) from e
-            self._texts = conn
         conn, path = self._texts, self.path
 
         def read(positions: Sequence[int]) -> dict[int, str]:
             found: dict[int, str] = {}
             try:
-                for at in range(0, len(positions), _TEXTS_CHUNK):
-                    chunk = positions[at:at + _TEXTS_CHUNK]
+                for at in range(0, len(positions), _CHUNK):
+                    chunk = positions[at:at + _CHUNK]
                     found.update(conn.execute(
                         f"SELECT position, data FROM events WHERE position IN ({','.join('?' * len(chunk))})", chunk))
             except sqlite3.Error as e:
@@ -624,14 +621,23 @@ def _lookup_sync(db: sqlite3.Connection, ids: list[str]) -> dict[str, tuple[int,
     return found
 
 
+def _own_file(path: str) -> bool:
+    """Whether the store is a file a second connection can open by its path."""
+    return path != ":memory:" and not path.startswith("file:")
+
+
+def _open_read_only(path: str, timeout: float) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, timeout=timeout, check_same_thread=False)
+    conn.execute("PRAGMA query_only = ON")
+    return conn
+
+
 def _open_quick(path: str) -> sqlite3.Connection | None:
     """A read-only connection for head() on the event loop's thread; it never waits for a lock."""
-    if path == ":memory:" or path.startswith("file:"):
+    if not _own_file(path):
         return None
     try:
-        conn = sqlite3.connect(path, isolation_level=None, timeout=0, check_same_thread=False)
-        conn.execute("PRAGMA query_only = ON")
-        return conn
+        return _open_read_only(path, 0)
     except sqlite3.Error:
         return None
 
