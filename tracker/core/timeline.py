@@ -96,6 +96,13 @@ def _decode(facts: Iterable[Fact]) -> list[Record]:
     return out
 
 
+def _indexes(facts: list[Fact], by_key: dict[Any, array], buckets: list[tuple[Any, array]],
+             ) -> tuple[dict[Any, list[Fact]], list[tuple[Any, list[Fact]]]]:
+    """Timeline._places made facts again, from `facts` in history order."""
+    return ({key: [facts[i] for i in places] for key, places in by_key.items()},
+            [(keys, [facts[i] for i in places]) for keys, places in buckets])
+
+
 def visible(record: Record, known_at: datetime | None, recorded_at: datetime | None) -> bool:
     return (recorded_at is None or record.recorded_at <= recorded_at) and (
         known_at is None or record.known_from <= known_at)
@@ -261,22 +268,26 @@ class Timeline:
         state["_warm"] = {}
         state["_texts"] = None  # the reader is the process's: the next one gives its own
         facts = self._facts
-        at = {id(f): i for i, f in enumerate(facts)}
         state["_facts"] = [[f[i] for f in facts] for i in range(len(Fact._fields))]
-        state["_by_key"] = {key: array("q", [at[id(f)] for f in kept]) for key, kept in self._by_key.items()}
-        state["_long"] = (self._long.longest, [(keys, array("q", [at[id(f)] for f in kept]))
-                                                for keys, kept in self._long.buckets])
+        state["_by_key"], buckets = self._places()
+        state["_long"] = (self._long.longest, buckets)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         state["projections"] = {name: PROJECTIONS[name] for name in state["projections"]}
         facts = state["_facts"] = list(map(Fact._make, zip(*state["_facts"], strict=True)))
-        state["_by_key"] = {key: [facts[i] for i in places] for key, places in state["_by_key"].items()}
         longest, buckets = state["_long"]
         long = state["_long"] = _Long()
         long.longest = longest
-        long.buckets = [(keys, [facts[i] for i in places]) for keys, places in buckets]
+        state["_by_key"], long.buckets = _indexes(facts, state["_by_key"], buckets)
         self.__dict__.update(state)
+
+    def _places(self) -> tuple[dict[Any, array], list[tuple[Any, array]]]:
+        """The indexes (by key, and the long windows' buckets) as the places of their facts in
+        history order: what still holds once the facts are new objects (_indexes)."""
+        at = {id(f): i for i, f in enumerate(self._facts)}
+        return ({key: array("q", [at[id(f)] for f in kept]) for key, kept in self._by_key.items()},
+                [(keys, array("q", [at[id(f)] for f in kept])) for keys, kept in self._long.buckets])
 
     def leave_texts(self, texts: Texts) -> None:
         """From now on keep no fact's text: read each back by position through `texts` when an
@@ -286,11 +297,9 @@ class Timeline:
         self._texts = texts
         if not any(f.data is not None for f in self._facts):
             return
-        at = {id(f): i for i, f in enumerate(self._facts)}
-        facts = [f._replace(data=None) for f in self._facts]
-        self._by_key = {key: [facts[at[id(f)]] for f in kept] for key, kept in self._by_key.items()}
-        self._long.buckets = [(keys, [facts[at[id(f)]] for f in kept]) for keys, kept in self._long.buckets]
-        self._facts = facts
+        by_key, buckets = self._places()
+        self._facts = [f._replace(data=None) for f in self._facts]
+        self._by_key, self._long.buckets = _indexes(self._facts, by_key, buckets)
 
     def events(self, facts: Iterable[Fact]) -> list[dict[str, Any]]:
         """The events of `facts` (from `overlapping`), decoded in the current shape."""
