@@ -50,12 +50,17 @@ def _get(port: int, path: str, gzip: bool = True) -> tuple[int, int, bytes]:
         conn.close()
 
 
-def peak_rss_mb(pid: int) -> float:
+def status_mb(pid: int, field: str) -> float:
+    """A memory figure of /proc/PID/status (VmRSS, VmHWM, ...) in MB."""
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def peak_rss_mb(pid: int) -> float:
+    return status_mb(pid, "VmHWM")
 
 
 @benchmark("endtoend")

@@ -21,17 +21,9 @@ import time
 from pathlib import Path
 
 from .dashboard import Server, build
-from .endtoend import peak_rss_mb
+from .endtoend import peak_rss_mb, status_mb
 
 HERE = str(Path(__file__).resolve().parent.parent)
-
-
-def resident_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def cycle(tree: str, db: str, log: Path) -> str:
@@ -40,7 +32,7 @@ def cycle(tree: str, db: str, log: Path) -> str:
     os.chdir(tree)
     os.environ["PYTHONPATH"] = tree  # Server passes the environment on (TRACKER_* aside)
     server = Server(db, log)
-    rss, peak = resident_mb(server.proc.pid), peak_rss_mb(server.proc.pid)
+    rss, peak = status_mb(server.proc.pid, "VmRSS"), peak_rss_mb(server.proc.pid)
     stopping = time.perf_counter()
     server.stop()
     stopped = time.perf_counter() - stopping
