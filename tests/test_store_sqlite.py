@@ -12,10 +12,12 @@ import sys
 import textwrap
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import seconds
 from tracker.core.errors import SchemaVersionError, StoreUnavailable
-from tracker.store import open_store
+from tracker.store import NewEvent, open_store
 from tracker.store.sqlite import _HISTORY, SCHEMA_VERSION, SQLiteStore
 
 from .store_contract import StoreContract, ev
@@ -250,7 +252,7 @@ async def test_two_stores_creating_one_file_at_once(tmp_path):
 
 WRITER = textwrap.dedent("""
     import asyncio, sys, uuid
-    from tracker.store import open_store, NewEvent
+    from tracker.store import NewEvent, open_store, NewEvent
 
     async def main(path, count, prefix):
         store = await open_store(path)
@@ -343,3 +345,28 @@ async def test_close_answers_callers_already_queued(tmp_path):
     assert all(isinstance(r, list) for r in results)
     async with await open_store(str(tmp_path / "t.db")) as again:
         assert await again.head() == 20
+
+
+_TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=40)  # any text Python can encode
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(texts=st.lists(st.tuples(_TEXT, st.none() | _TEXT), min_size=1, max_size=6))
+@example(texts=[("a\x00b", "by\x00me"), ("\\\"", None), ("ünï ✓ \U0001f600", "\x01")])
+async def test_a_group_commit_stores_every_text_as_given(tmp_path_factory, texts):
+    """Concurrent callers' events go in as one statement of JSON (`_insert_group`): what is
+    read back is byte for byte what was given (escapes, quotes, NUL characters, any script),
+    and each caller's recorded_by is its own."""
+    store = await SQLiteStore.open(str(tmp_path_factory.mktemp("group") / "log.db"))
+    try:
+        events = [NewEvent(e.id, e.type, json.dumps({"notes": text, "raw": f"\\u0000{text}\\"}, ensure_ascii=False))
+                  for e, (text, _) in zip((ev(n) for n in range(len(texts))), texts, strict=False)]
+        positions = await asyncio.gather(*(store.append([e], recorded_by=by)
+                                           for e, (_, by) in zip(events, texts, strict=True)))
+        assert sorted(p for (p,) in positions) == list(range(1, len(texts) + 1))
+        rows = {r.position: r for r in await store.read()}
+        for (position,), event, (_, by) in zip(positions, events, texts, strict=True):
+            row = rows[position]
+            assert (row.id, row.type, row.data, row.recorded_by) == (event.id, event.type, event.data, by)
+    finally:
+        await store.close()
