@@ -370,3 +370,27 @@ async def test_a_group_commit_stores_every_text_as_given(tmp_path_factory, texts
             assert (row.id, row.type, row.data, row.recorded_by) == (event.id, event.type, event.data, by)
     finally:
         await store.close()
+
+
+class _Busy:
+    def execute(self, *args: object) -> None:
+        raise sqlite3.OperationalError("database is locked")
+
+
+async def test_a_short_read_on_the_loops_thread_falls_back_to_the_reader(tmp_path):
+    """read() of at most _QUICK_ROWS rows runs on the loop's thread (no hop per append for
+    the catalog's registrations since its mark); when SQLite is busy there, the reader's
+    thread answers, the same rows."""
+    store = await SQLiteStore.open(str(tmp_path / "log.db"))
+    try:
+        await store.append([ev(n, "PlaceRegistered" if n % 3 else "Thing") for n in range(1, 10)])
+        quick = await store.read(2, 5, types=["PlaceRegistered"])
+        own, store._quick = store._quick, _Busy()
+        try:
+            assert await store.read(2, 5, types=["PlaceRegistered"]) == quick
+            assert await store.head() == 9  # head() falls back alike
+        finally:
+            store._quick = own
+        assert [r.position for r in quick] == [4, 5, 7, 8]
+    finally:
+        await store.close()

@@ -117,6 +117,7 @@ _HISTORY = (f"SELECT {_COLUMNS}, history_key FROM events WHERE (history_key, pos
 _NUL = b"\\u0000"  # a NUL character, as JSON text writes it (or a data's own escaped one: rare, and harmless)
 _CHUNK = 500  # ids or positions per IN (...) query, well under SQLite's variable limit
 BUSY_TIMEOUT_S = 30.0
+_QUICK_ROWS = 1_000  # a read of at most this many rows may run on the loop's thread (read())
 
 
 def _row(row: Sequence[Any]) -> StoredEvent:
@@ -288,10 +289,20 @@ class SQLiteStore(GroupCommit, EventStore):
         if limit is not None:
             sql += " LIMIT ?"
             args.append(limit)
-        try:
-            rows = await self._reader.execute_fetchall(sql, args)
-        except sqlite3.Error as e:
-            raise _translate(e, self.path) from e
+        rows: Iterable[sqlite3.Row] | None = None
+        if self._quick is not None and limit is not None and limit <= _QUICK_ROWS:
+            # A short read (before an append, the registrations since the catalog's mark) on
+            # the loop's thread, as head() reads: no hop to the reader's thread and back, which
+            # with a hundred appending clients kept the others queued behind the catalog's lock.
+            try:
+                rows = self._quick.execute(sql, args).fetchall()
+            except sqlite3.Error:
+                rows = None
+        if rows is None:
+            try:
+                rows = await self._reader.execute_fetchall(sql, args)
+            except sqlite3.Error as e:
+                raise _translate(e, self.path) from e
         stamps: dict[str, datetime] = {}  # a group commit's events share one recorded_at: parse it once
         out = []
         for position, ident, recorded_at, kind, data, by in rows:
