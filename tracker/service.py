@@ -8,11 +8,13 @@ from the position they last saw rather than rereading the log.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -42,6 +44,15 @@ _CHUNK = 500
 _FREEZE_AFTER = 50_000  # records folded by one catch-up after which its objects are frozen (gc.freeze)
 
 log = Logger("tracker")
+
+
+@functools.cache
+def _batch() -> ModuleType:
+    """The batch rules, imported by the first append (they build the event models, which
+    commands that never append need not wait for); an import statement per append cost
+    ~7% of a single-event append's time beside its validation (py-spy)."""
+    from .core import batch
+    return batch
 
 
 def _debugging() -> bool:
@@ -111,14 +122,13 @@ class Tracker:
         return (await self._prepare(items, today))[0]
 
     async def _prepare(self, items: list[Item], today: date | None = None) -> tuple[list[Prepared], int]:
-        from .core.batch import prepare, retract_targets
-
+        batch = _batch()
         catalog, head = await self._refresh()
-        targets = retract_targets(items)
+        targets = batch.retract_targets(items)
         found = await self.store.lookup(targets) if targets else {}
         stored = {i: s.type for i, s in found.items()}
         known = {i: knowledge_time(orjson.loads(s.data), s.recorded_at).date() for i, s in found.items()}
-        return prepare(items, catalog, today or utc_now().date(), stored, stored_known=known), head
+        return batch.prepare(items, catalog, today or utc_now().date(), stored, stored_known=known), head
 
     async def append(self, items: list[Item], expected_position: int | None = None,
                      recorded_by: str | None = None) -> AppendResult:
