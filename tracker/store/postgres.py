@@ -677,14 +677,16 @@ class PostgresStore(GroupCommit, EventStore):
             self._pool.terminate()
 
 
-def _plan_after_nothing(group: list[Request]) -> tuple[list[tuple[list[int], list[tuple[int, NewEvent]]]],
-                                                       int | None] | None:
+_Plan = tuple[list[int], list[tuple[int, NewEvent]]]  # a request's positions, and its new events with theirs
+
+
+def _plan_after_nothing(group: list[Request]) -> tuple[list[_Plan], int | None] | None:
     """Each request planned as if the log were empty (positions from 1), with the head every
     expected_position then needs (None: any); None if no one head serves them all, or the
     group conflicts within itself (both are checked under the lock instead)."""
     head, need = 0, None
     stored: dict[str, tuple[int, str]] = {}
-    plans = []
+    plans: list[_Plan] = []
     for request in group:
         try:
             positions, new = plan(replace(request, expected=None), head, stored)
