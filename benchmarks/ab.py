@@ -67,6 +67,34 @@ rows = workload.rows(SIZE + 2_100)
 with PgDatabase() as url:
     print(append_rate(url, rows, 4, 1), 0)
 """,
+    "pgstore4x1": """
+import asyncio, multiprocessing, time, uuid
+from benchmarks.backends import PgDatabase
+from tracker.store import NewEvent, open_store
+def writer(url, n, barrier, results):  # the store alone, no Tracker: each process awaits each one-event append
+    async def run():
+        async with await open_store(url) as store:
+            events = [NewEvent(str(uuid.uuid4()), 'Thing', '{"n": %d}' % i) for i in range(n)]
+            barrier.wait()
+            cpu = time.process_time()
+            for event in events:
+                await store.append([event])
+            return time.perf_counter(), time.process_time() - cpu
+    results.put(asyncio.run(run()))
+mp = multiprocessing.get_context('fork')
+with PgDatabase() as url:
+    barrier, results = mp.Barrier(5), mp.Queue()
+    processes = [mp.Process(target=writer, args=(url, SIZE // 4, barrier, results)) for _ in range(4)]
+    for p in processes:
+        p.start()
+    barrier.wait()
+    started = time.perf_counter()
+    finished = [results.get(timeout=600) for _ in processes]
+    for p in processes:
+        p.join(60)
+n = SIZE // 4 * 4
+print(n / (max(end for end, _ in finished) - started), sum(cpu for _, cpu in finished) / n * 1e6)
+""",
     "sqlite4x1": """
 import os
 from benchmarks import workload

@@ -20,9 +20,9 @@ import pytest
 from tests.conftest import pg_admin as admin
 from tests.conftest import pg_database_name, pg_server_dsn, pg_url, run_tracker, seconds
 from tests.conftest import pg_terminate as terminate
-from tracker.core.errors import IdConflict, SchemaVersionError, StoreUnavailable
+from tracker.core.errors import IdConflict, PositionConflict, SchemaVersionError, StoreUnavailable
 from tracker.store import NewEvent, open_store
-from tracker.store.postgres import _HISTORY, SCHEMA_VERSION, PostgresStore
+from tracker.store.postgres import _HISTORY, _TOKENS, SCHEMA_VERSION, PostgresStore
 
 from .store_contract import StoreContract, ev
 
@@ -96,7 +96,7 @@ async def test_schema_created_safely_by_several_processes_at_once(pg_dsn):
     conn = await asyncpg.connect(pg_dsn)
     try:
         assert await conn.fetchval("SELECT count(*) FROM tracker_schema") == 1
-        assert await conn.fetchval("SELECT version FROM tracker_schema") == SCHEMA_VERSION == 4
+        assert await conn.fetchval("SELECT version FROM tracker_schema") == SCHEMA_VERSION == 5
     finally:
         await conn.close()
 
@@ -170,7 +170,8 @@ async def _migrated(dsn: str, schema: str) -> None:
         assert [[r.position for r in p] async for p in store.iterate_history(page=3)] == [[5, 2, 4], [6, 9, 10], [1, 8]]
     conn = await asyncpg.connect(dsn)
     try:
-        assert await conn.fetchval("SELECT version FROM tracker_schema") == 4
+        assert await conn.fetchval("SELECT version FROM tracker_schema") == 5
+        assert await conn.fetchval("SELECT to_regprocedure('tracker_append(text[], text[], text[], text[], bigint)')")
         columns = {r[0] for r in await conn.fetch(
             "SELECT attname FROM pg_attribute WHERE attrelid = 'tracker_events'::regclass AND attnum > 0 "
             "AND NOT attisdropped")}
@@ -192,6 +193,17 @@ async def _migrated(dsn: str, schema: str) -> None:
             await conn.execute("DELETE FROM tracker_tokens")
     finally:
         await conn.close()
+
+
+# The schema of version 4: recorded_by and the tokens; no tracker_append (appends take the lock
+# and check in Python, several round trips).
+SCHEMA_V4 = SCHEMA_V3.replace(
+    "STORED);", "STORED, recorded_by text);"
+).replace("INSERT INTO tracker_schema VALUES (3);", f"{_TOKENS}\nINSERT INTO tracker_schema VALUES (4);")
+
+
+async def test_a_version_4_log_is_migrated_in_place(pg_dsn):
+    await _migrated(pg_dsn, SCHEMA_V4)
 
 
 async def test_a_version_3_log_is_migrated_in_place(pg_dsn):
@@ -307,6 +319,35 @@ async def test_recorded_at_from_the_database_clock_never_decreases_across_stores
     finally:
         for s in stores:
             await s.close()
+
+
+async def test_appends_that_no_stored_id_concerns_are_one_call_the_others_checked_under_the_lock(
+        pg_dsn, monkeypatch):
+    checked: list[int] = []
+    checking = PostgresStore._commit_checked
+
+    async def spy(self, conn, group):
+        checked.append(len(group))
+        await checking(self, conn, group)
+
+    monkeypatch.setattr(PostgresStore, "_commit_checked", spy)
+    async with await open_store(pg_dsn) as store:
+        assert await store.append([ev(1), ev(2), ev(1)], expected_position=0) == [1, 2, 1]
+        # callers grouped or not: each expected_position reckoned after the callers before it
+        assert await asyncio.gather(store.append([ev(3)], expected_position=2), store.append([ev(4), ev(5)]),
+                                    store.append([], expected_position=5), store.append([ev(6)])) == [
+            [3], [4, 5], [], [6]]
+        assert checked == []  # tracker_append alone
+        assert await store.append([ev(7), ev(1)]) == [7, 1]  # a stored id: checked
+        with pytest.raises(IdConflict):
+            await store.append([NewEvent(ev(2).id, "Thing", "{}")])
+        with pytest.raises(PositionConflict) as caught:
+            await store.append([ev(8)], expected_position=6)
+        assert caught.value.details == {"expected_position": 6, "head": 7}
+        assert len(checked) == 3
+        rows = await store.read()
+        assert [r.position for r in rows] == list(range(1, 8))
+        assert [r.recorded_at for r in rows] == sorted(r.recorded_at for r in rows)
 
 
 # -- outages ------------------------------------------------------------------------------

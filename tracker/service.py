@@ -109,11 +109,10 @@ class Tracker:
                 return self.catalog, self._head_seen
             covers = self._tickets  # everyone who has arrived by now: the read starts after them
             head = await self.store.head()
-            if head > self._catalog_at:
-                async for page in self.store.iterate(self._catalog_at, types=REGISTRATIONS):
+            if head > self._catalog_at:  # up to that head: iterate() need not read it again
+                async for page in self.store.iterate(self._catalog_at, types=REGISTRATIONS, upto=head):
                     for stored in page:
-                        if stored.position <= head:
-                            self.catalog.register(orjson.loads(stored.data))
+                        self.catalog.register(orjson.loads(stored.data))
                 self._catalog_at = head
             self._served, self._head_seen = covers, head
             return self.catalog, head

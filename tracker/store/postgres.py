@@ -7,13 +7,19 @@ one after another in position order: whatever a reader sees is always a prefix 1
 of the log, and no catch-up reader can pass a position that commits later. (A sequence
 or bigserial cannot promise that: a value taken by one transaction can commit after a
 larger one; Marten shipped that bug and fixed it in 9.16.1.) The cost: appends to one
-database are serial, one transaction at a time across all nodes; docs/postgres.md.
+database are serial, one transaction at a time across all nodes; docs/postgres.md. So the
+locked section is one round trip in the common case: the function tracker_append (schema
+version 5) takes the lock, reads the head, inserts, NOTIFYs and commits with the call, and
+no client process has to be scheduled while the lock is held.
 
 Group commit, as in the SQLite store: callers of one process queue their batches, one
 writer task takes everything queued and commits it in one transaction. Every batch is
-checked in Python, in order, against the ids already stored (one lookup) and the
-batches before it, as if it ran alone: an IdConflict or PositionConflict fails that
-caller only, and only the accepted batches are inserted (one statement for the group).
+planned in Python, in order, as if it ran alone after the batches before it. First as if
+the log were empty: tracker_append stores that plan after the head it finds, unless one of
+the group's ids is stored already or an expected_position needs another head; then it
+stores nothing, and the group is checked under the lock against the ids already stored
+(one lookup; a retry, a conflict): an IdConflict or PositionConflict fails that caller
+only, and only the accepted batches are inserted (one statement for the group).
 
 `recorded_at` is the database's `clock_timestamp()` read after the lock is held, raised
 to the previous row's if the clock stepped back: it never decreases as positions grow,
@@ -32,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -53,7 +60,7 @@ from .url import mask_secrets, parse_store_url
 
 log = Logger("tracker.store.postgres")
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # Advisory lock keys (per database): 'tracker' in ASCII, then +1 for the schema.
 APPEND_LOCK = 0x747261636B6572
 SCHEMA_LOCK = APPEND_LOCK + 1
@@ -67,6 +74,7 @@ COMMAND_TIMEOUT_S = 60.0  # a statement (an append waiting for the lock included
 _HISTORY_KEY = ("history_key text COLLATE \"C\" GENERATED ALWAYS AS "
                 "(COALESCE(data::jsonb ->> 'occurred_from', data::jsonb ->> 'occurred_on')) STORED")
 _BY_HISTORY = "CREATE INDEX IF NOT EXISTS tracker_events_by_history ON tracker_events (history_key, position);"
+_COLUMNS = "position, id, recorded_at, type, data, recorded_by"
 # Version 4: who appended each event (NULL for the events stored before), and the principals.
 # A token is never deleted nor changed, only revoked once: so a name is never reused, and
 # count(*) + count(revoked_at) grows with every change (tokens_version).
@@ -97,17 +105,50 @@ CREATE TRIGGER tracker_tokens_no_truncate BEFORE TRUNCATE ON tracker_tokens
 """
 # A nullable column without a default is a change of the catalog only: no row is rewritten
 # (so no UPDATE trigger fires), and every old event reads NULL.
-_TO_4 = f"ALTER TABLE tracker_events ADD COLUMN recorded_by text; {_TOKENS} UPDATE tracker_schema SET version = 4;"
+_TO_4 = f"ALTER TABLE tracker_events ADD COLUMN recorded_by text; {_TOKENS}"
+# Version 5: an append's locked section as one call, so the lock is held inside the server only,
+# never across a round trip to a client waiting to be scheduled. Under the lock (each statement
+# of a VOLATILE function takes a new snapshot: it sees every append committed before the lock
+# was ours): the head and the stamp, then the insert at head+1.. and its NOTIFY, committed with
+# the call. It inserts only what the caller planned against an empty log after a head `need`
+# (any head if NULL): if the head is another or one of the ids is stored, it inserts nothing and
+# returns NULL, and the caller checks under the lock in Python instead (_commit_checked).
+_APPEND = f"""
+CREATE OR REPLACE FUNCTION tracker_append(ids text[], types text[], datas text[], bys text[], need bigint)
+        RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    last bigint;
+    stamp timestamptz;
+BEGIN
+    PERFORM pg_advisory_xact_lock({APPEND_LOCK});
+    SELECT position, GREATEST(clock_timestamp(), recorded_at) INTO last, stamp
+        FROM tracker_events ORDER BY position DESC LIMIT 1;
+    last := COALESCE(last, 0);
+    IF last <> COALESCE(need, last) OR EXISTS (SELECT 1 FROM tracker_events WHERE id = ANY(ids)) THEN
+        RETURN NULL;
+    END IF;
+    IF cardinality(ids) > 0 THEN
+        INSERT INTO tracker_events ({_COLUMNS})
+            SELECT last + n, i, COALESCE(stamp, clock_timestamp()), t, d, b
+            FROM unnest(ids, types, datas, bys) WITH ORDINALITY AS u(i, t, d, b, n);
+        PERFORM pg_notify('{CHANNEL}', (last + cardinality(ids))::text);
+    END IF;
+    RETURN last;
+END $$;
+"""
+_TO_5 = f"{_APPEND} UPDATE tracker_schema SET version = 5;"
 # From version N: (the version it reaches, the statements), run under the schema lock.
 # Version 2 added the column occurred_on and tracker_events_by_date; version 3 replaced them
-# with history_key and its index; version 4 added recorded_by and tracker_tokens. Each
-# migration goes straight to the current version, so the table is rewritten once at most
-# (adding a stored column rewrites it; the column dropped in the same ALTER TABLE gives its
-# space back in that rewrite, and its index goes with it).
+# with history_key and its index; version 4 added recorded_by and tracker_tokens; version 5
+# the function tracker_append. Each migration goes straight to the current version, so the
+# table is rewritten once at most (adding a stored column rewrites it; the column dropped in
+# the same ALTER TABLE gives its space back in that rewrite, and its index goes with it).
 MIGRATIONS = {
-    1: (4, f"ALTER TABLE tracker_events ADD COLUMN {_HISTORY_KEY}; {_BY_HISTORY} {_TO_4}"),
-    2: (4, f"ALTER TABLE tracker_events DROP COLUMN occurred_on, ADD COLUMN {_HISTORY_KEY}; {_BY_HISTORY} {_TO_4}"),
-    3: (4, _TO_4),
+    1: (5, f"ALTER TABLE tracker_events ADD COLUMN {_HISTORY_KEY}; {_BY_HISTORY} {_TO_4} {_TO_5}"),
+    2: (5, f"ALTER TABLE tracker_events DROP COLUMN occurred_on, ADD COLUMN {_HISTORY_KEY}; {_BY_HISTORY} "
+           f"{_TO_4} {_TO_5}"),
+    3: (5, f"{_TO_4} {_TO_5}"),
+    4: (5, _TO_5),
 }
 # Snapshots are a cache beside the log, not part of it (nor of its schema version): the table is
 # made on open if missing (under the schema lock), an older tracker ignores it, and emptying it
@@ -148,10 +189,10 @@ DROP TRIGGER IF EXISTS tracker_events_no_truncate ON tracker_events;
 CREATE TRIGGER tracker_events_no_truncate BEFORE TRUNCATE ON tracker_events
     FOR EACH STATEMENT EXECUTE FUNCTION tracker_events_immutable();
 {_TOKENS}
+{_APPEND}
 INSERT INTO tracker_schema (version) SELECT {SCHEMA_VERSION} WHERE NOT EXISTS (SELECT 1 FROM tracker_schema);
 """
 
-_COLUMNS = "position, id, recorded_at, type, data, recorded_by"
 _LOOKUP = f"SELECT {_COLUMNS} FROM tracker_events WHERE id = ANY($1::text[])"
 _INSERT = (f"INSERT INTO tracker_events ({_COLUMNS}) "
            "SELECT p, i, $5::timestamptz, t, d, b "
@@ -166,6 +207,7 @@ _LAST_AND_STORED = ("SELECT l.position, GREATEST(clock_timestamp(), l.recorded_a
                     "AS l ON true LEFT JOIN tracker_events AS e ON e.id = ANY($1::text[])")
 # The insert and its NOTIFY (delivered at commit) in one statement, one round trip.
 _INSERT_AND_NOTIFY = f"WITH inserted AS ({_INSERT}) SELECT pg_notify('{CHANNEL}', $7::text)"
+_APPEND_CALL = "SELECT tracker_append($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint)"
 _TOKEN_COLUMNS = "name, role, digest, created_at, revoked_at"
 _TOKENS_VERSION = "SELECT count(*) + count(revoked_at) FROM tracker_tokens"
 # An index scan of tracker_events_by_history from the bound, in index order: no sort.
@@ -334,36 +376,11 @@ class PostgresStore(GroupCommit, EventStore):
             self._wake()
 
     async def _commit_group(self, conn: asyncpg.Connection, group: list[Request]) -> None:
-        """One transaction under the append lock: check every request in order, insert the
-        accepted ones in one statement, NOTIFY, commit. Answers are set, not sent."""
-        await conn.execute(f"BEGIN; SELECT pg_advisory_xact_lock({APPEND_LOCK})")
+        """Commit the group, each request checked as if it ran alone after those before it.
+        Answers are set, not sent."""
         try:
-            # A statement after the lock: its snapshot sees every earlier append committed.
-            ids = list({e.id for request in group for e in request.events})
-            found = await conn.fetch(_LAST_AND_STORED, ids)
-            last, stamp = found[0][0], found[0][1]  # always a row: (SELECT 1) left-joined
-            head = last or 0
-            stored = {r[3]: (r[2], r[4]) for r in found if r[3] is not None}
-            rows: list[tuple[int, NewEvent]] = []
-            by: list[str | None] = []
-            for request in group:
-                try:
-                    positions, new = plan(request, head, stored)
-                except ConflictError as e:
-                    request.outcome, request.new = e, None
-                    continue
-                for position, event in new:
-                    stored[event.id] = (position, event.data)
-                head += len(new)
-                rows += new
-                by += [request.recorded_by] * len(new)
-                request.outcome, request.new = positions, new
-            if rows:
-                await conn.execute(_INSERT_AND_NOTIFY, [p for p, _ in rows], [e.id for _, e in rows],
-                                   [e.type for _, e in rows], [e.data for _, e in rows], stamp, by, str(head))
-                await conn.execute("COMMIT")
-            else:
-                await conn.execute("COMMIT")
+            if not await self._commit_planned(conn, group):
+                await self._commit_checked(conn, group)
         except BaseException as e:
             for request in group:
                 request.outcome, request.new = None, None
@@ -375,6 +392,55 @@ class PostgresStore(GroupCommit, EventStore):
             if isinstance(e, asyncpg.DataError):  # text PostgreSQL cannot hold (a NUL character)
                 raise InputError(mask_secrets(f"the PostgreSQL store {self.url} refused the data: {e}")) from None
             raise
+
+    async def _commit_planned(self, conn: asyncpg.Connection, group: list[Request]) -> bool:
+        """The common case in one round trip, the lock held only inside the server: the group
+        planned after an empty log, then offset by the head tracker_append finds under the
+        lock. False, nothing stored, when that plan may not hold (an id of the group stored,
+        or another head than an expected_position needs)."""
+        planned = _plan_after_nothing(group)
+        if planned is None:
+            return False
+        plans, need = planned
+        rows = [(event, request.recorded_by)
+                for request, (_, new) in zip(group, plans, strict=True) for _, event in new]
+        last = await conn.fetchval(_APPEND_CALL, [e.id for e, _ in rows], [e.type for e, _ in rows],
+                                   [e.data for e, _ in rows], [by for _, by in rows], need)
+        if last is None:
+            return False
+        for request, (positions, new) in zip(group, plans, strict=True):
+            request.outcome = [last + p for p in positions]
+            request.new = [(last + p, event) for p, event in new]
+        return True
+
+    async def _commit_checked(self, conn: asyncpg.Connection, group: list[Request]) -> None:
+        """One transaction under the append lock: check every request in order against the
+        ids stored, insert the accepted ones in one statement, NOTIFY, commit."""
+        await conn.execute(f"BEGIN; SELECT pg_advisory_xact_lock({APPEND_LOCK})")
+        # A statement after the lock: its snapshot sees every earlier append committed.
+        ids = list({e.id for request in group for e in request.events})
+        found = await conn.fetch(_LAST_AND_STORED, ids)
+        last, stamp = found[0][0], found[0][1]  # always a row: (SELECT 1) left-joined
+        head = last or 0
+        stored = {r[3]: (r[2], r[4]) for r in found if r[3] is not None}
+        rows: list[tuple[int, NewEvent]] = []
+        by: list[str | None] = []
+        for request in group:
+            try:
+                positions, new = plan(request, head, stored)
+            except ConflictError as e:
+                request.outcome, request.new = e, None
+                continue
+            for position, event in new:
+                stored[event.id] = (position, event.data)
+            head += len(new)
+            rows += new
+            by += [request.recorded_by] * len(new)
+            request.outcome, request.new = positions, new
+        if rows:
+            await conn.execute(_INSERT_AND_NOTIFY, [p for p, _ in rows], [e.id for _, e in rows],
+                               [e.type for _, e in rows], [e.data for _, e in rows], stamp, by, str(head))
+        await conn.execute("COMMIT")
 
     # -- importing a log ---------------------------------------------------------------------
 
@@ -609,6 +675,32 @@ class PostgresStore(GroupCommit, EventStore):
             await asyncio.wait_for(self._pool.close(), 5)
         except Exception:
             self._pool.terminate()
+
+
+_Plan = tuple[list[int], list[tuple[int, NewEvent]]]  # a request's positions, and its new events with theirs
+
+
+def _plan_after_nothing(group: list[Request]) -> tuple[list[_Plan], int | None] | None:
+    """Each request planned as if the log were empty (positions from 1), with the head every
+    expected_position then needs (None: any); None if no one head serves them all, or the
+    group conflicts within itself (both are checked under the lock instead)."""
+    head, need = 0, None
+    stored: dict[str, tuple[int, str]] = {}
+    plans: list[_Plan] = []
+    for request in group:
+        try:
+            positions, new = plan(replace(request, expected=None), head, stored)
+        except ConflictError:
+            return None
+        if request.expected is not None and (new or not request.events):
+            if request.expected < head or need not in (None, request.expected - head):
+                return None
+            need = request.expected - head
+        for position, event in new:
+            stored[event.id] = (position, event.data)
+        head += len(new)
+        plans.append((positions, new))
+    return plans, need
 
 
 def _terminate(conn: asyncpg.Connection | PoolConnectionProxy) -> None:
