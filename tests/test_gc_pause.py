@@ -14,7 +14,9 @@ def test_the_collector_is_off_in_the_block_and_back_after_it():
         assert not gc.isenabled()
         made = [[] for _ in range(1_000)]
     assert gc.isenabled() and made
-    assert gc.get_freeze_count() == frozen  # nothing kept: nothing frozen
+    # nothing kept: nothing frozen (the count may fall: a frozen object that an earlier test's
+    # thread lets go meanwhile leaves the permanent generation)
+    assert gc.get_freeze_count() <= frozen
 
 
 def test_what_a_kept_block_made_is_frozen_before_the_collector_is_back():
