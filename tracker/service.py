@@ -25,12 +25,12 @@ from .core.catalog import Catalog, Kind
 from .core.dates import utc_now
 from .core.errors import BadQuery
 from .core.filters import EVERYTHING, Filter
-from .core.fold import Fold
+from .core.fold import ByDay, Fold
 from .core.gc_pause import paused_gc
 from .core.kinds import REGISTRATIONS
 from .core.projections import PROJECTIONS, State
 from .core.records import Record, decode_many, knowledge_time
-from .core.timeline import Timeline, order, today
+from .core.timeline import Timeline, today
 from .core.tokens import Token
 from .logs import Logger, enabled
 from .store import EventStore, NewEvent, open_store
@@ -255,52 +255,41 @@ class Tracker:
         """Every projection's current state and the catalog, from the log alone; and a report.
 
         It streams: the store hands the facts back by window start (`read_history`), page
-        by page, and each page is decoded, its facts settled today folded (an assault first
-        among its day's), and dropped, so memory holds the state,
-        not the log. Retractions and registrations are read first, by type: a retracted
-        fact may come before its retraction in history. The cyclic garbage collector is
-        paused: a replay makes millions of objects and no garbage cycles."""
+        by page, and each page is decoded (the types no projection folds are skipped, not
+        decoded), its facts settled today folded (an assault first among its day's: ByDay),
+        and dropped, so memory holds the state, not the log. Retractions and registrations
+        are read first, by type: a retracted fact may come before its retraction in history.
+        The cyclic garbage collector is paused: a replay makes millions of objects and no
+        garbage cycles."""
         started = time.perf_counter()
         decode_s = fold_s = 0.0
         with paused_gc():
             end = await self.store.head()
             catalog, retracted = await snapshots.reference_data(self.store, end, progress)
             fold = Fold(PROJECTIONS.values(), skip=retracted)
-            as_of = today()
-            day: list[Record] = []  # the settled facts of one start day: an assault folds first among them
+            folded = fold.types  # the other types change no state: not even decoded
+            by_day = ByDay(fold, today())
             async for rows in self.store.iterate_history(page, end):
                 if progress is not None:
                     progress(len(rows))
                 for at in range(0, len(rows), _CHUNK):
                     t0 = time.perf_counter()
-                    records = decode_many(rows[at:at + _CHUNK])
+                    records = decode_many([row for row in rows[at:at + _CHUNK] if row.type in folded])
                     t1 = time.perf_counter()
-                    for record in records:
-                        e = record.event
-                        if e["occurred_to"] > as_of:
-                            continue  # pending today, or not yet begun: not folded
-                        if day and e["occurred_from"] != day[0].event["occurred_from"]:
-                            _feed_day(fold, day)
-                        day.append(record)
+                    by_day.add(records)
                     del records
                     decode_s += t1 - t0
                     fold_s += time.perf_counter() - t1
                 del rows
-            _feed_day(fold, day)
+            t1 = time.perf_counter()
+            by_day.close()
+            fold_s += time.perf_counter() - t1
         total = time.perf_counter() - started
         report = {"events": end, "position": end, "read_seconds": total - decode_s - fold_s,
                   "decode_seconds": decode_s, "fold_seconds": fold_s,
                   "projections": {name: {"entries": len(state)} for name, state in fold.states.items()},
                   "total_seconds": total, "events_per_second": end / total if total else None}
         return report, fold.states, catalog
-
-
-def _feed_day(fold: Fold, day: list[Record]) -> None:
-    """The store hands a day's facts back by position; history order puts assaults first."""
-    if any(r.event["type"] == "AssaultLaunched" for r in day):
-        day.sort(key=order)
-    fold.feed(day)
-    day.clear()
 
 
 def records_json(records: Sequence[Record]) -> list[dict[str, Any]]:

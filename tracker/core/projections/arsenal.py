@@ -44,8 +44,9 @@ def _seized(state: State, record: Record) -> None:
         state[key] = Holding(e["asset"], e.get("unit"), Amount().plus(e.get("quantity")), 1, e["occurred_from"], lower,
                              e["occurred_to"])
     else:
-        state[key] = held._replace(amount=held.amount.plus(e.get("quantity")), reports=held.reports + 1,
-                                   lower_bound=held.lower_bound or lower)
+        asset, unit, amount, reports, since, lower_bound, until = held
+        state[key] = Holding(asset, unit, amount.plus(e.get("quantity")), reports + 1, since, lower_bound or lower,
+                             until)
 
 
 def _controlled(state: State, record: Record) -> None:

@@ -46,6 +46,15 @@ def _blank(a: Amount) -> bool:
 def _merge(counts: tuple[tuple[str, Amount], ...], given: dict[str, int | None], sign: int) -> tuple:
     if not given:
         return counts  # already sorted: _merge made it
+    if len(given) == 1 and len(counts) <= 1:  # most reports name one kind, the one already there: no dict, no sort
+        ((name, value),) = given.items()
+        if not counts or counts[0][0] == name:
+            current = counts[0][1] if counts else _NONE
+            return ((name, current.plus(value) if sign > 0 else current.minus(value)),)
+    return _merge_all(counts, given, sign)
+
+
+def _merge_all(counts: tuple[tuple[str, Amount], ...], given: dict[str, int | None], sign: int) -> tuple:
     merged = dict(counts)
     for name, value in given.items():
         current = merged.get(name, _NONE)

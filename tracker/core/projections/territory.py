@@ -47,22 +47,25 @@ class Held(NamedTuple):
 
 
 UNHELD = Held(None, None, None, (), None)
+# The handlers make a Held with its constructor, fields unpacked, not with `_replace`: a replay
+# makes one per fact, and `_replace` costs several times as much.
 
 
 def _pruned(held: Held, start: str) -> Held:
     """Ends that no later assault can match: facts fold by start, so every assault still to
     come starts on or after `start`."""
     if held.ended and any(end < start for _, end in held.ended):
-        return held._replace(ended=tuple(m for m in held.ended if m[1] >= start))
+        controller, since, precision, contested, current, until, ended = held
+        return Held(controller, since, precision, contested, current, until, tuple(m for m in ended if m[1] >= start))
     return held
 
 
 def _ended(held: Held, attacker: str, start: str, end: str) -> Held:
     """An end with no assault folded yet: remember it for the assault it ends."""
-    held = _pruned(held, start)
-    if attacker in held.contested_by:
-        return held._replace(contested_by=tuple(a for a in held.contested_by if a != attacker))
-    return held._replace(ended=(*held.ended, (attacker, end)))
+    controller, since, precision, contested, current, until, ended = _pruned(held, start)
+    if attacker in contested:
+        return Held(controller, since, precision, tuple(a for a in contested if a != attacker), current, until, ended)
+    return Held(controller, since, precision, contested, current, until, (*ended, (attacker, end)))
 
 
 def _captured(state: State, record: Record) -> None:
@@ -77,23 +80,25 @@ def _captured(state: State, record: Record) -> None:
     by = intern(by)
     previous = e.get("captured_from", held.controller)
     sources = e.get("sources", [])
-    if any("quote" in source for source in sources):  # quotes can be long, and a state does not show them
-        sources = cite(e)
+    for source in sources:
+        if "quote" in source:  # quotes can be long, and a state does not show them
+            sources = cite(e)
+            break
     change = Change(by, intern(previous) if previous else previous, since, precision, record.position,
                     e.get("id"), sources, until, e.get("claim_status"))
-    state[place] = held._replace(controller=by, since=since, since_precision=precision, until=until,
-                                 current=change)
+    state[place] = Held(by, since, precision, held.contested_by, change, until, held.ended)
 
 
 def _assaulted(state: State, record: Record) -> None:
     e = record.event
     held = _pruned(state.get(e["place"], UNHELD), e["occurred_from"])
     attacker = e["attacker"]
-    if any(a == attacker for a, _ in held.ended):
+    if held.ended and any(a == attacker for a, _ in held.ended):
         state[e["place"]] = held  # its end folded already (known only within a window that starts earlier)
         return
     if attacker != held.controller and attacker not in held.contested_by:
-        held = held._replace(contested_by=(*held.contested_by, attacker))
+        controller, since, precision, contested, current, until, ended = held
+        held = Held(controller, since, precision, (*contested, attacker), current, until, ended)
     if held is not state.get(e["place"]):
         state[e["place"]] = held
 
