@@ -126,6 +126,10 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=200_000)
     parser.add_argument("--reps", type=int, default=3)
     args = parser.parse_args()
+    needs_pg = sorted(w for w in args.what if w.startswith("pg"))
+    if needs_pg and not (os.environ.get("TRACKER_BENCH_PG_DSN") or os.environ.get("TRACKER_TEST_PG_DSN")):
+        parser.error(f"{', '.join(needs_pg)} measure PostgreSQL: set TRACKER_BENCH_PG_DSN or TRACKER_TEST_PG_DSN "
+                     "(e.g. postgresql://postgres@127.0.0.1:5432/postgres)")
     sides = {"before": str(Path(args.base).resolve()), "after": HERE}
     summary = {}
     with tempfile.TemporaryDirectory(prefix="tracker-ab-log-") as tmp:
