@@ -124,10 +124,18 @@ def append_rate(url: str, rows: list[workload.Row], writers: int, size: int) -> 
         async with await Tracker.open(url) as tracker:
             await tracker.append(items_of(registrations))
     asyncio.run(register())
-    mp = multiprocessing.get_context("spawn")
-    barrier, results = mp.Barrier(writers + 1), mp.Queue()
     shares = [facts[i::writers] for i in range(writers)]
-    processes = [mp.Process(target=_writer, args=(url, share, size, barrier, results)) for share in shares]
+    seconds = in_processes(_writer, [(url, share, size) for share in shares])
+    return len(facts) / seconds
+
+
+def in_processes(target, args: list[tuple]) -> float:
+    """Seconds from the moment every process (spawned, one per `args`) is ready until the last
+    is done: `target(*a, barrier, results)` waits at the barrier, then puts its end time
+    (time.perf_counter()) on results."""
+    mp = multiprocessing.get_context("spawn")
+    barrier, results = mp.Barrier(len(args) + 1), mp.Queue()
+    processes = [mp.Process(target=target, args=(*a, barrier, results)) for a in args]
     for p in processes:
         p.start()
     barrier.wait()
@@ -135,7 +143,7 @@ def append_rate(url: str, rows: list[workload.Row], writers: int, size: int) -> 
     finished = [results.get(timeout=600) for _ in processes]
     for p in processes:
         p.join(60)
-    return len(facts) / (max(finished) - started)
+    return max(finished) - started
 
 
 # ---------------------------------------------------------------- replay

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing
 import statistics
 import time
 import uuid
@@ -26,7 +25,7 @@ import asyncpg
 from tracker.store import open_store
 from tracker.store import postgres as pg
 
-from .backends import PgDatabase
+from .backends import PgDatabase, in_processes
 
 MODES = ("checked", "call", "call-nosync")
 DATA = '{"occurred_on": "2014-01-01", "n": 1}'
@@ -62,17 +61,7 @@ def rate(mode: str, writers: int, count: int) -> float:
         async def schema() -> None:
             await (await open_store(url)).close()
         asyncio.run(schema())
-        mp = multiprocessing.get_context("spawn")
-        barrier, results = mp.Barrier(writers + 1), mp.Queue()
-        processes = [mp.Process(target=_writer, args=(url, mode, count, barrier, results)) for _ in range(writers)]
-        for p in processes:
-            p.start()
-        barrier.wait()
-        started = time.perf_counter()
-        finished = [results.get(timeout=600) for _ in processes]
-        for p in processes:
-            p.join(60)
-        return writers * count / (max(finished) - started)
+        return writers * count / in_processes(_writer, [(url, mode, count)] * writers)
 
 
 def main() -> None:

@@ -123,6 +123,20 @@ BUSY_TIMEOUT_S = 30.0
 _QUICK_ROWS = 1_000  # a read of at most this many rows may run on the loop's thread (read())
 
 
+def _stored(rows: Iterable[Sequence[Any]]) -> list[StoredEvent]:
+    """Rows of _COLUMNS as StoredEvents: each recorded_at text parsed once (a group commit's
+    events share one), each StoredEvent made without its Python-level __new__."""
+    stamps: dict[str, datetime] = {}
+    out: list[StoredEvent] = []
+    append, new = out.append, tuple.__new__
+    for position, ident, recorded_at, kind, data, by in rows:
+        at = stamps.get(recorded_at)
+        if at is None:
+            at = stamps[recorded_at] = datetime.fromisoformat(recorded_at)
+        append(new(StoredEvent, (position, ident, at, kind, data, by)))
+    return out
+
+
 def _row(row: Sequence[Any]) -> StoredEvent:
     return StoredEvent(row[0], row[1], datetime.fromisoformat(row[2]), row[3], row[4], row[5])
 
@@ -306,15 +320,7 @@ class SQLiteStore(GroupCommit, EventStore):
                 rows = await self._reader.execute_fetchall(sql, args)
             except sqlite3.Error as e:
                 raise _translate(e, self.path) from e
-        stamps: dict[str, datetime] = {}  # a group commit's events share one recorded_at: parse it once
-        out: list[StoredEvent] = []
-        append, new = out.append, tuple.__new__  # StoredEvent(...) less its Python-level __new__
-        for position, ident, recorded_at, kind, data, by in rows:
-            at = stamps.get(recorded_at)
-            if at is None:
-                at = stamps[recorded_at] = datetime.fromisoformat(recorded_at)
-            append(new(StoredEvent, (position, ident, at, kind, data, by)))
-        return out
+        return _stored(rows)
 
     async def read_history(self, after: HistoryKey | None = None, limit: int = 10_000,
                            upto: int | None = None) -> tuple[list[StoredEvent], HistoryKey | None]:
@@ -322,15 +328,7 @@ class SQLiteStore(GroupCommit, EventStore):
         if limit <= 0:
             return [], None
         try:
-            rows = await self._reader.execute_fetchall(_HISTORY, (*history_bounds(after, upto), limit))
-            stamps: dict[str, datetime] = {}
-            out: list[StoredEvent] = []
-            append, new = out.append, tuple.__new__  # StoredEvent(...) less its Python-level __new__
-            for position, ident, recorded_at, kind, data, by in rows:
-                at = stamps.get(recorded_at)
-                if at is None:
-                    at = stamps[recorded_at] = datetime.fromisoformat(recorded_at)
-                append(new(StoredEvent, (position, ident, at, kind, data, by)))
+            out = _stored(await self._reader.execute_fetchall(_HISTORY, (*history_bounds(after, upto), limit)))
             if len(out) < limit:
                 return out, None
             last = out[-1].position
