@@ -179,8 +179,11 @@ def _check(item: Item, catalog: Catalog, today: date, stored_types: Mapping[str,
 def _time_issues(where: str, event: Event, today: date) -> list[Issue]:
     """A fact's time: occurred_on (with precision) or the window occurred_from..occurred_to,
     one form or the other; registrations and retractions have none."""
-    issues = []
     on, start, end, reported = event.occurred_on, event.occurred_from, event.occurred_to, event.reported_on
+    if (on is not None and start is None and end is None and on <= today
+            and (reported is None or on <= reported <= today) and event.WINDOWED):
+        return []  # the common case, a day or a period reported in time: nothing to check below
+    issues = []
     windowed = start is not None or end is not None
     if not event.WINDOWED:
         for field in ("occurred_from", "occurred_to"):
@@ -285,10 +288,7 @@ def _resolve_and_check(where: str, event: Event, catalog: Catalog, today: date,
                 issues.append(Issue(where, field, f"unknown {kind} '{text}'", hint))
                 continue
         resolved[field] = found
-    on, reported = values["occurred_on"], values["reported_on"]
-    if not (on is not None and on <= today and (reported is None or on <= reported <= today)
-            and values["occurred_from"] is None and values["occurred_to"] is None and event.WINDOWED):
-        issues += _time_issues(where, event, today)  # (the common case above has none: not asked)
+    issues += _time_issues(where, event, today)
     if values.get("at_least") is not None or values.get("deaths") is not None or event.type == "PlaceRegistered":
         issues += _figure_issues(where, event)
     if event.claimed_by is not None:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from ..core.errors import IdConflict, PositionConflict
+from ..core.errors import ConflictError, IdConflict, PositionConflict
 from .base import NewEvent
 
 GROUP_EVENTS = 20_000  # a group commit takes queued batches up to this many events (or one larger batch)
@@ -94,3 +94,31 @@ def plan(request: Request, head: int,
     if expected is not None and expected != head and new:
         raise PositionConflict(expected, head)
     return positions, new
+
+
+Plan = tuple[list[int], list[tuple[int, NewEvent]]]  # a request's positions, and its new events with theirs
+
+
+def plan_from_empty(group: list[Request]) -> tuple[list[Plan], int | None] | None:
+    """Each request planned as if the log were empty (positions from 1), with the head every
+    expected_position then needs (None: any); None if no one head serves them all, or the
+    group conflicts within itself (both are then checked against the log instead). A store
+    that finds the log holds none of the group's ids, at the head needed, stores each plan
+    offset by that head: the common case, without reading the ids back first."""
+    head, need = 0, None
+    stored: dict[str, tuple[int, str]] = {}
+    plans: list[Plan] = []
+    for request in group:
+        try:
+            positions, new = plan(replace(request, expected=None), head, stored)
+        except ConflictError:
+            return None
+        if request.expected is not None and (new or not request.events):
+            if request.expected < head or need not in (None, request.expected - head):
+                return None
+            need = request.expected - head
+        for position, event in new:
+            stored[event.id] = (position, event.data)
+        head += len(new)
+        plans.append((positions, new))
+    return plans, need

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -55,7 +54,7 @@ from ..core.errors import (
 from ..core.tokens import Token
 from ..logs import Logger
 from .base import EventStore, HistoryKey, NewEvent, SnapshotInfo, StoredEvent, check_import, history_bounds
-from .group import GroupCommit, Request, answer, plan
+from .group import GroupCommit, Request, answer, plan, plan_from_empty
 from .url import mask_secrets, parse_store_url
 
 log = Logger("tracker.store.postgres")
@@ -398,7 +397,7 @@ class PostgresStore(GroupCommit, EventStore):
         planned after an empty log, then offset by the head tracker_append finds under the
         lock. False, nothing stored, when that plan may not hold (an id of the group stored,
         or another head than an expected_position needs)."""
-        planned = _plan_after_nothing(group)
+        planned = plan_from_empty(group)
         if planned is None:
             return False
         plans, need = planned
@@ -675,32 +674,6 @@ class PostgresStore(GroupCommit, EventStore):
             await asyncio.wait_for(self._pool.close(), 5)
         except Exception:
             self._pool.terminate()
-
-
-_Plan = tuple[list[int], list[tuple[int, NewEvent]]]  # a request's positions, and its new events with theirs
-
-
-def _plan_after_nothing(group: list[Request]) -> tuple[list[_Plan], int | None] | None:
-    """Each request planned as if the log were empty (positions from 1), with the head every
-    expected_position then needs (None: any); None if no one head serves them all, or the
-    group conflicts within itself (both are checked under the lock instead)."""
-    head, need = 0, None
-    stored: dict[str, tuple[int, str]] = {}
-    plans: list[_Plan] = []
-    for request in group:
-        try:
-            positions, new = plan(replace(request, expected=None), head, stored)
-        except ConflictError:
-            return None
-        if request.expected is not None and (new or not request.events):
-            if request.expected < head or need not in (None, request.expected - head):
-                return None
-            need = request.expected - head
-        for position, event in new:
-            stored[event.id] = (position, event.data)
-        head += len(new)
-        plans.append((positions, new))
-    return plans, need
 
 
 def _terminate(conn: asyncpg.Connection | PoolConnectionProxy) -> None:

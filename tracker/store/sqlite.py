@@ -40,7 +40,7 @@ from ..core.errors import (
 )
 from ..core.tokens import Token
 from .base import EventStore, HistoryKey, NewEvent, SnapshotInfo, StoredEvent, check_import, history_bounds
-from .group import GroupCommit, Request, answer, plan
+from .group import GroupCommit, Request, answer, plan, plan_from_empty
 from .wake import Listener, Notifier, folder_of
 
 SCHEMA_VERSION = 4
@@ -264,9 +264,9 @@ class SQLiteStore(GroupCommit, EventStore):
             if last:
                 recorded_at = max(recorded_at, datetime.fromisoformat(last[1]))
             stamp = recorded_at.isoformat(timespec="microseconds")
-            if _insert_group(db, group, head, stamp):
-                head += sum(len(request.events) for request in group)
-                group = []  # every request answered
+            stored = _insert_group(db, group, head, stamp)
+            if stored is not None:
+                head, group = stored, []  # every request answered
             fresh: dict[str, tuple[int, str]] = {}  # ids stored by earlier requests of this group
             for request in group:
                 db.execute("SAVEPOINT request")
@@ -611,32 +611,31 @@ class SQLiteStore(GroupCommit, EventStore):
             raise StoreUnavailable(f"the store {self.path} is closed")
 
 
-def _insert_group(db: sqlite3.Connection, group: list[Request], head: int, stamp: str) -> bool:
-    """The common case, the whole group in one statement: no id twice, none stored yet (the
-    UNIQUE index says so: the failed statement leaves nothing behind), every `expected`
-    met. Sets each request's outcome; False, having stored nothing, when any of that fails."""
-    rows: list[tuple[str, str, str, str | None]] = []
-    for request in group:
-        if request.expected is not None and request.expected != head + len(rows):
-            return False
-        rows += [(e.id, e.type, e.data, request.recorded_by) for e in request.events]
-    if len({row[0] for row in rows}) != len(rows):
-        return False
+def _insert_group(db: sqlite3.Connection, group: list[Request], head: int, stamp: str) -> int | None:
+    """The common case, the whole group in one statement: planned as if the log were empty
+    (`plan_from_empty`), at the head each `expected` needs, none of its ids stored yet (the
+    UNIQUE index says so: the failed statement leaves nothing behind). Sets each request's
+    outcome and returns the new head; None, having stored nothing, when any of that fails."""
+    planned = plan_from_empty(group)
+    if planned is None or planned[1] not in (None, head):
+        return None
+    plans = planned[0]
+    rows = [(e.id, e.type, e.data, request.recorded_by)
+            for request, (_, new) in zip(group, plans, strict=True) for _, e in new]
     if rows:
         try:
             text = orjson.dumps(rows)
         except orjson.JSONEncodeError:  # text SQLite cannot hold either (a lone surrogate): as before
-            return False
+            return None
         if _NUL in text:  # SQLite's JSON would cut a string there: bound as it is instead
-            return False
+            return None
         try:
             db.execute(_INSERT_ARRAY, (head, stamp, text.decode()))
         except sqlite3.IntegrityError:
-            return False
-    for request in group:
-        request.outcome = list(range(head + 1, head + len(request.events) + 1))
-        head += len(request.events)
-    return True
+            return None
+    for request, (positions, _) in zip(group, plans, strict=True):
+        request.outcome = [head + p for p in positions]
+    return head + len(rows)
 
 
 def _apply(db: sqlite3.Connection, request: Request, head: int, stamp: str,
