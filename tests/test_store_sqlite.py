@@ -354,8 +354,8 @@ _TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=40)  # any te
 @given(texts=st.lists(st.tuples(_TEXT, st.none() | _TEXT), min_size=1, max_size=6))
 @example(texts=[("a\x00b", "by\x00me"), ("\\\"", None), ("ünï ✓ \U0001f600", "\x01")])
 async def test_a_group_commit_stores_every_text_as_given(tmp_path_factory, texts):
-    """Concurrent callers' events go in as one statement of JSON (`_insert_group`): what is
-    read back is byte for byte what was given (escapes, quotes, NUL characters, any script),
+    """Concurrent callers' events go in together (`_insert_group`): what is read back is
+    byte for byte what was given (escapes, quotes, NUL characters, any script),
     and each caller's recorded_by is its own."""
     store = await SQLiteStore.open(str(tmp_path_factory.mktemp("group") / "log.db"))
     try:

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
-import orjson
 
 from ..core.dates import utc_now
 from ..core.errors import (
@@ -101,13 +100,6 @@ BEGIN SELECT RAISE(ABORT, 'tracker events are immutable'); END;
 """
 _COLUMNS = "position, id, recorded_at, type, data, recorded_by"
 _INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
-# A whole group's new events in one statement, from one JSON array of [id, type, data, by]
-# (positions ?1 + 1, ?1 + 2, ...): SQLite runs it in one step, without the GIL, where
-# executemany takes the GIL back for every row (and waits for it while the event loop's
-# thread validates the next appends: up to the switch interval each time).
-_INSERT_ARRAY = (f"INSERT INTO events ({_COLUMNS}) SELECT ?1 + key + 1, json_extract(value, '$[0]'), ?2, "
-                 "json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]') "
-                 "FROM json_each(?3)")
 _TOKEN_COLUMNS = "name, role, digest, created_at, revoked_at"
 _TOKENS_VERSION = "SELECT COUNT(*) + COUNT(revoked_at) FROM tokens"
 _HEAD = "SELECT COALESCE(MAX(position), 0) FROM events"
@@ -117,7 +109,6 @@ _HEAD = "SELECT COALESCE(MAX(position), 0) FROM events"
 _HISTORY = (f"SELECT {_COLUMNS} FROM events WHERE (history_key, position) > (?, ?) "
             "AND position <= ? ORDER BY history_key, position LIMIT ?")
 _KEY_AT = "SELECT history_key FROM events WHERE position = ?"
-_NUL = b"\\u0000"  # a NUL character, as JSON text writes it (or a data's own escaped one: rare, and harmless)
 _CHUNK = 500  # ids or positions per IN (...) query, well under SQLite's variable limit
 BUSY_TIMEOUT_S = 30.0
 _QUICK_ROWS = 1_000  # a read of at most this many rows may run on the loop's thread (read())
@@ -612,10 +603,12 @@ class SQLiteStore(GroupCommit, EventStore):
 
 
 def _insert_group(db: sqlite3.Connection, group: list[Request], head: int, stamp: str) -> int | None:
-    """The common case, the whole group in one statement: planned as if the log were empty
+    """The common case, the whole group's new events in one executemany, not a savepoint and
+    an insert per request (with a hundred single-event callers, hundreds of statements, each
+    taking the GIL back from the event loop's thread): planned as if the log were empty
     (`plan_from_empty`), at the head each `expected` needs, none of its ids stored yet (the
-    UNIQUE index says so: the failed statement leaves nothing behind). Sets each request's
-    outcome and returns the new head; None, having stored nothing, when any of that fails."""
+    UNIQUE index says so: then the savepoint is rolled back). Sets each request's outcome
+    and returns the new head; None, having stored nothing, when any of that fails."""
     planned = plan_from_empty(group)
     if planned is None or planned[1] not in (None, head):
         return None
@@ -623,16 +616,15 @@ def _insert_group(db: sqlite3.Connection, group: list[Request], head: int, stamp
     rows = [(e.id, e.type, e.data, request.recorded_by)
             for request, (_, new) in zip(group, plans, strict=True) for _, e in new]
     if rows:
+        db.execute("SAVEPOINT fast")
         try:
-            text = orjson.dumps(rows)
-        except orjson.JSONEncodeError:  # text SQLite cannot hold either (a lone surrogate): as before
-            return None
-        if _NUL in text:  # SQLite's JSON would cut a string there: bound as it is instead
-            return None
-        try:
-            db.execute(_INSERT_ARRAY, (head, stamp, text.decode()))
+            db.executemany(_INSERT, [(head + n, ident, stamp, kind, data, by)
+                                     for n, (ident, kind, data, by) in enumerate(rows, 1)])
         except sqlite3.IntegrityError:
+            db.execute("ROLLBACK TO fast")
             return None
+        finally:
+            db.execute("RELEASE fast")
     for request, (positions, _) in zip(group, plans, strict=True):
         request.outcome = [head + p for p in positions]
     return head + len(rows)
