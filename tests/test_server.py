@@ -541,6 +541,40 @@ def test_watch_waits_out_a_server_that_is_not_ready_and_then_follows_it(db, tmp_
                 p.kill()
 
 
+async def test_watch_with_a_count_waits_for_the_state_that_comes_after_the_events(db):
+    """`--count N --projection P` ends once N events and P's state are printed: the two come on two
+    subscriptions, in no promised order. The server's real messages, replayed events first."""
+    from websockets.asyncio.server import serve
+
+    from tracker.watch import WatchOptions, watch
+
+    async with server(db) as (port, _), client(port) as a:
+        catalog = await a.request(op="catalog", ref="catalog")
+        await a.send(op="subscribe", projection="territory", as_of="2014-07-16", ref="projection")
+        snapshot = (await a.until(lambda m: m.get("type") == "snapshot"))[-1]
+        await a.send(op="subscribe", stream="events", after=20, ref="events")
+        events = [m for m in await a.until(lambda m: m.get("position") == 32) if m.get("type") == "event"]
+    assert len(events) == 12
+
+    async def events_first(ws):
+        for _ in range(3):  # the catalog request and the two subscriptions
+            await ws.recv()
+        for message in [catalog, *events]:
+            await ws.send(json.dumps(message))
+        await asyncio.sleep(0.2)
+        await ws.send(json.dumps(snapshot))
+        await ws.wait_closed()
+
+    lines: list[str] = []
+    async with serve(events_first, "127.0.0.1", 0) as scripted:
+        scripted_port = scripted.sockets[0].getsockname()[1]
+        options = WatchOptions(url=f"ws://127.0.0.1:{scripted_port}/ws", after=20, count=12, projection="territory",
+                               as_of="2014-07-16", reconnect=False)
+        assert await asyncio.wait_for(watch(options, out=lines.append), seconds(10)) == 32
+    [row] = [line for line in "\n".join(lines).splitlines() if line.startswith("Tikrit ")]
+    assert "Iraqi Security Forces" in row
+
+
 async def test_a_view_of_today_moves_to_the_next_day_at_midnight(db, monkeypatch):
     """At midnight UTC, a view without an as_of date is rendered for the new day: a fact whose
     window ended yesterday settles, and subscribers get the update with the new as_of."""

@@ -176,7 +176,7 @@ def _parser() -> argparse.ArgumentParser:
     watch.add_argument("--as-of", metavar="DATE", help="the projection at this date")
     watch.add_argument("--known-at", metavar="TIME", help="the projection as known at this time")
     watch.add_argument("--json", action="store_true", help="print the server's messages as JSON lines")
-    watch.add_argument("--count", type=int, metavar="N", help="exit after N events")
+    watch.add_argument("--count", type=int, metavar="N", help="exit after N events (and, with --projection, its state)")
     watch.add_argument("--token-file", metavar="FILE",
                        help="a reader token from FILE's first line (or $TRACKER_TOKEN), for a server with tokens")
     interop.add_commands(sub, common)

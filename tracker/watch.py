@@ -81,12 +81,14 @@ async def watch(options: WatchOptions, out: Callable[[str], None] = print) -> in
                         names.learn(message["event"])
                         if not options.json:
                             out(_event_line(message, names))
-                        if options.count is not None and seen >= options.count:
+                        if _done(options, seen, state):
                             return last
                     elif kind == "snapshot":
                         state = message["state"]
                         if not options.json:
                             out(_snapshot_text(state, names))
+                        if _done(options, seen, state):
+                            return last
                     elif kind == "update" and state is not None:
                         projection = PROJECTIONS[message["projection"]]
                         state = apply_update(projection, state, message["changed"], message["removed"],
@@ -109,6 +111,13 @@ async def watch(options: WatchOptions, out: Callable[[str], None] = print) -> in
                              "for example ws://127.0.0.1:8765/ws") from None
         except InvalidHandshake as e:
             raise ServerRefused(f"{options.url} refused the websocket: {e}") from None
+
+
+def _done(options: WatchOptions, seen: int, state: dict[str, Any] | None) -> bool:
+    """`--count` ends the watch once that many events are printed and, with `--projection`, its state too:
+    the events and the snapshot come on two subscriptions, in either order."""
+    return (options.count is not None and seen >= options.count
+            and (not options.projection or state is not None))
 
 
 async def _server_head(url: str) -> int:
