@@ -258,6 +258,19 @@ class Client:
             if predicate(out[-1]):
                 return out
 
+    async def until_each(self, *predicates: Callable[[dict[str, Any]], bool],
+                         timeout: float | None = None) -> list[dict[str, Any]]:
+        """Messages until each predicate has been met by one of them, in whatever order they
+        come: a reply and what a subscription pushes, or two subscriptions' messages, are in no
+        order docs/protocol.md promises."""
+        pending = list(predicates)
+        out = []
+        deadline = time.monotonic() + (seconds(5) if timeout is None else timeout)
+        while pending:
+            out.append(await self.recv(max(0.01, deadline - time.monotonic())))
+            pending = [p for p in pending if not p(out[-1])]
+        return out
+
 
 @asynccontextmanager
 async def client(port: int, **kw: Any) -> AsyncIterator[Client]:

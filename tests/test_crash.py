@@ -148,6 +148,10 @@ async def test_the_server_killed_mid_append_loses_nothing_acknowledged(db):
         try:
             writers = [asyncio.create_task(_append_until_killed(port, f"s{round_}-{c}", acknowledged))
                        for c in range(3)]
+            # the writers under way (an append acknowledged this round, however loaded the machine), then the kill
+            before, deadline = len(acknowledged), time.monotonic() + seconds(10)
+            while len(acknowledged) == before and time.monotonic() < deadline and not all(w.done() for w in writers):
+                await asyncio.sleep(0.02)
             await asyncio.sleep(rng.uniform(0.5, 1.2))
             process.send_signal(signal.SIGKILL)
             await asyncio.to_thread(process.wait, seconds(10))

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import free_port, ms, seconds
 from tracker.seeds import seed_files
 
 CHROMIUM = "/usr/bin/chromium"
@@ -55,14 +55,14 @@ def _env() -> dict[str, str]:
 
 def tracker(*args: str, expect_status: int = 0) -> subprocess.CompletedProcess[str]:
     done = subprocess.run([sys.executable, "-m", "tracker", *args], capture_output=True, text=True,
-                          timeout=60, env=_env())
+                          timeout=seconds(60), env=_env())
     assert done.returncode == expect_status, f"{args}: exit {done.returncode}\n{done.stdout}\n{done.stderr}"
     return done
 
 
 def get(url: str) -> tuple[int, bytes, str]:
     try:
-        with urllib.request.urlopen(url, timeout=5) as r:
+        with urllib.request.urlopen(url, timeout=seconds(5)) as r:
             return r.status, r.read(), r.headers.get("Content-Type", "")
     except urllib.error.HTTPError as e:
         return e.code, e.read(), e.headers.get("Content-Type", "")
@@ -78,7 +78,7 @@ class Server:
             args += ["--token", token]
         self.log = open(db.with_suffix(".log"), "a+")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=_env())
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + seconds(20)
         while True:
             if self.proc.poll() is not None:
                 raise AssertionError(f"tracker serve exited with {self.proc.returncode}:\n{self.logs()}")
@@ -89,7 +89,7 @@ class Server:
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                raise AssertionError(f"tracker serve did not answer /healthz within 20 s:\n{self.logs()}")
+                raise AssertionError(f"tracker serve did not answer /healthz within {seconds(20)} s:\n{self.logs()}")
             time.sleep(0.1)
 
     def head(self) -> int:
@@ -104,10 +104,10 @@ class Server:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(10)
+                self.proc.wait(seconds(10))
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-                self.proc.wait(5)
+                self.proc.wait(seconds(5))
         self.log.close()
 
 
@@ -177,7 +177,7 @@ def watch() -> Watch:
 @pytest.fixture
 def page(browser, watch):
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, service_workers="block")
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(ms(10_000))
 
     def route(r):
         url = r.request.url
@@ -632,7 +632,9 @@ def test_the_page_reconnects_and_resumes_without_missing_or_doubling(serve, page
         "sources": [{"publisher": "Example Wire"}],
     }])
     serve(again=server)
-    expect(page.locator("#connection")).to_have_attribute("data-state", "open", timeout=15_000)
+    # the page retries with backoff, up to 15 s (x1.25 jitter) between attempts (connection.js): wait
+    # longer than the longest gap, so that at least one attempt finds the server up
+    expect(page.locator("#connection")).to_have_attribute("data-state", "open", timeout=ms(30_000))
     expect(page.locator('#feed li[data-position="34"]')).to_have_count(1)
     expect(marker(page, "homs")).to_have_attribute("data-controller", "isis")
     positions = page.locator("#feed li.feed-item").evaluate_all("items => items.map(i => i.dataset.position)")
@@ -889,10 +891,11 @@ def test_many_places_are_drawn_on_a_canvas_and_the_feed_holds_the_logs_tail(serv
     expect(feed.locator("li.feed-item").first).to_have_attribute("data-position", "484")
     expect(feed.locator('li[data-position="33"]')).to_have_count(0)
     assert page.evaluate("window.tracker.state.log.first") == 285  # after 484 - 200
-    for _ in range(2):  # 200 older events a page: registrations, hidden from the feed
-        page.locator("#feed-more").click()
+    # 200 older events a page: registrations, hidden from the feed. Two clicks in one task: the second
+    # comes while the first page is loading, and is not lost (the next page is loaded after it)
+    page.evaluate("() => { const more = document.querySelector('#feed-more'); more.click(); more.click(); }")
+    page.wait_for_function("window.tracker.state.log.first === 1")
     expect(feed.locator('li[data-position="33"]')).to_have_count(1)
-    assert page.evaluate("window.tracker.state.log.first") == 1
     positions = feed.locator("li.feed-item").evaluate_all("items => items.map(i => Number(i.dataset.position))")
     assert positions == sorted(set(positions), reverse=True) and len(positions) == 18
 

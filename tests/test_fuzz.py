@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from websockets.sync.client import connect
 
-from tests.conftest import serve_in_process
+from tests.conftest import seconds, serve_in_process
 from tests.contracts import SyncRecordingConnection
 from tracker.core.events import EVENT_TYPES
 from tracker.core.protocol import FIELDS, OPS
@@ -82,7 +82,7 @@ class Server:
         self.tracker: Any = None
         self.thread = threading.Thread(target=self.loop.run_until_complete, args=(self._main(db),), daemon=True)
         self.thread.start()
-        assert self.ready.wait(30)
+        assert self.ready.wait(seconds(30))
 
     async def _main(self, db: Any) -> None:
         self.stop = asyncio.get_running_loop().create_future()
@@ -92,11 +92,11 @@ class Server:
             await self.stop
 
     def head(self) -> int:
-        return asyncio.run_coroutine_threadsafe(self.tracker.head(), self.loop).result(10)
+        return asyncio.run_coroutine_threadsafe(self.tracker.head(), self.loop).result(seconds(10))
 
     def close(self) -> None:
         self.loop.call_soon_threadsafe(self.stop.set_result, None)
-        self.thread.join(30)
+        self.thread.join(seconds(30))
 
 
 @pytest.fixture
@@ -104,6 +104,14 @@ def server(db: Any) -> Iterator[Server]:
     s = Server(db)
     yield s
     s.close()
+
+
+def _pushed(message: dict[str, Any]) -> bool:
+    """A subscription's message (events, caught_up, updates, and a projection subscription's
+    snapshot, which follows its `subscribed`), not the reply to the request just sent: a
+    query's snapshot has no `subscription`."""
+    kind = message.get("type")
+    return kind in ("event", "caught_up", "update") or (kind == "snapshot" and "subscription" in message)
 
 
 def test_fuzz_websocket_ops(server: Server) -> None:
@@ -118,9 +126,9 @@ def test_fuzz_websocket_ops(server: Server) -> None:
     def check(text: str) -> None:
         nonlocal acknowledged
         ws.send(text)
-        reply = json.loads(ws.recv(timeout=10))
-        while reply.get("type") in ("event", "caught_up", "update"):  # a subscription's traffic
-            reply = json.loads(ws.recv(timeout=10))
+        reply = json.loads(ws.recv(timeout=seconds(10)))
+        while _pushed(reply):  # a subscription's traffic, not a reply
+            reply = json.loads(ws.recv(timeout=seconds(10)))
         seen[reply.get("code") or reply["type"]] = seen.get(reply.get("code") or reply["type"], 0) + 1
         assert reply.get("code") != "internal", (text, reply)
         assert reply["type"] in ("error", "appended", "snapshot", "subscribed", "unsubscribed", "catalog",
@@ -150,7 +158,8 @@ param_values = st.one_of(st.text(max_size=12), st.integers(-5, 2**70).map(str),
 def test_fuzz_http_parameters(http_server: Server, path: str, params: list[tuple[str, str]]) -> None:
     query = "&".join(f"{quote(k)}={quote(v)}" for k, v in params)
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{http_server.port}{path}?{query}", timeout=10) as answer:
+        url = f"http://127.0.0.1:{http_server.port}{path}?{query}"
+        with urllib.request.urlopen(url, timeout=seconds(10)) as answer:
             status, body = answer.status, json.loads(answer.read())
     except urllib.error.HTTPError as e:
         raw = e.read()

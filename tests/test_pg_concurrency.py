@@ -72,6 +72,8 @@ WRITER = textwrap.dedent("""
         print("ready", flush=True)
         sys.stdin.readline()  # every writer starts at once
         for n in range(count):
+            if n == count // 2:
+                sys.stdin.readline()  # the second half once told (after the CLI's first append, if any)
             batch = [NewEvent(str(uuid.uuid5(uuid.NAMESPACE_OID, f"{prefix}-{n}-{k}")), "Thing",
                               '{"writer": "%s", "n": %d, "k": %d}' % (prefix, n, k))
                      for k in range(rng.randint(1, 3))]
@@ -113,7 +115,11 @@ def _cli_writer(dsn: str, folder: Path, runs: int, acked: dict[str, int], failur
 
 async def _run(dsn: str, tmp_path: Path, *, writers: int, count: int, cli_runs: int, broken: bool):
     """Start the writers together, tail the log until they are done; return what the
-    writers were told, what is stored, and the positions the tailing reader saw."""
+    writers were told, what is stored, and the positions the tailing reader saw.
+
+    The writers do half their appends, then wait for the CLI writer's first append before the
+    other half: a `python -m tracker append` process takes longer to start than a writer on a
+    loaded machine takes to finish, so without it the CLI's appends could all come after theirs."""
     procs = [_writer(dsn, count, f"w{i}", broken) for i in range(writers)]
     acked: dict[str, int] = {}
     cli_acked: dict[str, int] = {}
@@ -126,10 +132,17 @@ async def _run(dsn: str, tmp_path: Path, *, writers: int, count: int, cli_runs: 
             proc.stdin.flush()
         cli.start()
         loop = asyncio.get_running_loop()
-        outputs = [loop.run_in_executor(None, proc.communicate) for proc in procs]
+        # stdout read by threads (communicate() would close stdin, and the second "go" goes there)
+        outputs = [loop.run_in_executor(None, proc.stdout.read) for proc in procs]
         done = asyncio.gather(*outputs, loop.run_in_executor(None, cli.join))
+        released = False
         after = 0
         while True:
+            if not released and (cli_acked or failures or not cli.is_alive() or cli_runs == 0):
+                for proc in procs:
+                    proc.stdin.write("go\n")
+                    proc.stdin.flush()
+                released = True
             rows = await reader.read(after)
             if rows:
                 seen += [r.position for r in rows]
@@ -140,8 +153,9 @@ async def _run(dsn: str, tmp_path: Path, *, writers: int, count: int, cli_runs: 
             await reader.wait(after, timeout=seconds(0.2))
         await done
         for proc, output in zip(procs, outputs, strict=True):
-            assert proc.returncode == 0
-            for line in output.result()[0].splitlines():
+            proc.stdin.close()
+            assert proc.wait(seconds(30)) == 0
+            for line in output.result().splitlines():
                 ident, position = line.split()
                 acked[ident] = int(position)
         stored = await reader.read()

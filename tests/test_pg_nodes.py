@@ -140,7 +140,7 @@ def test_two_nodes_one_log(pg_dsn, tmp_path):
                     assert reply["code"] == "unavailable", reply
                     await asyncio.sleep(seconds(0.25))
                 assert reply["positions"] == [36], reply
-                await _expect_event(sub, 36, within=seconds(3))
+                await _expect_event(sub, 36, within=seconds(10))
         asyncio.run(scenario())
         assert json.loads(run_tracker("verify", "--json", "--db", url).stdout)["events"] == 36
     finally:
@@ -182,10 +182,10 @@ def test_database_unreachable_then_back(pg_dsn, tmp_path):
                 while (await asyncio.to_thread(http, port, "/healthz"))[0] != 200:
                     assert time.monotonic() < deadline
                     await asyncio.sleep(seconds(0.2))
-                await _expect_event(sub, 34, within=seconds(3))  # caught up with what was appended meanwhile
+                await _expect_event(sub, 34, within=seconds(10))  # caught up with what was appended meanwhile
                 reply = await writer.request(op="append", events=[event])  # the retry, same id
                 assert reply["positions"] == [35], reply
-                await _expect_event(sub, 35, within=seconds(3))
+                await _expect_event(sub, 35, within=seconds(10))
         asyncio.run(scenario())
     finally:
         stop_process(node)

@@ -89,12 +89,12 @@ def test_alias_and_search_fuzz(ref: str, alias: str, search: str) -> None:
 
 
 def test_watch_prints_names(db: Path) -> None:
-    from tests.conftest import run_tracker, seconds, start_serve, stop_process
+    from tests.conftest import run_tracker, start_serve, stop_process
 
     process, port = start_serve(db)
     try:
         done = run_tracker("watch", "--url", f"ws://127.0.0.1:{port}/ws", "--after", "20", "--count", "12",
-                           "--projection", "territory", "--as-of", "2014-07-16", timeout=seconds(30))
+                           "--projection", "territory", "--as-of", "2014-07-16", timeout=30)  # scaled by run_tracker
     finally:
         stop_process(process)
     assert "Islamic State in Iraq and Syria captured" in done.stdout

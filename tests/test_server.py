@@ -173,22 +173,30 @@ async def test_updates_applied_to_a_snapshot_equal_a_fresh_query(db):
             assert reply["type"] == "appended", reply
             ids += reply["ids"]
             head = reply["positions"][-1]
-            # Updates come only for views that changed: wait until the server is at `head`.
-            await writer.request(op="query", projection="territory")
-            while True:
+            # Updates come only for views that changed, so no message says "all sent": the states
+            # at `head` (a query answers once the server is there) say what each view must reach.
+            fresh = {sub_id: await _state_now(writer, *view) for sub_id, (view, _) in held.items()}
+
+            def reached(fresh: dict[str, dict] = fresh) -> bool:
+                return all(state[PROJECTIONS[view[0]].collection] == fresh[sub_id][PROJECTIONS[view[0]].collection]
+                           for sub_id, (view, state) in held.items())
+
+            deadline = time.monotonic() + seconds(10)
+            while True:  # until every view reached its state (bounded), then until nothing more comes
                 try:
                     message = await sub.recv(timeout=seconds(0.3))
                 except TimeoutError:
-                    break
+                    if reached() or time.monotonic() > deadline:
+                        break
+                    continue
                 assert message["type"] == "update" and message["position"] <= head
                 view, state = held[message["subscription"]]
                 held[message["subscription"]] = (view, apply_update(PROJECTIONS[view[0]], state, message["changed"],
                                                                     message["removed"], message["position"],
                                                                     message["as_of"]))
-            for view, state in held.values():
-                fresh = await _state_now(writer, *view)
+            for sub_id, (view, state) in held.items():
                 collection = PROJECTIONS[view[0]].collection
-                assert state[collection] == fresh[collection], (step, view)
+                assert state[collection] == fresh[sub_id][collection], (step, view)
 
 
 async def test_late_report_of_an_old_date_updates_a_past_view(db):
@@ -430,9 +438,15 @@ def test_serve_and_watch_as_processes(db, tmp_path):
         watch = start_watch(port, "--after", "31", "--count", "4")
         report = tmp_path / "two.jsonl"
         report.write_text("\n".join(json.dumps(capture(p, "isis", "2014-06-15")) for p in ("baghdad", "homs")))
-        time.sleep(seconds(0.5))
+        shown = []  # the backlog up to caught_up: the append below then reaches the watch live
+        while not shown or '"caught_up"' not in shown[-1]:
+            line = watch.stdout.readline()
+            if not line:  # the watch ended early: its exit and stderr say why, below
+                break
+            shown.append(line)
         run_tracker("append", str(report), "--db", str(db))
         out, err = watch.communicate(timeout=seconds(30))
+        out = "".join(shown) + out
         assert watch.returncode == 0, err
         events = [json.loads(line) for line in out.splitlines() if '"type":"event"' in line]
         assert [e["position"] for e in events] == [32, 33, 34, 35]

@@ -13,7 +13,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from tests.conftest import PG_DSN, capture, client, http, run_tracker, serve_in_process, tracker_env
+from tests.conftest import PG_DSN, capture, client, http, run_tracker, seconds, serve_in_process, tracker_env
 from tracker.core.errors import StoreUnavailable, ValidationFailed
 from tracker.core.ids import idempotent_id
 from tracker.core.protocol import ProtocolError, parse_request
@@ -28,7 +28,7 @@ BIG = 2**63
 def raw_get(port: int, path: str, headers: list[tuple[str, str]]) -> tuple[int, dict]:
     """A GET with exactly these headers (repeats included), over a plain socket."""
     lines = [f"GET {path} HTTP/1.1", *(f"{k}: {v}" for k, v in headers), "", ""]
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+    with socket.create_connection(("127.0.0.1", port), timeout=seconds(5)) as s:
         s.sendall("\r\n".join(lines).encode())
         data = b""
         while chunk := s.recv(65536):
@@ -289,7 +289,7 @@ def test_a_query_string_password_never_reaches_the_logs(pg_dsn):
         assert "serving" in text and "hunter2" not in text, text
     finally:
         process.terminate()
-        process.wait(10)
+        process.wait(seconds(10))
 
 
 # ------------------------------------------------------------ origins and hosts

@@ -95,18 +95,32 @@ async function loadHead() {
 
 /** The page of the log before the oldest event held, for "Show older events". */
 let loadingOlder = false;
+let olderAgain = false; // asked for while a page was loading: load the next one after it
 async function loadOlder() {
   const first = page.state.log.first;
-  if (loadingOlder || first === null || first <= 1) return;
+  if (first === null || first <= 1) return;
+  if (loadingOlder) {
+    olderAgain = true;
+    return;
+  }
   loadingOlder = true;
+  let loaded = false;
   try {
     const after = Math.max(0, first - 1 - OLDER_PAGE);
     const response = await fetch(`/api/events?after=${after}&limit=${first - 1 - after}`, authHeaders());
-    if (response.ok) dispatch({ type: "older", events: (await response.json()).events });
+    if (response.ok) {
+      dispatch({ type: "older", events: (await response.json()).events });
+      loaded = true;
+    }
   } catch {
     // the button stays: the reader may try again
   } finally {
     loadingOlder = false;
+  }
+  const again = olderAgain && loaded;
+  olderAgain = false;
+  if (again && feedRecords(page.state, { registrations: $("#feed-registrations").checked }).total < page.feedLimit) {
+    loadOlder();
   }
 }
 
