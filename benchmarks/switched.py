@@ -5,9 +5,6 @@ machine). What the README's "switched in one process" rows came from:
 - group-insert: 100 clients appending one event per call, with SQLite's one-statement group
   insert (`_insert_group`) or without it (every request on its own, `executemany`);
 - store-insert: the store alone (no validation), 1,000-event batches, the same switch;
-- pool: one client appending 1,000-event batches through a Tracker, each awaited (the
-  `batched` figure), with a big batch's validation shared with a worker process
-  (tracker/validation_pool.py) or not; the CPU counted is this process's and the worker's;
 - prepare: `prepare()` alone on the workload's facts in 1,000-event batches, best of R
   (nothing switched: run it on each tree to compare).
 Prints each run, the medians and CPU microseconds per event.
@@ -25,7 +22,6 @@ import timeit
 from datetime import date
 
 from tracker.logs import configure
-from tracker.service import Tracker
 from tracker.store import NewEvent
 from tracker.store import sqlite as sqlite_store
 
@@ -51,33 +47,10 @@ async def _store_alone(path: str, batches: list[list[NewEvent]]) -> float:
         await store.close()
 
 
-async def _batched(path: str, rows: list[workload.Row], share: bool) -> float:
-    async with await Tracker.open(path) as tracker:
-        tracker.share_validation = share
-        seconds = 0.0
-        for batch in workload.batches_of(rows, 1000):
-            items = items_of(batch)
-            started = time.perf_counter()
-            await tracker.append(items)
-            seconds += time.perf_counter() - started
-    return seconds
-
-
-def _cpu() -> float:
-    """CPU seconds of this process and of its children that ended (a Tracker's worker ends with it)."""
-    t = os.times()
-    return t.user + t.system + t.children_user + t.children_system
-
-
 def switched(what: str, size: int, runs: int, folder: str) -> None:
     rows = workload.rows(size)
     insert_group = sqlite_store._insert_group
-    share = True
-    if what == "pool":
-        count = size
-        def measure(path: str) -> float:
-            return asyncio.run(_batched(path, rows, share))
-    elif what == "group-insert":
+    if what == "group-insert":
         count = size - len(split(rows)[0])
         def measure(path: str) -> float:
             return asyncio.run(tracker_concurrent(path, rows, 100))
@@ -90,13 +63,10 @@ def switched(what: str, size: int, runs: int, folder: str) -> None:
     try:
         for run in range(runs):
             for side in (("on", "off") if run % 2 == 0 else ("off", "on")):
-                if what == "pool":
-                    share = side == "on"
-                else:
-                    sqlite_store._insert_group = insert_group if side == "on" else (lambda *args: None)
-                cpu = _cpu()
+                sqlite_store._insert_group = insert_group if side == "on" else (lambda *args: None)
+                cpu = time.process_time()
                 rate = count / measure(_fresh(os.path.join(folder, "log.db")))
-                results[side].append((rate, (_cpu() - cpu) / count * 1e6))
+                results[side].append((rate, (time.process_time() - cpu) / count * 1e6))
                 print(f"{what} {side}: {rate:,.0f} events/s, {results[side][-1][1]:.1f} us CPU/event", flush=True)
     finally:
         sqlite_store._insert_group = insert_group
@@ -120,7 +90,7 @@ def prepare_alone(size: int, runs: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.switched", description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["group-insert", "store-insert", "pool", "prepare"])
+    parser.add_argument("what", choices=["group-insert", "store-insert", "prepare"])
     parser.add_argument("--size", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=6)
     args = parser.parse_args()

@@ -37,22 +37,13 @@ from .store import EventStore, NewEvent, open_store
 
 if TYPE_CHECKING:  # the batch rules build the event models: imported by the appends that need them
     from .core.batch import Item, Prepared
-    from .validation_pool import ValidationPool
 
 # Decoded records are folded this many at a time: a small batch of fresh dicts stays in the CPU's
 # caches between decode and fold (measured: 200-1,000 decode ~1.5x faster than 20,000 at once).
 _CHUNK = 500
-_POOL_MIN_ITEMS = 256  # validation_pool.MIN_ITEMS, without importing it for a small batch
 _FREEZE_AFTER = 50_000  # records folded by one catch-up after which its objects are frozen (gc.freeze)
 
 log = Logger("tracker")
-
-
-@functools.cache
-def _pool_module() -> ModuleType:
-    """The validation pool (it imports the batch rules): imported by the first big batch."""
-    from . import validation_pool
-    return validation_pool
 
 
 @functools.cache
@@ -89,19 +80,13 @@ class Tracker:
         self._head_seen = 0  # the head that read saw
         self.timeline = Timeline()
         self._advancing = asyncio.Lock()
-        self._pool: ValidationPool | None = None  # made by the first batch big enough to share
-        self.share_validation = True  # whether a big batch may be validated by two processes
 
     @classmethod
     async def open(cls, url: str) -> Tracker:
         return cls(await open_store(url))
 
     async def close(self) -> None:
-        try:
-            if self._pool is not None:
-                self._pool.close()  # ends its worker process, if one was started
-        finally:
-            await self.store.close()
+        await self.store.close()
 
     async def __aenter__(self) -> Tracker:
         return self
@@ -142,13 +127,7 @@ class Tracker:
         found = await self.store.lookup(targets) if targets else {}
         stored = {i: s.type for i, s in found.items()}
         known = {i: knowledge_time(orjson.loads(s.data), s.recorded_at).date() for i, s in found.items()}
-        day = today or utc_now().date()
-        if not targets and self.share_validation and len(items) >= _POOL_MIN_ITEMS:
-            if self._pool is None:
-                self._pool = _pool_module().ValidationPool()
-            if self._pool.shares(items):
-                return self._pool.prepare(items, catalog, day), head
-        return batch.prepare(items, catalog, day, stored, stored_known=known), head
+        return batch.prepare(items, catalog, today or utc_now().date(), stored, stored_known=known), head
 
     async def append(self, items: list[Item], expected_position: int | None = None,
                      recorded_by: str | None = None) -> AppendResult:
