@@ -100,8 +100,10 @@ class Tracker:
     async def _refresh(self) -> tuple[Catalog, int]:
         """The catalog as of a head read after this call began, and that head.
 
-        Concurrent callers share reads: a read that starts after a caller arrived answers
-        it, so a hundred appending clients cost a couple of reads, not a hundred."""
+        Concurrent callers share reads: a read that starts after a caller arrived answers it.
+        That saves reads only where the store's read yields (PostgreSQL; SQLite when busy):
+        SQLite's head and short reads run on the loop's thread without yielding, ~20 us each,
+        so there each append reads the head once (measured: 29,782 reads for as many appends)."""
         self._tickets += 1
         ticket = self._tickets
         async with self._catalog_lock:
