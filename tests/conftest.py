@@ -22,6 +22,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -202,23 +203,44 @@ async def serve_in_process(db: Path | str, **settings: Any) -> AsyncIterator[tup
         await tracker.close()
 
 
+_SERVE_LOGS: dict[int, tuple[threading.Thread, list[str]]] = {}
+
+
 def start_serve(db: Path | str, *args: str) -> tuple[subprocess.Popen[str], int]:
-    """`tracker serve --port 0` as a real process: (the process, the port it says it listens on)."""
+    """`tracker serve --port 0` as a real process: (the process, the port it says it listens on).
+    Its log (stderr, INFO: a line per connection and append) is read from then on by a thread,
+    so a busy server never blocks on a full pipe; `serve_log(process)` gives it."""
     process = subprocess.Popen([sys.executable, "-m", "tracker", "serve", "--port", "0", "--db", str(db), *args],
                                stderr=subprocess.PIPE, text=True, env=tracker_env())
-    assert process.stderr is not None
+    stderr = process.stderr
+    assert stderr is not None
     deadline = time.monotonic() + seconds(30)
-    lines = []
+    lines: list[str] = []
     while time.monotonic() < deadline:
-        line = process.stderr.readline()
+        line = stderr.readline()
         lines.append(line)
         found = re.search(r"at http://127\.0\.0\.1:(\d+)/", line)
         if found:
+            drain = threading.Thread(target=lambda: lines.extend(stderr), daemon=True)
+            drain.start()
+            _SERVE_LOGS[process.pid] = (drain, lines)
             return process, int(found.group(1))
         if not line and process.poll() is not None:
             break
     process.kill()
     raise AssertionError("tracker serve did not start:\n" + "".join(lines))
+
+
+def serve_lines(process: subprocess.Popen[str]) -> list[str]:
+    """The lines a server from `start_serve` has logged so far (the list grows as it logs)."""
+    return _SERVE_LOGS[process.pid][1]
+
+
+def serve_log(process: subprocess.Popen[str]) -> str:
+    """What a server from `start_serve` logged, once it has exited."""
+    drain, lines = _SERVE_LOGS.pop(process.pid)
+    drain.join(seconds(10))
+    return "".join(lines)
 
 
 def stop_process(process: subprocess.Popen[Any]) -> None:

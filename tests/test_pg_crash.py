@@ -48,6 +48,8 @@ from tests.conftest import (
     http,
     run_tracker,
     seconds,
+    serve_lines,
+    serve_log,
     start_serve,
     stop_process,
 )
@@ -293,10 +295,7 @@ def test_postgres_killed_and_restarted_under_load_loses_nothing_acknowledged(pg_
     run_tracker("append", str(seed_files()[0]), "--db", url)  # the places and actors the batches name
     stop = tmp_path / "stop"
     node, port = start_serve(url)
-    node_log: list[str] = []
-    assert node.stderr is not None
-    drain = threading.Thread(target=lambda: node_log.extend(node.stderr or ()), daemon=True)
-    drain.start()  # the node logs during the outages: never let its pipe fill
+    node_log = serve_lines(node)  # what the node logs during the outages (read by start_serve's thread)
     writers: list[Writer] = []
     restarted: list[float] = []  # wall-clock times the server took connections again
     killed: list[float] = []
@@ -363,7 +362,7 @@ def test_postgres_killed_and_restarted_under_load_loses_nothing_acknowledged(pg_
                 if w.process.poll() is None:
                     w.process.kill()
             stop_process(node)
-            drain.join(seconds(5))
+            serve_log(node)  # its log read to the end
 
     async def stored_log() -> list[Any]:
         async with await open_store(url) as store:

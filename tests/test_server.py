@@ -31,6 +31,7 @@ from tests.conftest import (
     http,
     run_tracker,
     seconds,
+    serve_log,
     start_serve,
     tracker_env,
 )
@@ -452,7 +453,7 @@ def test_serve_and_watch_as_processes(db, tmp_path):
         assert [e["position"] for e in events] == [32, 33, 34, 35]
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=seconds(15)) == 0
-        assert "Traceback" not in process.stderr.read()
+        assert "Traceback" not in serve_log(process)
     finally:
         if process.poll() is None:
             process.kill()
