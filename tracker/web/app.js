@@ -119,9 +119,12 @@ async function loadOlder() {
   }
   const again = olderAgain && loaded;
   olderAgain = false;
-  if (again && feedRecords(page.state, { registrations: $("#feed-registrations").checked }).total < page.feedLimit) {
-    loadOlder();
-  }
+  if (again && feedWantsOlder()) loadOlder();
+}
+
+/** Whether the feed holds fewer events than the reader asked to see: then the page before is wanted. */
+function feedWantsOlder() {
+  return feedRecords(page.state, { registrations: $("#feed-registrations").checked }).total < page.feedLimit;
 }
 
 // Reads refused for want of a token (a server whose store has tokens, without --public-read):
@@ -338,7 +341,7 @@ async function start() {
   $("#feed-more").addEventListener("click", () => {
     page.feedLimit += FEED_PAGE;
     // past the events held: the page before them, from the server
-    if (feedRecords(page.state, { registrations: $("#feed-registrations").checked }).total < page.feedLimit) loadOlder();
+    if (feedWantsOlder()) loadOlder();
     markDirty("feed");
   });
   // the schema (for the form, and which event types are registrations) and the connection at
